@@ -1,0 +1,47 @@
+# casework: `make run` sets up and starts everything; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 5000
+FLASK := $(BIN)/flask --app casework
+PYTEST_ARGS ?=
+
+.PHONY: run setup syscheck test lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+syscheck:
+	@$(PYTHON) casework/syscheck.py
+
+run: syscheck $(STAMP)
+	@mkdir -p var/outbox
+	@$(FLASK) db upgrade
+	@$(FLASK) catalog check
+	@$(FLASK) staff ensure
+	@echo "casework: http://127.0.0.1:$(PORT)  (e-mails go to var/outbox/; Ctrl-C stops everything)"
+	@PORT=$(PORT) $(BIN)/honcho start -f Procfile -p $(PORT)
+
+test: syscheck $(STAMP) check
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check casework worker tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""casework: formal subscription-cancellation requests, tracked until each has an outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app; ``config`` overrides settings (tests), the environment fills in the rest."""
+    from casework.config import PROJECT_ROOT, ConfigError, load_settings
+    from casework.runtime import Runtime
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise SystemExit(f"casework cannot start: {exc}") from None
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"))
+    app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
+    app.extensions["casework"] = Runtime.build(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic.runtime.plugins", "weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from casework import cli, health
+
+    app.register_blueprint(health.bp)
+    cli.register(app)
+    return app

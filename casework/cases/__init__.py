@@ -1,0 +1,1 @@
+"""Cases: the consumer's request, its status, its audit trail and access tokens."""

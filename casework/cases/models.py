@@ -1,0 +1,159 @@
+"""Case, its access tokens, its append-only event log and its deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
+from casework.db import Base, JsonType, utcnow
+
+
+def _enum(enum_cls: type[Any], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a named CHECK constraint, the same on SQLite and PostgreSQL."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "status"), default=CaseStatus.NEW)
+    status_before_needs_info: Mapped[CaseStatus | None] = mapped_column(
+        _enum(CaseStatus, "status_before_needs_info")
+    )
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
+
+    consumer_name: Mapped[str] = mapped_column(String(200))
+    consumer_email: Mapped[str] = mapped_column(String(254), index=True)
+    consumer_postal_address: Mapped[str | None] = mapped_column(String(500))
+    consumer_phone: Mapped[str | None] = mapped_column(String(40))
+    account_identifier: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(6))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+    provider_slug: Mapped[str] = mapped_column(String(64), index=True)
+    plan_slug: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    company: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    billing_channel: Mapped[BillingChannel] = mapped_column(_enum(BillingChannel, "billing_channel"))
+    payment_date: Mapped[dt.date | None]
+    trial_start_date: Mapped[dt.date | None]
+    next_renewal_date: Mapped[dt.date | None]
+    certificate_earned: Mapped[bool] = mapped_column(default=False)
+    amount_value: Mapped[decimal.Decimal | None] = mapped_column(Numeric(12, 2))
+    amount_currency: Mapped[str | None] = mapped_column(String(3))
+    requested_outcome: Mapped[RequestedOutcome] = mapped_column(
+        _enum(RequestedOutcome, "requested_outcome")
+    )
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    consent_at: Mapped[dt.datetime]
+    email_confirmed_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+    __table_args__ = (
+        CheckConstraint(
+            "(status IN ('resolved', 'closed')) = (outcome IS NOT NULL)", name="outcome_iff_resolved"
+        ),
+        CheckConstraint("amount_value IS NULL OR amount_value > 0", name="amount_positive"),
+        CheckConstraint(
+            "payment_date IS NOT NULL OR trial_start_date IS NOT NULL", name="payment_or_trial_date"
+        ),
+        Index("ix_cases_created_at", "created_at"),
+    )
+
+
+class AccessToken(Base):
+    """A consumer's secret link to one case, stored only as HMAC-SHA-256 under the server key."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    token_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class CaseEvent(Base):
+    """Append-only audit trail: who did what to a case, and when."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[Actor] = mapped_column(_enum(Actor, "actor"))
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[CaseStatus | None] = mapped_column(_enum(CaseStatus, "from_status"))
+    to_status: Mapped[CaseStatus | None] = mapped_column(_enum(CaseStatus, "to_status"))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Delivery(Base):
+    """A letter reaching the company: by e-mail (system), or a web form or post (recorded by a person)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    outbound_email_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_emails.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(2000))
+    at: Mapped[dt.datetime]
+    by: Mapped[Actor] = mapped_column(_enum(Actor, "by"))
+    by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    confirmation: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'web_form', 'post')", name="channel"),
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _events_are_append_only(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, CaseEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise ValueError("case events are append-only")

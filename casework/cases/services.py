@@ -1,0 +1,119 @@
+"""Case services: the rules, in one transaction the caller commits.
+
+Filing writes the case, its first access token, the ``filed`` event and the letter job together;
+the worker is woken only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from casework.cases.models import Case, CaseEvent
+from casework.cases.references import new_reference
+from casework.cases.states import Actor, BillingChannel, RequestedOutcome
+from casework.cases.tokens import issue_token
+from casework.catalog import default_catalog
+from casework.db import utcnow
+from casework.letters.services import request_letter
+
+
+class CaseError(Exception):
+    """A rule refused the request; ``fields`` names the offending inputs."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """Validated facts of a case to file."""
+
+    provider: str
+    plan: str
+    consumer_name: str
+    consumer_email: str
+    country: str
+    timezone: str
+    requested_outcome: RequestedOutcome
+    billing_channel: BillingChannel = BillingChannel.DIRECT
+    payment_date: dt.date | None = None
+    trial_start_date: dt.date | None = None
+    next_renewal_date: dt.date | None = None
+    certificate_earned: bool = False
+    amount_value: decimal.Decimal | None = None
+    amount_currency: str | None = None
+    consumer_postal_address: str | None = None
+    consumer_phone: str | None = None
+    account_identifier: str | None = None
+    details: str | None = None
+    region: str | None = None
+    company: dict[str, Any] | None = None
+    consent: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FiledCase:
+    case: Case
+    access_token: str
+
+
+def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetime | None = None) -> FiledCase:
+    now = now or utcnow()
+    provider = default_catalog().get(facts.provider)
+    if provider is None:
+        raise CaseError("Unknown company.", {"provider": "unknown provider"})
+    if provider.plan(facts.plan) is None:
+        raise CaseError("Unknown plan for this company.", {"plan": "unknown plan"})
+    if not facts.consent:
+        raise CaseError(
+            "We can only write in your name with your consent.",
+            {"consent.send_in_my_name": "must be true"},
+        )
+    if facts.payment_date is None and facts.trial_start_date is None:
+        raise CaseError("Give the date of your last payment or of your free trial's start.",
+                        {"payment_date": "required unless trial_start_date is given"})
+    if facts.provider == "other" and not facts.company:
+        raise CaseError("Tell us the company's name and how to reach it.", {"company": "required"})
+
+    case = Case(
+        reference=new_reference(now.year),
+        consumer_name=facts.consumer_name,
+        consumer_email=facts.consumer_email,
+        consumer_postal_address=facts.consumer_postal_address,
+        consumer_phone=facts.consumer_phone,
+        account_identifier=facts.account_identifier,
+        details=facts.details,
+        country=facts.country,
+        region=facts.region,
+        timezone=facts.timezone,
+        provider_slug=provider.slug,
+        plan_slug=facts.plan,
+        policy_version=provider.policy_version,
+        company=facts.company,
+        billing_channel=facts.billing_channel,
+        payment_date=facts.payment_date,
+        trial_start_date=facts.trial_start_date,
+        next_renewal_date=facts.next_renewal_date,
+        certificate_earned=facts.certificate_earned,
+        amount_value=facts.amount_value,
+        amount_currency=facts.amount_currency,
+        requested_outcome=facts.requested_outcome,
+        consent_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    token = issue_token(session, case, secret_key)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="filed",
+                          to_status=case.status, data={"provider": provider.slug, "plan": facts.plan}))
+    request_letter(session, case, "cancellation", now)
+    session.flush()
+    return FiledCase(case, token)

@@ -1,0 +1,37 @@
+"""Consumer access tokens: random, shown once, stored as HMAC-SHA-256 under the server key.
+
+An HMAC (not a slow password hash) because the token already has 256 random bits: the lookup is
+an index probe, and a leaked table is useless without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.cases.models import AccessToken, Case
+
+
+def token_hmac(secret_key: str, token: str) -> bytes:
+    return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).digest()
+
+
+def issue_token(session: Session, case: Case, secret_key: str) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(AccessToken(case_id=case.id, token_hmac=token_hmac(secret_key, token)))
+    return token
+
+
+def case_for_token(session: Session, secret_key: str, token: str) -> Case | None:
+    if not token or len(token) > 100:
+        return None
+    digest = token_hmac(secret_key, token)
+    return session.execute(
+        select(Case)
+        .join(AccessToken, AccessToken.case_id == Case.id)
+        .where(AccessToken.token_hmac == digest, AccessToken.revoked_at.is_(None))
+    ).scalar_one_or_none()

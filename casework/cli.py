@@ -1,0 +1,158 @@
+"""``flask --app casework …`` commands: database, catalog, staff accounts and filing a case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from casework import migrate
+from casework.cases.services import CaseError, NewCase, file_case
+from casework.cases.states import BillingChannel, RequestedOutcome
+from casework.catalog import CatalogError, default_catalog
+from casework.runtime import runtime_of
+from casework.staff.accounts import StaffError, create_staff, ensure_first_supervisor
+
+db_cli = AppGroup("db", help="Database migrations.")
+catalog_cli = AppGroup("catalog", help="The company catalog.")
+staff_cli = AppGroup("staff", help="Staff accounts.")
+case_cli = AppGroup("case", help="Cases.")
+
+# The country → time zone table of the API contract; any other country is UTC.
+COUNTRY_ZONES = {
+    "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "GB": "Europe/London", "IE": "Europe/Dublin",
+    "US": "America/New_York", "CA": "America/Toronto", "DE": "Europe/Berlin", "FR": "Europe/Paris",
+    "ES": "Europe/Madrid", "IT": "Europe/Rome", "NL": "Europe/Amsterdam", "BE": "Europe/Brussels",
+    "AT": "Europe/Vienna", "SE": "Europe/Stockholm", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki",
+    "PL": "Europe/Warsaw", "PT": "Europe/Lisbon", "CH": "Europe/Zurich", "NO": "Europe/Oslo",
+    "JP": "Asia/Tokyo", "SG": "Asia/Singapore", "IN": "Asia/Kolkata", "ZA": "Africa/Johannesburg",
+    "BR": "America/Sao_Paulo",
+}
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    migrate.upgrade(runtime_of().settings.database_url, revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="base")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: base, which drops everything)."""
+    migrate.downgrade(runtime_of().settings.database_url, revision)
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    migrate.check(runtime_of().settings.database_url)
+
+
+@catalog_cli.command("check")
+def catalog_check() -> None:
+    """Load and validate every company data file."""
+    try:
+        catalog = default_catalog()
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    for provider in catalog.providers.values():
+        channels = ", ".join(c.kind for c in provider.cancel_channels) or "given per case"
+        click.echo(
+            f"{provider.slug}: {len(provider.plans)} plans; channels: {channels}; {provider.policy_version}"
+        )
+
+
+@staff_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["caseworker", "supervisor"]), default="caseworker")
+@click.password_option()
+def staff_create(email: str, name: str, role: str, password: str) -> None:
+    """Create a staff account."""
+    with runtime_of().sessions.begin() as session:
+        try:
+            user = create_staff(session, email, name, password, role)
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created {user.role} {user.email}")
+
+
+@staff_cli.command("ensure")
+@click.option("--email", default="supervisor@casework.localhost", show_default=True)
+def staff_ensure(email: str) -> None:
+    """Create a first supervisor if there is no staff account yet, and print its login once."""
+    with runtime_of().sessions.begin() as session:
+        created = ensure_first_supervisor(session, email)
+    if created is None:
+        click.echo("Staff accounts exist already; no new login created.")
+        return
+    user, password = created
+    click.secho("A staff account was created. This password is shown only once:", bold=True)
+    click.echo(f"  login:    {user.email}\n  password: {password}")
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+@case_cli.command("file")
+@click.option("--provider", default="coursera", show_default=True)
+@click.option("--plan", required=True)
+@click.option("--name", "consumer_name", required=True)
+@click.option("--email", "consumer_email", required=True)
+@click.option("--country", required=True)
+@click.option("--timezone", default=None, help="IANA zone; default from the country.")
+@click.option("--payment-date", default=None, help="YYYY-MM-DD")
+@click.option("--trial-start-date", default=None, help="YYYY-MM-DD")
+@click.option("--amount", default=None, help="e.g. 599.00")
+@click.option("--currency", default=None)
+@click.option("--outcome", type=click.Choice([o.value for o in RequestedOutcome]), default="cancel")
+@click.option("--account-identifier", default=None)
+@click.option("--postal-address", default=None)
+@click.option("--company-json", default=None, help="For provider 'other': the company object as JSON.")
+def case_file(**options: str | None) -> None:
+    """File a case as its consumer would (consent given) and print its reference and link."""
+    runtime = runtime_of()
+    country = str(options["country"]).upper()
+    try:
+        facts = NewCase(
+            provider=str(options["provider"]),
+            plan=str(options["plan"]),
+            consumer_name=str(options["consumer_name"]),
+            consumer_email=str(options["consumer_email"]),
+            country=country,
+            timezone=options["timezone"] or COUNTRY_ZONES.get(country, "UTC"),
+            requested_outcome=RequestedOutcome(str(options["outcome"])),
+            billing_channel=BillingChannel.DIRECT,
+            payment_date=_date(options["payment_date"]),
+            trial_start_date=_date(options["trial_start_date"]),
+            amount_value=decimal.Decimal(options["amount"]) if options["amount"] else None,
+            amount_currency=options["currency"],
+            account_identifier=options["account_identifier"],
+            consumer_postal_address=options["postal_address"],
+            company=json.loads(options["company_json"]) if options["company_json"] else None,
+            consent=True,
+        )
+        ZoneInfo(facts.timezone)
+    except (ValueError, decimal.InvalidOperation, KeyError) as exc:
+        raise click.ClickException(f"bad input: {exc}") from None
+    with runtime.sessions.begin() as session:
+        try:
+            filed = file_case(session, facts, runtime.settings.secret_key)
+        except CaseError as exc:
+            raise click.ClickException(f"{exc} {exc.fields}") from None
+        reference = filed.case.reference
+    click.echo(f"filed {reference}")
+    click.echo(f"status page: {runtime.settings.base_url}/c/{filed.access_token}")
+
+
+def register(app: Flask) -> None:
+    for group in (db_cli, catalog_cli, staff_cli, case_cli):
+        app.cli.add_command(group)

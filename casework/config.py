@@ -1,0 +1,235 @@
+"""Settings: defaults in code, then ``CASEWORK_*`` environment variables, then explicit overrides.
+
+Everything is validated once at start-up so that a typo stops the process with one sentence naming
+the variable, instead of failing later inside a request or a task. A server that is merely
+unreachable is not a configuration error: that is reported by ``/healthz`` and retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "CASEWORK_"
+ENVIRONMENTS = ("development", "testing", "production")
+MAIL_TRANSPORTS = ("file", "smtp")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one sentence naming the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of the application, worker and CLI, with its default."""
+
+    env: str = "development"
+    var_dir: Path = PROJECT_ROOT / "var"
+    secret_key: str = ""
+    database_url: str = ""
+    broker_url: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    mail_from: str = "casework <cases@casework.localhost>"
+    message_id_domain: str = "casework.localhost"
+    smtp_url: str = ""
+    smtp_timeout_seconds: float = 10.0
+    outbox_dir: Path | None = None  # default: var_dir / "outbox"
+    queue_name: str = "casework"
+    relay_interval_seconds: float = 60.0
+    relay_after_seconds: float = 120.0
+    job_lease_seconds: float = 300.0
+    job_max_attempts: int = 8
+    render_time_limit_seconds: float = 60.0
+    worker_max_tasks_per_child: int = 200
+    # Fault injection for the failure tests: pause this long after claiming a job (testing only).
+    fault_pause_after_claim_seconds: float = 0.0
+    fault_pause_after_send_seconds: float = 0.0
+
+    @property
+    def mail_transport(self) -> str:
+        """SMTP when a server is configured, otherwise ``.eml`` files in the outbox folder."""
+        return "smtp" if self.smtp_url else "file"
+
+    @property
+    def outbox(self) -> Path:
+        return self.outbox_dir if self.outbox_dir is not None else self.var_dir / "outbox"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith(("sqla+", "sqlalchemy+"))
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "secret_key": str,
+    "var_dir": Path,
+    "database_url": str,
+    "broker_url": str,
+    "base_url": str,
+    "mail_from": str,
+    "message_id_domain": str,
+    "smtp_url": str,
+    "smtp_timeout_seconds": float,
+    "outbox_dir": Path,
+    "queue_name": str,
+    "relay_interval_seconds": float,
+    "relay_after_seconds": float,
+    "job_lease_seconds": float,
+    "job_max_attempts": int,
+    "render_time_limit_seconds": float,
+    "worker_max_tasks_per_child": int,
+    "fault_pause_after_claim_seconds": float,
+    "fault_pause_after_send_seconds": float,
+    "env": str,
+}
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _coerce(field: str, raw: Any) -> Any:
+    kind = _FIELD_TYPES[field]
+    if isinstance(raw, kind):
+        return raw
+    try:
+        if kind is Path:
+            return Path(str(raw)).expanduser()
+        value = kind(str(raw).strip()) if kind is not str else str(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{_env_name(field)} must be a {kind.__name__}, not {raw!r}."
+        ) from None
+    return value
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build and validate the settings; raise ConfigError naming the first bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in _FIELD_TYPES:
+        name = _env_name(field)
+        if name in environ:
+            values[field] = _coerce(field, environ[name])
+    for field, raw in (overrides or {}).items():
+        if field not in _FIELD_TYPES:
+            raise ConfigError(f"Unknown setting {field!r}.")
+        values[field] = _coerce(field, raw)
+    settings = Settings(**values)
+    return _complete_and_validate(settings)
+
+
+def _complete_and_validate(settings: Settings) -> Settings:
+    if settings.env not in ENVIRONMENTS:
+        raise ConfigError(f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.env!r}.")
+    var_dir = settings.var_dir
+    updates: dict[str, Any] = {}
+    if settings.outbox_dir is None:
+        updates["outbox_dir"] = var_dir / "outbox"
+    if not settings.database_url:
+        updates["database_url"] = f"sqlite:///{var_dir / 'casework.sqlite'}"
+    if not settings.broker_url:
+        updates["broker_url"] = f"sqla+sqlite:///{var_dir / 'broker.sqlite'}"
+    if not settings.secret_key:
+        if settings.env == "production":
+            raise ConfigError("CASEWORK_SECRET_KEY must be set in production (at least 32 characters).")
+        updates["secret_key"] = _development_secret(var_dir)
+    settings = dataclasses.replace(settings, **updates)
+
+    if settings.env == "production" and len(settings.secret_key) < 32:
+        raise ConfigError("CASEWORK_SECRET_KEY must be at least 32 characters long in production.")
+    settings = dataclasses.replace(settings, database_url=_check_database_url(settings.database_url))
+    _check_broker_url(settings.broker_url)
+    if settings.smtp_url:
+        _check_smtp_url(settings.smtp_url)
+    _check_http_url("CASEWORK_BASE_URL", settings.base_url)
+    for field in ("relay_interval_seconds", "relay_after_seconds", "job_lease_seconds",
+                  "render_time_limit_seconds", "smtp_timeout_seconds"):
+        if getattr(settings, field) <= 0:
+            raise ConfigError(f"{_env_name(field)} must be greater than zero.")
+    for field in ("job_max_attempts", "worker_max_tasks_per_child"):
+        if getattr(settings, field) < 1:
+            raise ConfigError(f"{_env_name(field)} must be at least 1.")
+    faults = settings.fault_pause_after_claim_seconds or settings.fault_pause_after_send_seconds
+    if faults and settings.env != "testing":
+        name = _env_name("fault_pause_after_claim_seconds" if settings.fault_pause_after_claim_seconds
+                         else "fault_pause_after_send_seconds")
+        raise ConfigError(f"{name} is only accepted with CASEWORK_ENV=testing.")
+    return settings
+
+
+def _development_secret(var_dir: Path) -> str:
+    """Outside production a random key is kept in var/ so sessions and tokens survive restarts."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _check_database_url(url: str) -> str:
+    """Validate; a bare postgresql:// URL gets the psycopg (3) driver spelled out."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"CASEWORK_DATABASE_URL is not a database URL: {url!r}.") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError("CASEWORK_DATABASE_URL must name a sqlite:// or postgresql+psycopg:// database.")
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise ConfigError("CASEWORK_DATABASE_URL must use the psycopg driver (postgresql+psycopg://...).")
+    return url
+
+
+def _check_broker_url(url: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis", "rediss", "amqp", "pyamqp"):
+        if not urlsplit(url).hostname:
+            raise ConfigError(f"CASEWORK_BROKER_URL has no host: {url!r}.")
+        return
+    if scheme.startswith(("sqla+", "sqlalchemy+")):
+        inner = url.split("+", 1)[1]
+        try:
+            make_url(inner)
+        except ArgumentError:
+            raise ConfigError(f"CASEWORK_BROKER_URL is not a valid broker URL: {url!r}.") from None
+        return
+    raise ConfigError(
+        "CASEWORK_BROKER_URL must start with redis://, rediss://, amqp:// or sqla+sqlite:///, "
+        f"not {url!r}."
+    )
+
+
+def _check_smtp_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            "CASEWORK_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465, "
+            f"not {url!r}."
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigError(f"CASEWORK_SMTP_URL has a malformed port: {url!r}.") from None
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, not {url!r}.")

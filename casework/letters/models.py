@@ -1,0 +1,67 @@
+"""The Letter row: a rendering job first, then a write-once piece of evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
+
+from casework.db import Base, JsonType, partial_index, utcnow
+from casework.jobs.models import JobMixin
+
+LETTER_KINDS = ("cancellation", "follow_up", "final_notice", "evidence_pack")
+LETTER_STATUSES = ("pending", "rendered", "failed", "superseded")
+_WRITE_ONCE = ("pdf", "sha256", "pages", "template_version", "data_snapshot", "kind", "version", "case_id")
+
+
+class Letter(JobMixin, Base):
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    # The facts the letter is made from, frozen when the letter was requested.
+    data_snapshot: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pages: Mapped[int | None]
+    template_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rendered_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "version", name="uq_letters_case_kind_version"),
+        CheckConstraint(f"kind IN {LETTER_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
+        CheckConstraint(
+            "(status = 'rendered') = (pdf IS NOT NULL AND sha256 IS NOT NULL)", name="rendered_has_pdf"
+        ),
+        partial_index("ix_letters_relay", "relay_at", "status = 'pending'"),
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _rendered_letters_are_write_once(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in session.dirty:
+        if not isinstance(obj, Letter):
+            continue
+        state = inspect(obj)
+        status_history = state.attrs["status"].history
+        was = status_history.deleted[0] if status_history.deleted else obj.status
+        changed = [name for name in _WRITE_ONCE if state.attrs[name].history.has_changes()]
+        if was == "rendered" and changed:
+            raise ValueError(f"letter {obj.id} is rendered and write-once: {', '.join(changed)}")

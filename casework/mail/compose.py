@@ -1,0 +1,43 @@
+"""Turn an OutboundEmail row into a MIME message: plain text, HTML, attachments, stable Message-ID."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.letters.models import Letter
+from casework.mail.models import OutboundEmail
+
+
+def message_id_for(idempotency_key: str, domain: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["Message-ID"] = email.message_id
+    message["Date"] = format_datetime(email.created_at)
+    message["From"] = email.sender
+    message["To"] = ", ".join(email.recipients)
+    if email.cc:
+        message["Cc"] = ", ".join(email.cc)
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    message["Subject"] = email.subject
+    for name, value in email.headers.items():
+        message[name] = value
+    message.set_content(email.body_text)
+    if email.body_html:
+        message.add_alternative(email.body_html, subtype="html")
+    for ref in email.attachments:
+        letter_id = int(ref["letter_id"])
+        pdf = session.execute(select(Letter.pdf).where(Letter.id == letter_id)).scalar_one()
+        if pdf is None:
+            raise LookupError(f"letter {letter_id} has no PDF to attach")
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=str(ref["filename"]))
+    return message

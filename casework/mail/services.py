@@ -1,0 +1,62 @@
+"""Queueing e-mail: one row per idempotency key, sent by the worker after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.config import Settings
+from casework.jobs.dispatch import dispatch_after_commit
+from casework.mail.compose import message_id_for
+from casework.mail.models import OutboundEmail
+from casework.templating import render_email
+
+SEND_TASK = "mail.send"
+
+
+def queue_email(
+    session: Session,
+    settings: Settings,
+    *,
+    key: str,
+    kind: str,
+    to: list[str],
+    template: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+    case_id: int | None = None,
+    cc: list[str] | None = None,
+    reply_to: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> OutboundEmail:
+    """Queue one e-mail; queueing the same ``key`` again returns the existing row, creating nothing."""
+    existing = session.execute(
+        select(OutboundEmail).where(OutboundEmail.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    subject, text, html = render_email(template, context)
+    email = OutboundEmail(
+        idempotency_key=key,
+        message_id=message_id_for(key, settings.message_id_domain),
+        case_id=case_id,
+        kind=kind,
+        sender=settings.mail_from,
+        recipients=to,
+        cc=cc or [],
+        reply_to=reply_to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        attachments=attachments or [],
+        headers={},
+        created_at=now,
+        relay_at=now,
+    )
+    session.add(email)
+    session.flush()
+    dispatch_after_commit(session, SEND_TASK, [email.id])
+    return email

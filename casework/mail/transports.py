@@ -1,0 +1,105 @@
+"""Ways an e-mail leaves the system: ``.eml`` files in the outbox folder, or an SMTP server.
+
+Both are safe to repeat: the file transport writes one file per Message-ID (a resend replaces it
+atomically), and SMTP resends carry the same Message-ID so they are recognisably one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import ssl
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from casework.config import Settings
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> str:
+        """Hand the message over; return what the other side said, for the record."""
+        ...
+
+    def check(self) -> str:
+        """``ok``, ``unreachable`` or ``not_configured``, for /healthz."""
+        ...
+
+
+class FileTransport:
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+
+    def path_for(self, message: EmailMessage) -> Path:
+        digest = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:16]
+        return self.outbox / f"{digest}.eml"
+
+    def send(self, message: EmailMessage) -> str:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        target = self.path_for(message)
+        fd, tmp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(message.as_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        return f"written to {target.name}"
+
+    def check(self) -> str:
+        return "not_configured"
+
+
+class SMTPTransport:
+    """smtp://user:pass@host:587 (STARTTLS when offered; ``?starttls=required`` insists) or smtps://."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls_required = parse_qs(parts.query).get("starttls") == ["required"]
+        self.timeout = timeout
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if self.implicit_tls:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            elif self.starttls_required:
+                client.close()
+                raise smtplib.SMTPException(f"{self.host} does not offer STARTTLS")
+        if self.username:
+            client.login(self.username, self.password or "")
+        return client
+
+    def send(self, message: EmailMessage) -> str:
+        with self._connect() as client:
+            refused = client.send_message(message)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+        return f"accepted by {self.host}:{self.port}"
+
+    def check(self) -> str:
+        try:
+            with self._connect() as client:
+                client.noop()
+        except (OSError, smtplib.SMTPException):
+            return "unreachable"
+        return "ok"
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.smtp_url:
+        return SMTPTransport(settings.smtp_url, settings.smtp_timeout_seconds)
+    return FileTransport(settings.outbox)

@@ -1,0 +1,1 @@
+"""Reminders: rows with a due time, swept by one beat task."""

@@ -1,0 +1,1 @@
+"""Staff: caseworker and supervisor accounts."""

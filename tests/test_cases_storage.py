@@ -1,0 +1,121 @@
+"""Filing, tokens, events and letter jobs against the real database, rolled back after each test."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from casework.cases.models import AccessToken, Case, CaseEvent
+from casework.cases.references import is_reference, new_reference
+from casework.cases.services import CaseError, file_case
+from casework.cases.states import CaseStatus, Outcome
+from casework.cases.tokens import case_for_token, token_hmac
+from casework.letters.models import Letter
+from tests.support.factories import case_facts
+
+pytestmark = pytest.mark.storage
+KEY = "k" * 40
+
+
+def test_filing_writes_case_token_event_and_letter_job(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    case = filed.case
+    assert is_reference(case.reference)
+    assert case.status is CaseStatus.NEW
+    assert case.policy_version == "coursera@2026-02-06"
+    actions = [e.action for e in db_session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+    assert actions == ["filed", "letter_requested"]
+    letter = db_session.execute(select(Letter).where(Letter.case_id == case.id)).scalar_one()
+    assert (letter.kind, letter.version, letter.status) == ("cancellation", 1, "pending")
+    snapshot = letter.data_snapshot
+    assert snapshot["company"]["delivery_kind"] == "web_form"
+    assert snapshot["amount"] == {"value": "599.00", "currency": "AUD"}
+    assert "details" not in snapshot  # the consumer's free text never reaches a letter
+
+
+def test_the_letter_is_dispatched_only_after_commit(db_session: Session) -> None:
+    file_case(db_session, case_facts(), KEY)
+    pending = db_session.info["casework.dispatch.pending"]
+    assert [name for name, _ in pending] == ["letters.render"]
+
+
+def test_token_is_stored_only_as_hmac_and_finds_its_case(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    stored = db_session.execute(select(AccessToken).where(AccessToken.case_id == filed.case.id)).scalar_one()
+    assert stored.token_hmac == token_hmac(KEY, filed.access_token)
+    assert filed.access_token.encode() not in stored.token_hmac
+    assert case_for_token(db_session, KEY, filed.access_token) is filed.case
+    assert case_for_token(db_session, KEY, filed.access_token + "x") is None
+    assert case_for_token(db_session, "another-key" * 4, filed.access_token) is None
+
+
+def test_filing_without_consent_is_refused(db_session: Session) -> None:
+    with pytest.raises(CaseError) as error:
+        file_case(db_session, case_facts(consent=False), KEY)
+    assert error.value.fields == {"consent.send_in_my_name": "must be true"}
+    assert db_session.execute(select(Case)).first() is None
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"provider": "nope"}, "provider"),
+    ({"plan": "other-monthly"}, "plan"),
+    ({"payment_date": None}, "payment_date"),
+    ({"provider": "other", "plan": "other-monthly", "company": None}, "company"),
+])
+def test_bad_facts_name_the_field(db_session: Session, changes: dict[str, object], field: str) -> None:
+    with pytest.raises(CaseError) as error:
+        file_case(db_session, case_facts(**changes), KEY)
+    assert field in error.value.fields
+
+
+def test_another_company_letter_goes_to_its_email(db_session: Session) -> None:
+    company = {"name": "Acme Streaming", "email": "cancel@acme.example", "postal_address": "1 Road"}
+    filed = file_case(db_session, case_facts(provider="other", plan="other-monthly", company=company), KEY)
+    letter = db_session.execute(select(Letter).where(Letter.case_id == filed.case.id)).scalar_one()
+    assert letter.data_snapshot["company"] == {
+        "name": "Acme Streaming", "legal_name": "Acme Streaming",
+        "delivery_kind": "email", "delivery_address": "cancel@acme.example",
+    }
+
+
+def test_references_are_random_crockford() -> None:
+    refs = {new_reference(2026) for _ in range(2000)}
+    assert len(refs) == 2000
+    assert all(is_reference(r) and r.startswith("CW-2026-") for r in refs)
+    assert not any(set(r[8:]) & set("ILOU") for r in refs)
+
+
+def test_case_events_are_append_only(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    event = db_session.scalars(select(CaseEvent).where(CaseEvent.case_id == filed.case.id)).first()
+    assert event is not None
+    event.action = "rewritten"
+    with pytest.raises(ValueError, match="append-only"):
+        db_session.flush()
+
+
+def test_an_outcome_goes_with_resolved_only(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    filed.case.status = CaseStatus.RESOLVED
+    with pytest.raises(IntegrityError):
+        db_session.flush()
+    db_session.rollback()
+
+
+def test_resolved_with_outcome_is_stored(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    filed.case.status, filed.case.outcome = CaseStatus.RESOLVED, Outcome.WITHDRAWN
+    db_session.flush()
+    assert filed.case.version == 2  # optimistic lock counter moved
+
+
+def test_instants_come_back_aware_utc(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    db_session.expire_all()
+    case = db_session.get(Case, filed.case.id)
+    assert case is not None
+    assert case.created_at.tzinfo is dt.UTC

@@ -1,0 +1,1 @@
+"""The Celery side: thin tasks that take ids and call casework's job functions."""

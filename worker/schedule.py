@@ -1,0 +1,17 @@
+"""The beat schedule: one relay sweep per interval (exactly one beat process per deployment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casework.config import Settings
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "relay-pending-jobs": {
+            "task": "jobs.relay",
+            "schedule": settings.relay_interval_seconds,
+            "options": {"expires": settings.relay_interval_seconds},
+        },
+    }

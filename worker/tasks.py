@@ -1,0 +1,26 @@
+"""Thin tasks: take ids, call the casework job, let the job commit. Names are the dispatch contract."""
+
+from __future__ import annotations
+
+from casework.jobs.relay import run_relay
+from casework.letters.jobs import render_letter
+from casework.mail.jobs import send_email
+from worker.app import app, runtime
+
+_RENDER_LIMIT = int(runtime().settings.render_time_limit_seconds)
+_SEND_LIMIT = int(runtime().settings.smtp_timeout_seconds * 6) + 30
+
+
+@app.task(name="letters.render", acks_late=True, soft_time_limit=_RENDER_LIMIT, time_limit=_RENDER_LIMIT + 30)
+def render(letter_id: int) -> str:
+    return render_letter(runtime(), letter_id)
+
+
+@app.task(name="mail.send", acks_late=True, time_limit=_SEND_LIMIT)
+def send(email_id: int) -> str:
+    return send_email(runtime(), email_id)
+
+
+@app.task(name="jobs.relay", acks_late=True, time_limit=120)
+def relay() -> dict[str, int]:
+    return run_relay(runtime())
