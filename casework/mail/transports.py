@@ -33,13 +33,14 @@ class FileTransport:
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
 
-    def path_for(self, message: EmailMessage) -> Path:
-        digest = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:16]
+    def path_for(self, message_id: str) -> Path:
+        """One file per Message-ID, so a resend replaces the file instead of adding one."""
+        digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
         return self.outbox / f"{digest}.eml"
 
     def send(self, message: EmailMessage) -> str:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        target = self.path_for(message)
+        target = self.path_for(str(message["Message-ID"]))
         fd, tmp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
         with os.fdopen(fd, "wb") as handle:
             handle.write(message.as_bytes())

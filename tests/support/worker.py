@@ -1,4 +1,4 @@
-"""A real Celery worker (solo pool, embedded beat) in its own process group, killable with SIGKILL."""
+"""A real Celery worker with an embedded beat, in its own process group, killable with SIGKILL."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ READY_TIMEOUT = 60.0
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], var_dir: Path, name: str) -> None:
-        self.env, self.var_dir, self.name = env, var_dir, name
+    def __init__(
+        self, env: dict[str, str], var_dir: Path, name: str, pool: tuple[str, ...] = ("solo",)
+    ) -> None:
+        self.env, self.var_dir, self.name, self.pool = env, var_dir, name, pool
         self.log_path = var_dir / f"worker-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -23,7 +25,7 @@ class WorkerProcess:
         celery = str(Path(sys.executable).with_name("celery"))
         queue = self.env["CASEWORK_QUEUE_NAME"]
         args = [
-            celery, "-A", "worker.app", "worker", "--pool", "solo", "--loglevel", "INFO",
+            celery, "-A", "worker.app", "worker", "--pool", *self.pool, "--loglevel", "INFO",
             "--without-mingle", "--without-gossip", "--without-heartbeat", "-Q", queue,
             "-n", f"{self.name}-{os.getpid()}@%h",
             "-B", "--schedule", str(self.var_dir / f"beat-{self.name}"),
