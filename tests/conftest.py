@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -24,6 +25,10 @@ from casework.db import metadata
 from casework.runtime import Runtime, runtime_of
 from tests.support.smtp import SMTPServer
 from tests.support.worker import WorkerProcess
+
+hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 TEST_DATABASE_URL = os.environ.get("CASEWORK_TEST_DATABASE_URL", "")
 TEST_BROKER_URL = os.environ.get("CASEWORK_TEST_BROKER_URL", "")

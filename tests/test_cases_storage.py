@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casework.cases.models import AccessToken, Case, CaseEvent
-from casework.cases.references import is_reference, new_reference
+from casework.cases.references import decode_reference, encode_reference, is_reference, new_reference
 from casework.cases.services import CaseError, file_case
 from casework.cases.states import CaseStatus, Outcome
 from casework.cases.tokens import case_for_token, token_hmac
@@ -80,6 +82,13 @@ def test_another_company_letter_goes_to_its_email(db_session: Session) -> None:
         "name": "Acme Streaming", "legal_name": "Acme Streaming",
         "delivery_kind": "email", "delivery_address": "cancel@acme.example",
     }
+
+
+@given(st.integers(min_value=0, max_value=2**40 - 1), st.integers(min_value=2000, max_value=2999))
+def test_reference_encoding_keeps_all_40_bits(bits: int, year: int) -> None:
+    reference = encode_reference(year, bits)
+    assert is_reference(reference)
+    assert decode_reference(reference) == bits
 
 
 def test_references_are_random_crockford() -> None:
