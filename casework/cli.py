@@ -15,6 +15,7 @@ from casework import migrate
 from casework.cases.services import CaseError, NewCase, file_case
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import CatalogError, default_catalog
+from casework.countries import zone_for_country
 from casework.runtime import runtime_of
 from casework.staff.accounts import StaffError, create_staff, ensure_first_supervisor
 
@@ -22,18 +23,6 @@ db_cli = AppGroup("db", help="Database migrations.")
 catalog_cli = AppGroup("catalog", help="The company catalog.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 case_cli = AppGroup("case", help="Cases.")
-
-# The country → time zone table of the API contract; any other country is UTC.
-COUNTRY_ZONES = {
-    "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "GB": "Europe/London", "IE": "Europe/Dublin",
-    "US": "America/New_York", "CA": "America/Toronto", "DE": "Europe/Berlin", "FR": "Europe/Paris",
-    "ES": "Europe/Madrid", "IT": "Europe/Rome", "NL": "Europe/Amsterdam", "BE": "Europe/Brussels",
-    "AT": "Europe/Vienna", "SE": "Europe/Stockholm", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki",
-    "PL": "Europe/Warsaw", "PT": "Europe/Lisbon", "CH": "Europe/Zurich", "NO": "Europe/Oslo",
-    "JP": "Asia/Tokyo", "SG": "Asia/Singapore", "IN": "Asia/Kolkata", "ZA": "Africa/Johannesburg",
-    "BR": "America/Sao_Paulo",
-}
-
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
@@ -128,7 +117,7 @@ def case_file(**options: str | None) -> None:
             consumer_name=str(options["consumer_name"]),
             consumer_email=str(options["consumer_email"]),
             country=country,
-            timezone=options["timezone"] or COUNTRY_ZONES.get(country, "UTC"),
+            timezone=options["timezone"] or zone_for_country(country),
             requested_outcome=RequestedOutcome(str(options["outcome"])),
             billing_channel=BillingChannel.DIRECT,
             payment_date=_date(options["payment_date"]),
