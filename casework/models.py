@@ -1,9 +1,19 @@
 """Every model, imported in one place so metadata is complete for migrations and tests."""
 
-from casework.cases.models import AccessToken, Case, CaseEvent, Delivery
+from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
 from casework.staff.models import StaffUser
 
-__all__ = ["AccessToken", "Case", "CaseEvent", "Delivery", "Letter", "OutboundEmail", "Reminder", "StaffUser"]
+__all__ = [
+    "AccessToken",
+    "Case",
+    "CaseEvent",
+    "ConfirmationCode",
+    "Delivery",
+    "Letter",
+    "OutboundEmail",
+    "Reminder",
+    "StaffUser",
+]

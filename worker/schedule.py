@@ -14,4 +14,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.relay_interval_seconds,
             "options": {"expires": settings.relay_interval_seconds},
         },
+        "expire-unconfirmed-cases": {
+            "task": "cases.expire_unconfirmed",
+            "schedule": 3600.0,
+            "options": {"expires": 3600.0},
+        },
     }

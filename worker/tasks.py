@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casework.cases.workflow import run_expiry
 from casework.jobs.relay import run_relay
 from casework.letters.jobs import render_letter
 from casework.mail.jobs import send_email
@@ -24,3 +25,8 @@ def send(email_id: int) -> str:
 @app.task(name="jobs.relay", acks_late=True, time_limit=120)
 def relay() -> dict[str, int]:
     return run_relay(runtime())
+
+
+@app.task(name="cases.expire_unconfirmed", acks_late=True, time_limit=600)
+def expire_unconfirmed() -> int:
+    return run_expiry(runtime())

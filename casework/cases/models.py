@@ -76,6 +76,8 @@ class Case(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     consent_at: Mapped[dt.datetime]
     email_confirmed_at: Mapped[dt.datetime | None]
+    # When an unconfirmed case expired and its personal data was removed.
+    personal_data_deleted_at: Mapped[dt.datetime | None]
     confirmed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -108,6 +110,23 @@ class AccessToken(Base):
     token_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+
+
+class ConfirmationCode(Base):
+    """A code sent with the letter; posting it confirms the e-mail address and that letter version."""
+
+    __tablename__ = "confirmation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    superseded_at: Mapped[dt.datetime | None]
 
 
 class CaseEvent(Base):

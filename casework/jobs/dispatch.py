@@ -54,7 +54,7 @@ class Dispatcher:
         try:
             self.client.send_task(task_name, args=args, queue=self.queue, retry=False)
         except Exception as exc:
-            log.warning("broker unreachable, %s%s left for the relay: %s", task_name, args, exc)
+            log.warning("could not publish %s%s; the relay will dispatch it: %s", task_name, args, exc)
             return False
         return True
 

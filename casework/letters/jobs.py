@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor
+from casework.cases.workflow import after_letter_rendered
 from casework.db import utcnow
 from casework.jobs.claims import claim, fail_attempt, finish
 from casework.letters.models import Letter
 from casework.letters.render import renderer
-from casework.mail.services import queue_email
 from casework.runtime import Runtime
 
 log = logging.getLogger("casework.letters")
@@ -63,17 +63,5 @@ def render_letter(runtime: Runtime, letter_id: int) -> str:
         session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="letter_rendered",
                               data={"letter_id": letter.id, "kind": letter.kind, "version": letter.version,
                                     "sha256": rendered.sha256, "pages": rendered.pages}))
-        queue_email(
-            session, settings,
-            key=f"letter:{letter.id}:consumer-copy",
-            kind="letter_ready",
-            to=[case.consumer_email],
-            template="letter_ready",
-            context={"case": case, "letter": letter, "snapshot": letter.data_snapshot,
-                     "base_url": settings.base_url},
-            now=now,
-            case_id=case.id,
-            attachments=[{"letter_id": letter.id,
-                          "filename": f"{case.reference}-{letter.kind}-v{letter.version}.pdf"}],
-        )
+        after_letter_rendered(session, settings, case, letter, now)
     return "rendered"

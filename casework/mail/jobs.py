@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from casework.cases.models import CaseEvent
 from casework.cases.states import Actor
+from casework.cases.workflow import LETTER_TO_COMPANY, record_email_delivery
 from casework.db import utcnow
 from casework.jobs.claims import claim, fail_attempt, finish
 from casework.mail.compose import build_message
@@ -33,7 +34,7 @@ def send_email(runtime: Runtime, email_id: int) -> str:
             return "skipped"
         email = session.execute(select(OutboundEmail).where(OutboundEmail.id == email_id)).scalar_one()
         message = build_message(session, email)
-        case_id = email.case_id
+        case_id, kind = email.case_id, email.kind
     if settings.fault_pause_after_claim_seconds:
         time.sleep(settings.fault_pause_after_claim_seconds)
 
@@ -58,5 +59,9 @@ def send_email(runtime: Runtime, email_id: int) -> str:
             return "skipped"
         if case_id is not None:
             session.add(CaseEvent(case_id=case_id, at=now, actor=Actor.SYSTEM, action="email_sent",
-                                  data={"email_id": email_id, "message_id": message["Message-ID"]}))
+                                  data={"email_id": email_id, "kind": kind, "message_id": message["Message-ID"]}))
+        if kind == LETTER_TO_COMPANY:
+            sent = session.get(OutboundEmail, email_id)
+            if sent is not None:
+                record_email_delivery(session, sent, now, confirmation)
     return "sent"

@@ -25,6 +25,8 @@ class OutboundEmail(JobMixin, Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # The letter this e-mail delivers to a company, if any: its sending is the letter's delivery.
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
     sender: Mapped[str] = mapped_column(String(320))
     recipients: Mapped[list[str]] = mapped_column(JsonType)

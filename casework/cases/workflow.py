@@ -1,0 +1,259 @@
+"""What happens to a case after filing: confirmation, delivery by the company's channel, withdrawal.
+
+Every function here changes rows in the caller's transaction and raises a domain error instead of
+committing; side effects (e-mails) are job rows dispatched after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
+
+__all__ = ["CaseConflict", "CodeRefused", "confirm", "record_submission", "withdraw"]
+from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery
+from casework.cases.services import CaseError
+from casework.cases.states import Actor, CaseStatus, Outcome, can_transition
+from casework.cases.tokens import issue_token
+from casework.config import Settings
+from casework.db import utcnow
+from casework.letters.models import Letter
+from casework.mail.models import OutboundEmail
+from casework.mail.services import queue_email
+from casework.reminders.models import Reminder
+from casework.runtime import Runtime
+
+UNCONFIRMED_LIFETIME = dt.timedelta(days=7)
+CONFIRM_EMAIL = "confirm_letter"
+LETTER_TO_COMPANY = "letter_to_company"
+
+
+class CaseConflict(CaseError):
+    """The case's status does not allow this action (HTTP 409)."""
+
+
+def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, action: str,
+               now: dt.datetime, outcome: Outcome | None = None, data: dict[str, Any] | None = None) -> None:
+    current = case.status
+    if not can_transition(current, target, case.status_before_needs_info):
+        raise CaseConflict(f"A case that is {current.value.replace('_', ' ')} cannot become "
+                           f"{target.value.replace('_', ' ')}.")
+    if target is CaseStatus.RESOLVED and outcome is None:
+        raise CaseError("A resolved case needs an outcome.", {"outcome": "required"})
+    case.status = target
+    case.outcome = outcome if target in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, from_status=current,
+                          to_status=target, data=data or {}))
+
+
+def latest_letter(session: Session, case_id: int, kind: str = "cancellation") -> Letter | None:
+    return session.execute(
+        select(Letter).where(Letter.case_id == case_id, Letter.kind == kind)
+        .order_by(Letter.version.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def after_letter_rendered(session: Session, settings: Settings, case: Case, letter: Letter,
+                          now: dt.datetime) -> None:
+    """A new cancellation letter for an unconfirmed case goes to the consumer to confirm."""
+    if letter.kind == "cancellation" and case.status is CaseStatus.NEW and case.confirmed_at is None:
+        send_confirmation(session, settings, case, letter, now)
+
+
+def send_confirmation(session: Session, settings: Settings, case: Case, letter: Letter,
+                      now: dt.datetime) -> OutboundEmail:
+    """E-mail the letter with a fresh code and a private link to the page that confirms it."""
+    row, code = issue_code(session, case.id, letter.id, case.consumer_email, settings.secret_key, now)
+    token = issue_token(session, case, settings.secret_key)
+    status_url = f"{settings.base_url}/c/{token}"
+    return queue_email(
+        session, settings,
+        key=f"confirmation:{row.id}",
+        kind=CONFIRM_EMAIL,
+        to=[case.consumer_email],
+        template=CONFIRM_EMAIL,
+        context={"case": case, "letter": letter, "snapshot": letter.data_snapshot, "code": code,
+                 "confirm_url": f"{status_url}/confirm?code={code}", "status_url": status_url,
+                 "expires_on": row.expires_at.date().isoformat()},
+        now=now,
+        case_id=case.id,
+        attachments=[{"letter_id": letter.id, "filename": letter_filename(case, letter)}],
+    )
+
+
+def letter_filename(case: Case, letter: Letter) -> str:
+    return f"{case.reference}-{letter.kind}-v{letter.version}.pdf"
+
+
+def resend_confirmation(session: Session, settings: Settings, case: Case, now: dt.datetime,
+                        email: str | None = None) -> OutboundEmail:
+    if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
+        raise CaseConflict("This case is already confirmed.")
+    letter = latest_letter(session, case.id)
+    if letter is None or letter.status != "rendered":
+        raise CaseConflict("Your letter is still being prepared; it will be e-mailed to you shortly.")
+    if email and email != case.consumer_email:
+        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_corrected",
+                              data={}))
+        case.consumer_email = email
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="confirmation_resent",
+                          data={}))
+    return send_confirmation(session, settings, case, letter, now)
+
+
+def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
+    """The consumer's one act: their e-mail address and the letter, confirmed together (→ ready).
+
+    A wrong code raises CodeRefused after counting the attempt; the caller commits either way.
+    """
+    if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
+        raise CaseConflict("This case is already confirmed.")
+    row = current_code(session, case.id)
+    if row is None:
+        raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
+    check_code(row, code, settings.secret_key, now)
+    letter = session.get(Letter, row.letter_id)
+    latest = latest_letter(session, case.id)
+    if letter is None or latest is None or letter.id != latest.id or letter.status != "rendered":
+        raise CaseConflict("Your letter has changed since this code was sent; use the newest e-mail.")
+    case.email_confirmed_at = now
+    case.confirmed_at = now
+    transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now,
+               data={"letter_id": letter.id, "letter_sha256": letter.sha256, "email": row.email})
+    start_delivery(session, settings, case, letter, now)
+
+
+def delivery_channel(letter: Letter) -> tuple[str, str]:
+    company = letter.data_snapshot["company"]
+    return str(company["delivery_kind"]), str(company["delivery_address"])
+
+
+def start_delivery(session: Session, settings: Settings, case: Case, letter: Letter,
+                   now: dt.datetime) -> None:
+    """E-mail the letter where the company takes e-mail; otherwise the consumer submits it."""
+    kind, address = delivery_channel(letter)
+    if kind != "email":
+        return
+    queue_email(
+        session, settings,
+        key=f"letter:{letter.id}:company",
+        kind=LETTER_TO_COMPANY,
+        to=[address],
+        cc=[case.consumer_email],
+        reply_to=f"{case.consumer_name} <{case.consumer_email}>",
+        template=LETTER_TO_COMPANY,
+        context={"case": case, "letter": letter, "snapshot": letter.data_snapshot},
+        now=now,
+        case_id=case.id,
+        letter_id=letter.id,
+        attachments=[{"letter_id": letter.id, "filename": letter_filename(case, letter)}],
+    )
+
+
+def record_email_delivery(session: Session, email: OutboundEmail, now: dt.datetime, confirmation: str) -> None:
+    """The company's server accepted the letter: that is its delivery (→ sent)."""
+    case = session.get(Case, email.case_id) if email.case_id is not None else None
+    letter = session.get(Letter, email.letter_id) if email.letter_id is not None else None
+    if case is None or letter is None:
+        return
+    session.add(Delivery(case_id=case.id, letter_id=letter.id, outbound_email_id=email.id, channel="email",
+                         address=email.recipients[0], at=now, by=Actor.SYSTEM,
+                         confirmation=f"{confirmation}; Message-ID {email.message_id}"[:500]))
+    letter.sent_at = now
+    if case.status is CaseStatus.READY:
+        transition(session, case, CaseStatus.SENT, Actor.SYSTEM, "delivered", now,
+                   data={"channel": "email", "letter_id": letter.id, "message_id": email.message_id})
+
+
+def record_submission(session: Session, case: Case, channel: str, at: dt.datetime,
+                      confirmation: str | None, actor: Actor, now: dt.datetime) -> Delivery:
+    """"I have submitted it": the consumer (or staff) used the web form or the post (→ sent)."""
+    if channel not in ("web_form", "post"):
+        raise CaseError("Choose the web form or the post.", {"channel": "must be web_form or post"})
+    if case.status is not CaseStatus.READY:
+        raise CaseConflict("Only a confirmed letter waiting for delivery can be marked as submitted.")
+    if at > now + dt.timedelta(minutes=5):
+        raise CaseError("The time of submission cannot be in the future.", {"at": "must not be in the future"})
+    letter = latest_letter(session, case.id)
+    if letter is None:
+        raise CaseConflict("There is no letter to deliver yet.")
+    kind, address = delivery_channel(letter)
+    delivery = Delivery(case_id=case.id, letter_id=letter.id, channel=channel,
+                        address=address if kind == channel else channel, at=at, by=actor,
+                        confirmation=confirmation)
+    session.add(delivery)
+    letter.sent_at = at
+    transition(session, case, CaseStatus.SENT, actor, "delivered", now,
+               data={"channel": channel, "letter_id": letter.id, "at": at.isoformat()})
+    return delivery
+
+
+def withdraw(session: Session, case: Case, actor: Actor, now: dt.datetime) -> None:
+    """The consumer changed their mind: resolved as withdrawn; nothing more goes out."""
+    if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise CaseConflict("This case is already finished.")
+    previous = case.status
+    case.status_before_needs_info = None
+    case.status = CaseStatus.RESOLVED
+    case.outcome = Outcome.WITHDRAWN
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="withdrawn", from_status=previous,
+                          to_status=CaseStatus.RESOLVED, data={}))
+    _cancel_pending(session, case.id)
+
+
+def _cancel_pending(session: Session, case_id: int) -> None:
+    session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.case_id == case_id, OutboundEmail.status == "pending",
+               OutboundEmail.kind == LETTER_TO_COMPANY, OutboundEmail.claim_token.is_(None))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Reminder).where(Reminder.case_id == case_id, Reminder.status == "scheduled")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200) -> int:
+    """Cases never confirmed within 7 days: personal data deleted, the anonymous record kept."""
+    cutoff = now - UNCONFIRMED_LIFETIME
+    cases = list(session.scalars(
+        select(Case).where(Case.status == CaseStatus.NEW, Case.confirmed_at.is_(None),
+                           Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff)
+        .order_by(Case.id).limit(batch)
+    ))
+    for case in cases:
+        case.consumer_name = "(deleted)"
+        case.consumer_email = "deleted@invalid"
+        case.consumer_postal_address = case.consumer_phone = None
+        case.account_identifier = case.details = None
+        case.company = {"name": (case.company or {}).get("name")} if case.company else None
+        case.personal_data_deleted_at = now
+        previous = case.status
+        case.status, case.outcome, case.updated_at = CaseStatus.CLOSED, Outcome.WITHDRAWN, now
+        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="expired_unconfirmed",
+                              from_status=previous, to_status=CaseStatus.CLOSED, data={}))
+        # The letters and e-mails carry the consumer's name and address: they go.
+        for model in (ConfirmationCode, OutboundEmail, Letter, AccessToken):
+            session.execute(delete(model).where(model.case_id == case.id)
+                            .execution_options(synchronize_session=False))
+    return len(cases)
+
+
+def run_expiry(runtime: Runtime) -> int:
+    """Beat: expire unconfirmed cases, batch by batch, each batch its own transaction."""
+    total = 0
+    while True:
+        with runtime.sessions.begin() as session:
+            done = expire_unconfirmed(session, utcnow())
+        total += done
+        if done == 0:
+            return total
