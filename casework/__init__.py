@@ -20,15 +20,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings = load_settings(config)
     except ConfigError as exc:
         raise SystemExit(f"casework cannot start: {exc}") from None
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"))
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder="static")
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
     app.extensions["casework"] = Runtime.build(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic.runtime.plugins", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from casework import cli, health
+    from casework import cli, health, presentation, web
+    from casework.cases import views as consumer_views
+    from casework.staff import views as staff_views
 
+    web.init_web(app)
+    presentation.register(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(consumer_views.bp)
+    app.register_blueprint(staff_views.bp)
+    web.limiter.exempt(health.bp)
     cli.register(app)
     return app

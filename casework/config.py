@@ -50,6 +50,9 @@ class Settings:
     job_max_attempts: int = 8
     render_time_limit_seconds: float = 60.0
     worker_max_tasks_per_child: int = 200
+    ratelimit_enabled: bool = True
+    # Default: memory for the embedded setup, the Redis broker's server in production.
+    ratelimit_storage_url: str = ""
     # Fault injection for the failure tests: pause this long after claiming a job (testing only).
     fault_pause_after_claim_seconds: float = 0.0
     fault_pause_after_send_seconds: float = 0.0
@@ -86,6 +89,8 @@ _FIELD_TYPES: dict[str, type] = {
     "job_max_attempts": int,
     "render_time_limit_seconds": float,
     "worker_max_tasks_per_child": int,
+    "ratelimit_enabled": bool,
+    "ratelimit_storage_url": str,
     "fault_pause_after_claim_seconds": float,
     "fault_pause_after_send_seconds": float,
     "env": str,
@@ -100,6 +105,13 @@ def _coerce(field: str, raw: Any) -> Any:
     kind = _FIELD_TYPES[field]
     if isinstance(raw, kind):
         return raw
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{_env_name(field)} must be true or false, not {raw!r}.")
     try:
         if kind is Path:
             return Path(str(raw)).expanduser()
@@ -140,6 +152,9 @@ def _complete_and_validate(settings: Settings) -> Settings:
         updates["database_url"] = f"sqlite:///{var_dir / 'casework.sqlite'}"
     if not settings.broker_url:
         updates["broker_url"] = f"sqla+sqlite:///{var_dir / 'broker.sqlite'}"
+    if not settings.ratelimit_storage_url:
+        broker = settings.broker_url or ""
+        updates["ratelimit_storage_url"] = broker if broker.startswith("redis") else "memory://"
     if not settings.secret_key:
         if settings.env == "production":
             raise ConfigError("CASEWORK_SECRET_KEY must be set in production (at least 32 characters).")

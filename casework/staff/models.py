@@ -25,3 +25,14 @@ class StaffUser(Base):
     last_login_at: Mapped[dt.datetime | None]
 
     __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
+
+    # What Flask-Login asks of a user object.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)

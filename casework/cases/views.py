@@ -1,0 +1,273 @@
+"""Consumer pages: the filing form, the private status page, confirmation, delivery, withdrawal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from casework.access import route_rule
+from casework.cases.confirmation import CodeRefused, current_code
+from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
+from casework.cases.models import Case, CaseEvent, Delivery
+from casework.cases.services import CaseError, file_case
+from casework.cases.states import Actor, CaseStatus
+from casework.cases.tokens import case_for_token
+from casework.cases.workflow import (
+    CaseConflict,
+    confirm,
+    delivery_channel,
+    latest_letter,
+    record_submission,
+    resend_confirmation,
+    withdraw,
+)
+from casework.catalog import default_catalog
+from casework.db import utcnow
+from casework.letters.models import Letter
+from casework.runtime import runtime_of
+from casework.web import db, limiter
+
+bp = Blueprint("consumer", __name__)
+
+CHECKBOXES = ("consent.send_in_my_name", "certificate_earned")
+
+
+def form_to_case_input(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The form's flat, dotted field names → the nested shape the validator (and the API) use."""
+    provider, _, plan = form.get("plan", "").partition(":")
+    data: dict[str, Any] = {"provider": provider or None, "plan": plan or None,
+                            "billing_channel": "direct"}
+    for name, value in form.items():
+        if name in ("plan", "csrf_token") or name in CHECKBOXES:
+            continue
+        if name.startswith("company.") and provider != "other":
+            continue
+        if not value.strip():
+            continue
+        node = data
+        *parents, leaf = name.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
+    data["certificate_earned"] = form.get("certificate_earned") == "yes"
+    if provider == "other":
+        data.setdefault("company", {})
+        for key in ("trial_days", "refund_window_days"):
+            raw = data["company"].get(key)
+            if raw is not None:
+                data["company"][key] = int(raw) if raw.isdigit() else raw
+    return data
+
+
+def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    catalog = default_catalog()
+    return render_template(
+        "cases/file.html", values=values, errors=errors, providers=list(catalog.providers.values()),
+        countries=sorted(countries().items(), key=lambda item: item[1]),
+    ), status
+
+
+@bp.get("/")
+@route_rule("anonymous")
+def file_form() -> ResponseReturnValue:
+    return _form_page(MultiDict(), {})
+
+
+@bp.post("/")
+@route_rule("anonymous")
+@limiter.limit("10 per hour; 3 per minute", methods=["POST"])
+def file_submit() -> ResponseReturnValue:
+    runtime = runtime_of()
+    values = request.form
+    try:
+        facts = parse_case(form_to_case_input(values), utcnow())
+        session = db()
+        filed = file_case(session, facts, runtime.settings.secret_key)
+        session.commit()
+    except IntakeErrors as errors:
+        return _form_page(values, _form_fields(errors.fields), 422)
+    except UnknownSlug:
+        return _form_page(values, {"plan": "Choose a company and plan from the list."}, 422)
+    except CaseError as error:
+        return _form_page(values, _form_fields(error.fields) or {"plan": str(error)}, 422)
+    flash("Your case is filed. We are preparing your letter and will e-mail it to you to confirm.")
+    return redirect(url_for("consumer.status", token=filed.access_token), 303)
+
+
+def _form_fields(fields: dict[str, str]) -> dict[str, str]:
+    """Validator paths → form fields (the form picks provider and plan in one list)."""
+    mapped: dict[str, str] = {}
+    for path, why in fields.items():
+        mapped.setdefault("plan" if path in ("provider", "plan", "company") else path, why)
+    return mapped
+
+
+def _case_or_404(token: str) -> Case:
+    case = case_for_token(db(), runtime_of().settings.secret_key, token)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
+                 status: int = 200) -> ResponseReturnValue:
+    session = db()
+    letter = latest_letter(session, case.id)
+    letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.status == "rendered")
+                                   .order_by(Letter.id)))
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    deliveries = list(session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)))
+    channel = delivery_channel(letter) if letter is not None else None
+    provider = default_catalog().get(case.provider_slug)
+    channel_note = ""
+    if provider is not None and channel is not None:
+        catalog_channel = provider.channel(channel[0])
+        channel_note = catalog_channel.note if catalog_channel else ""
+    code = current_code(session, case.id) if case.status is CaseStatus.NEW else None
+    session.rollback()  # current_code locks on PostgreSQL; this page changes nothing
+    return render_template(
+        "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
+        deliveries=deliveries, channel=channel, channel_note=channel_note, code_waiting=code is not None,
+        zone=ZoneInfo(case.timezone), errors=errors or {}, now=utcnow(),
+    ), status
+
+
+@bp.get("/c/<token>")
+@route_rule("consumer")
+@limiter.limit("120 per minute")
+def status(token: str) -> ResponseReturnValue:
+    return _status_page(_case_or_404(token), token)
+
+
+@bp.get("/c/<token>/confirm")
+@route_rule("consumer")
+@limiter.limit("60 per minute")
+def confirm_page(token: str) -> ResponseReturnValue:
+    """Shows the letter and the button. Opening this page (as mail scanners do) confirms nothing."""
+    case = _case_or_404(token)
+    letter = latest_letter(db(), case.id)
+    return render_template("cases/confirm.html", case=case, token=token, letter=letter,
+                           code=request.args.get("code", ""), error=None)
+
+
+@bp.post("/c/<token>/confirm")
+@route_rule("consumer")
+@limiter.limit("10 per 15 minutes")
+def confirm_submit(token: str) -> ResponseReturnValue:
+    case = _case_or_404(token)
+    session = db()
+    code = request.form.get("code", "")
+    try:
+        confirm(session, runtime_of().settings, case, code, utcnow())
+    except CodeRefused as refused:
+        session.commit()  # the attempt counts
+        letter = latest_letter(session, case.id)
+        return render_template("cases/confirm.html", case=case, token=token, letter=letter, code=code,
+                               error=str(refused)), 422
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+        return redirect(url_for("consumer.status", token=token), 303)
+    session.commit()
+    flash("Thank you: your e-mail address and your letter are confirmed.")
+    return redirect(url_for("consumer.status", token=token), 303)
+
+
+@bp.post("/c/<token>/resend")
+@route_rule("consumer")
+@limiter.limit("3 per hour")
+def resend(token: str) -> ResponseReturnValue:
+    case = _case_or_404(token)
+    session = db()
+    try:
+        resend_confirmation(session, runtime_of().settings, case, utcnow())
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+    else:
+        session.commit()
+        flash(f"A new code is on its way to {case.consumer_email}.")
+    return redirect(url_for("consumer.status", token=token), 303)
+
+
+@bp.post("/c/<token>/delivery")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def submitted(token: str) -> ResponseReturnValue:
+    case = _case_or_404(token)
+    session = db()
+    now = utcnow()
+    errors: dict[str, str] = {}
+    at = now
+    raw_at = request.form.get("at", "").strip()
+    if raw_at:
+        try:
+            at = dt.datetime.fromisoformat(raw_at).replace(tzinfo=ZoneInfo(case.timezone)).astimezone(dt.UTC)
+        except ValueError:
+            errors["at"] = "Enter the date and time you submitted it, or leave it empty for now."
+    confirmation = request.form.get("confirmation", "").strip() or None
+    if confirmation and len(confirmation) > 500:
+        errors["confirmation"] = "At most 500 characters."
+    if not errors:
+        try:
+            record_submission(session, case, request.form.get("channel", ""), at, confirmation,
+                              Actor.CONSUMER, now)
+        except CaseConflict as conflict:
+            session.rollback()
+            flash(str(conflict))
+            return redirect(url_for("consumer.status", token=token), 303)
+        except CaseError as error:
+            errors = {key: str(error) for key in error.fields} or {"channel": str(error)}
+    if errors:
+        session.rollback()
+        return _status_page(case, token, errors, 422)
+    session.commit()
+    flash("Recorded: your letter was delivered. The company's answer is now due.")
+    return redirect(url_for("consumer.status", token=token), 303)
+
+
+@bp.post("/c/<token>/withdraw")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def withdraw_case(token: str) -> ResponseReturnValue:
+    case = _case_or_404(token)
+    session = db()
+    if request.form.get("sure") != "yes":
+        return _status_page(case, token, {"sure": "Tick the box to confirm that you want to withdraw."}, 422)
+    try:
+        withdraw(session, case, Actor.CONSUMER, utcnow())
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+    else:
+        session.commit()
+        flash("Your case is withdrawn. Nothing more will be sent in your name.")
+    return redirect(url_for("consumer.status", token=token), 303)
+
+
+@bp.get("/c/<token>/letters/<int:letter_id>.pdf")
+@route_rule("consumer")
+@limiter.limit("60 per minute")
+def letter_pdf(token: str, letter_id: int) -> ResponseReturnValue:
+    case = _case_or_404(token)
+    letter = db().execute(
+        select(Letter).where(Letter.id == letter_id, Letter.case_id == case.id, Letter.status == "rendered")
+    ).scalar_one_or_none()
+    if letter is None or letter.pdf is None:
+        abort(404)
+    etag = f'"{letter.sha256}"'
+    if request.headers.get("If-None-Match") == etag:
+        return "", 304
+    filename = f"{case.reference}-{letter.kind}-v{letter.version}.pdf"
+    return letter.pdf, 200, {
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "ETag": etag,
+    }

@@ -1,0 +1,28 @@
+"""Run pending job rows in this process, for page tests that need a letter or an e-mail done.
+
+The worker tests prove the same jobs through a real Celery worker; here only the outcome matters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from casework.letters.jobs import render_letter
+from casework.letters.models import Letter
+from casework.mail.jobs import send_email
+from casework.mail.models import OutboundEmail
+from casework.runtime import Runtime
+
+
+def run_pending_jobs(runtime: Runtime) -> None:
+    for _ in range(20):
+        with runtime.sessions() as session:
+            letters = list(session.scalars(select(Letter.id).where(Letter.status == "pending")))
+            emails = list(session.scalars(select(OutboundEmail.id).where(OutboundEmail.status == "pending")))
+        if not letters and not emails:
+            return
+        for letter_id in letters:
+            render_letter(runtime, letter_id)
+        for email_id in emails:
+            send_email(runtime, email_id)
+    raise AssertionError("jobs kept appearing")

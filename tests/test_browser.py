@@ -1,0 +1,118 @@
+"""In a real browser (Debian's chromium through Playwright), against the served app and a real
+worker: file, receive the e-mail, confirm from its link, record the web-form delivery."""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from casework.runtime import Runtime
+from casework.web import limiter
+from tests.support.smtp import free_port
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.http]
+CHROMIUM = Path("/usr/bin/chromium")
+
+if not CHROMIUM.exists():
+    if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
+        raise RuntimeError("browser tests need Debian's chromium: apt-get install -y chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def served(app: Flask, committed: Runtime) -> Iterator[str]:
+    limiter.reset()
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(var_dir: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def consumer_email(runtime: Runtime) -> email.message.Message | None:
+    for path in runtime.settings.outbox.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes())
+        if "confirm" in str(message["Subject"]).lower():
+            return message
+    return None
+
+
+def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed: Runtime,
+                                              start_worker: Any, var_dir: Path) -> None:
+    start_worker()
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+
+    page.goto(served + "/")
+    page.select_option("#plan", "coursera:coursera-plus-annual")
+    page.select_option("#country", "AU")
+    page.fill("#payment_date", "2026-11-20")
+    page.fill("#amount-value", "599.00")
+    page.fill("#amount-currency", "AUD")
+    page.check("#requested_outcome-cancel_and_refund")
+    page.fill("#consumer-name", "Zoë Ångström")
+    page.fill("#consumer-email", "zoe@example.com")
+    page.fill("#account_identifier", "zoe@example.com")
+    page.click("button[type=submit]")
+    # Forgot the consent: the error summary links to the field, and what was typed is kept.
+    assert page.locator(".error-summary").is_visible()
+    assert page.input_value("#consumer-name") == "Zoë Ångström"
+    page.screenshot(path=str(shots / "1-error.png"), full_page=True)
+    page.check("#consent-send_in_my_name")
+    started = time.monotonic()
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
+    assert "Waiting for your confirmation" in page.content()
+
+    message = wait_for(lambda: consumer_email(committed), 10, "the consumer's e-mail in the outbox")
+    seconds = time.monotonic() - started
+    print(f"\nfiling in the browser → consumer's e-mail in the outbox: {seconds:.2f} s")
+    assert seconds < 10
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+    link = re.search(r"http://casework\.test(/c/\S+/confirm\?code=\S+)", text.decode())
+    assert link is not None
+    assert any(p.get_content_type() == "application/pdf" for p in message.walk())
+
+    page.goto(served + link.group(1))
+    assert page.locator("text=Confirm and send in my name").is_visible()
+    page.screenshot(path=str(shots / "2-confirm.png"), full_page=True)
+    page.click("text=Confirm and send in my name")
+    page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
+    assert "Confirmed: waiting for delivery" in page.content()
+    assert "learner.coursera.help" in page.content()
+    page.screenshot(path=str(shots / "3-ready.png"), full_page=True)
+    page.fill("#confirmation", "Ticket 4711")
+    page.click("button:has-text('I have submitted it')")
+    page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
+    assert "Delivered: waiting for the company" in page.content()
+    assert "Ticket 4711" in page.content()
+    page.screenshot(path=str(shots / "4-sent.png"), full_page=True)

@@ -1,0 +1,286 @@
+"""The consumer's path through the pages: file, confirm in one act, deliver, follow, withdraw."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+from collections.abc import Iterator
+from email.message import Message
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from casework.cases.models import Case, ConfirmationCode, Delivery
+from casework.cases.states import CaseStatus, Outcome
+from casework.cases.workflow import expire_unconfirmed
+from casework.db import utcnow
+from casework.letters.models import Letter
+from casework.mail.models import OutboundEmail
+from casework.runtime import Runtime
+from casework.web import limiter
+from tests.support.jobs import run_pending_jobs
+from tests.support.web import csrf_token, filing_form, post_form, token_from_location
+
+pytestmark = pytest.mark.http
+
+
+@pytest.fixture
+def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
+    limiter.reset()
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def case_count(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return int(session.execute(select(func.count(Case.id))).scalar_one())
+
+
+def the_case(runtime: Runtime) -> Case:
+    with runtime.sessions() as session:
+        return session.execute(select(Case)).scalar_one()
+
+
+def outbox(runtime: Runtime) -> list[Message]:
+    return [email.message_from_bytes(p.read_bytes()) for p in runtime.settings.outbox.glob("*.eml")]
+
+
+def body_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode()
+    raise AssertionError("no text part")
+
+
+def file_and_prepare(client: FlaskClient, runtime: Runtime, **changes: str) -> tuple[str, str, str]:
+    """File through the form, run the jobs; return (status token, confirm link path, code)."""
+    response = post_form(client, "/", filing_form(**changes))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    token = token_from_location(response)
+    run_pending_jobs(runtime)
+    [message] = [m for m in outbox(runtime) if "confirm" in str(m["Subject"]).lower()]
+    text = body_text(message)
+    link = re.search(r"http://casework\.test(/c/[^\s]+/confirm\?code=([0-9A-Z-]+))", text)
+    assert link is not None, text
+    return token, link.group(1), link.group(2)
+
+
+def test_the_form_page_is_accessible_and_strict(client: FlaskClient) -> None:
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "style-src 'self'" in csp
+    assert "object-src 'none'" in csp
+    assert "<script" not in page
+    assert "style=" not in page
+    assert "<style" not in page
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for field in ("consumer.email", "consumer.name", "country", "payment_date", "consent.send_in_my_name"):
+        assert f'name="{field}"' in page
+    assert 'for="consumer-email"' in page
+    assert 'id="consumer-email"' in page
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"consent.send_in_my_name": ""}, "consent-send_in_my_name", "consent"),
+    ({"consumer.email": "jane-at-example"}, "consumer-email", "not a valid e-mail address"),
+    ({"payment_date": "2099-01-01"}, "payment_date", "must not be in the future"),
+    ({"plan": ""}, "plan", "required"),
+    ({"plan": "other:other-monthly"}, "company-name", "required"),
+])
+def test_bad_input_is_answered_field_by_field_and_nothing_is_saved(
+    client: FlaskClient, committed: Runtime, changes: dict[str, str], field: str, message: str
+) -> None:
+    form = filing_form(**changes)
+    response = post_form(client, "/", form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "There is a problem" in page
+    assert f'href="#{field}"' in page
+    assert f'id="{field}-error"' in page
+    assert message in page
+    assert 'value="Jane Q. Consumer"' in page  # what was typed is kept
+    assert case_count(committed) == 0
+
+
+def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient, committed: Runtime) -> None:
+    response = client.post("/", data=filing_form())
+    assert response.status_code == 400
+    assert case_count(committed) == 0
+
+
+def test_filing_leads_to_the_private_page_and_an_email_with_pdf_and_link(
+    client: FlaskClient, committed: Runtime
+) -> None:
+    token, _link, code = file_and_prepare(client, committed)
+    case = the_case(committed)
+    assert case.status is CaseStatus.NEW
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert case.reference in page
+    assert "Waiting for your confirmation" in page
+    [message] = outbox(committed)
+    assert message["To"] == "jane@example.com"
+    pdfs = [p for p in message.walk() if p.get_content_type() == "application/pdf"]
+    assert len(pdfs) == 1
+    assert code in body_text(message)
+
+
+def test_opening_the_link_confirms_nothing(client: FlaskClient, committed: Runtime) -> None:
+    _, link, code = file_and_prepare(client, committed)
+    for _ in range(3):
+        page = client.get(link)
+        assert page.status_code == 200
+        assert "Confirm and send in my name" in page.get_data(as_text=True)
+        assert code in page.get_data(as_text=True)
+    case = the_case(committed)
+    assert case.status is CaseStatus.NEW
+    assert case.confirmed_at is None
+    with committed.sessions() as session:
+        attempts = session.execute(select(ConfirmationCode.attempts)).scalar_one()
+    assert attempts == 0
+
+
+def test_coursera_case_is_ready_then_submitted_by_the_consumer(client: FlaskClient, committed: Runtime) -> None:
+    token, link, code = file_and_prepare(client, committed)
+    confirm_path = link.split("?")[0]
+    response = post_form(client, confirm_path, {"code": code}, page=link)
+    assert response.status_code == 303
+    case = the_case(committed)
+    assert case.status is CaseStatus.READY
+    assert case.email_confirmed_at is not None
+    run_pending_jobs(committed)
+    assert len(outbox(committed)) == 1  # nothing went to Coursera by e-mail: it takes a web form
+    page = client.get(f"/c/{token}").get_data(as_text=True)
+    assert "https://learner.coursera.help/hc/en-us/requests/new" in page
+    assert "I have submitted it" in page
+    response = post_form(client, f"/c/{token}/delivery",
+                         {"channel": "web_form", "at": "2026-11-27T10:30", "confirmation": "Ticket 12345"},
+                         page=f"/c/{token}")
+    assert response.status_code == 303
+    case = the_case(committed)
+    assert case.status is CaseStatus.SENT
+    with committed.sessions() as session:
+        delivery = session.execute(select(Delivery)).scalar_one()
+    assert (delivery.channel, delivery.by.value, delivery.confirmation) == ("web_form", "consumer", "Ticket 12345")
+    assert delivery.at == dt.datetime(2026, 11, 26, 23, 30, tzinfo=dt.UTC)  # 10:30 in Sydney
+
+
+def test_another_company_with_email_is_sent_with_no_staff_step(client: FlaskClient, committed: Runtime) -> None:
+    _, link, code = file_and_prepare(
+        client, committed, plan="other:other-monthly",
+        **{"company.name": "Acme Streaming", "company.email": "cancel@acme.example"},
+    )
+    assert not [m for m in outbox(committed) if m["To"] == "cancel@acme.example"]  # not before confirmation
+    post_form(client, link.split("?")[0], {"code": code}, page=link)
+    run_pending_jobs(committed)
+    [to_company] = [m for m in outbox(committed) if m["To"] == "cancel@acme.example"]
+    assert to_company["Cc"] == "jane@example.com"
+    assert "jane@example.com" in to_company["Reply-To"]
+    assert to_company["From"] == committed.settings.mail_from
+    assert [p.get_content_type() for p in to_company.walk()].count("application/pdf") == 1
+    case = the_case(committed)
+    assert case.status is CaseStatus.SENT
+    with committed.sessions() as session:
+        delivery = session.execute(select(Delivery)).scalar_one()
+        sent = session.execute(select(OutboundEmail).where(OutboundEmail.kind == "letter_to_company")).scalar_one()
+    assert delivery.channel == "email"
+    assert delivery.by.value == "system"
+    assert sent.message_id in (delivery.confirmation or "")
+    assert to_company["Message-ID"] == sent.message_id
+
+
+def test_wrong_codes_count_and_run_out(client: FlaskClient, committed: Runtime) -> None:
+    token, link, code = file_and_prepare(client, committed)
+    path = link.split("?")[0]
+    for _attempt in range(5):
+        response = post_form(client, path, {"code": "AAAA-AAAA"}, page=link)
+        assert response.status_code == 422
+    assert "no longer works" in response.get_data(as_text=True)
+    response = post_form(client, path, {"code": code}, page=link)  # even the right one, now
+    assert response.status_code == 422
+    assert the_case(committed).status is CaseStatus.NEW
+    # A new code can be asked for and works.
+    post_form(client, f"/c/{token}/resend", {}, page=f"/c/{token}")
+    run_pending_jobs(committed)
+    codes = re.findall(r"Your confirmation code is ([0-9A-Z-]+)", "".join(body_text(m) for m in outbox(committed)))
+    assert len(set(codes)) == 2
+    fresh = next(c for c in codes if c != code)
+    assert post_form(client, path, {"code": fresh}, page=link).status_code == 303
+    assert the_case(committed).status is CaseStatus.READY
+
+
+def test_an_expired_code_is_refused(client: FlaskClient, committed: Runtime) -> None:
+    _, link, code = file_and_prepare(client, committed)
+    with committed.sessions.begin() as session:
+        session.execute(update(ConfirmationCode).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    response = post_form(client, link.split("?")[0], {"code": code}, page=link)
+    assert response.status_code == 422
+    assert "expired" in response.get_data(as_text=True)
+    assert the_case(committed).status is CaseStatus.NEW
+
+
+def test_a_strangers_token_is_404(client: FlaskClient, committed: Runtime) -> None:
+    token, _, _ = file_and_prepare(client, committed)
+    stranger = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for path in (f"/c/{stranger}", f"/c/{stranger}/confirm", "/c/x", "/c/" + "a" * 300):
+        assert client.get(path).status_code == 404
+    response = client.post(f"/c/{stranger}/withdraw", data={"csrf_token": csrf_token(client), "sure": "yes"})
+    assert response.status_code == 404
+    assert the_case(committed).status is CaseStatus.NEW
+
+
+def test_the_letter_download_is_the_stored_pdf(client: FlaskClient, committed: Runtime) -> None:
+    token, _, _ = file_and_prepare(client, committed)
+    with committed.sessions() as session:
+        letter = session.execute(select(Letter)).scalar_one()
+        pdf, sha = letter.pdf, letter.sha256
+    response = client.get(f"/c/{token}/letters/{letter.id}.pdf")
+    assert response.status_code == 200
+    assert response.data == pdf
+    assert response.headers["ETag"] == f'"{sha}"'
+    assert client.get(f"/c/{token}/letters/{letter.id}.pdf", headers={"If-None-Match": f'"{sha}"'}).status_code == 304
+    assert client.get(f"/c/{token}/letters/{letter.id + 1}.pdf").status_code == 404
+
+
+def test_withdrawing_needs_the_tick_and_stops_everything(client: FlaskClient, committed: Runtime) -> None:
+    token, link, code = file_and_prepare(client, committed, plan="other:other-monthly",
+                                         **{"company.name": "Acme", "company.email": "cancel@acme.example"})
+    post_form(client, link.split("?")[0], {"code": code}, page=link)  # company e-mail now pending
+    response = post_form(client, f"/c/{token}/withdraw", {}, page=f"/c/{token}")
+    assert response.status_code == 422
+    assert the_case(committed).status is CaseStatus.READY
+    response = post_form(client, f"/c/{token}/withdraw", {"sure": "yes"}, page=f"/c/{token}")
+    assert response.status_code == 303
+    case = the_case(committed)
+    assert (case.status, case.outcome) == (CaseStatus.RESOLVED, Outcome.WITHDRAWN)
+    run_pending_jobs(committed)
+    assert not [m for m in outbox(committed) if m["To"] == "cancel@acme.example"]
+
+
+def test_unconfirmed_cases_expire_and_lose_personal_data(client: FlaskClient, committed: Runtime) -> None:
+    token, _, _ = file_and_prepare(client, committed)
+    with committed.sessions.begin() as session:
+        assert expire_unconfirmed(session, utcnow()) == 0
+        assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=7, minutes=1)) == 1
+    case = the_case(committed)
+    assert case.consumer_name == "(deleted)"
+    assert case.personal_data_deleted_at is not None
+    assert case.status is CaseStatus.CLOSED
+    with committed.sessions() as session:
+        assert session.execute(select(func.count(Letter.id))).scalar_one() == 0
+        assert session.execute(select(func.count(OutboundEmail.id))).scalar_one() == 0
+    assert client.get(f"/c/{token}").status_code == 404  # its links are gone too
+
+
+def test_filing_is_rate_limited(client: FlaskClient, committed: Runtime) -> None:
+    responses = [post_form(client, "/", filing_form(**{"consumer.email": f"j{i}@example.com"})) for i in range(4)]
+    assert [r.status_code for r in responses] == [303, 303, 303, 429]
+    assert int(responses[3].headers["Retry-After"]) > 0
+    assert case_count(committed) == 3

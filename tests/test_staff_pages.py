@@ -1,0 +1,81 @@
+"""Staff: sign in with an argon2 hash, the case list newest first, a case's timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from casework.runtime import Runtime
+from casework.staff.accounts import create_staff
+from casework.staff.models import StaffUser
+from casework.web import limiter
+from tests.support.jobs import run_pending_jobs
+from tests.support.web import filing_form, post_form
+
+pytestmark = pytest.mark.http
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
+    limiter.reset()
+    with committed.sessions.begin() as session:
+        create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def sign_in(client: FlaskClient, password: str = PASSWORD) -> int:
+    response = post_form(client, "/staff/login", {"email": "Casey@casework.test", "password": password},
+                         page="/staff/login")
+    return response.status_code
+
+
+def test_passwords_are_argon2_hashes(committed: Runtime, client: FlaskClient) -> None:
+    with committed.sessions() as session:
+        user = session.query(StaffUser).one()
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+def test_the_list_needs_a_signed_in_caseworker(client: FlaskClient) -> None:
+    response = client.get("/staff")
+    assert response.status_code == 302
+    assert "/staff/login" in response.headers["Location"]
+    assert sign_in(client, "wrong password!") == 401
+    assert client.get("/staff").status_code == 302
+    assert sign_in(client) == 303
+    assert client.get("/staff").status_code == 200
+
+
+def test_cases_newest_first_with_their_timeline(client: FlaskClient, committed: Runtime) -> None:
+    post_form(client, "/", filing_form(**{"consumer.name": "First Filer"}))
+    post_form(client, "/", filing_form(**{"consumer.name": "Second Filer", "plan": "other:other-annual",
+                                          "company.name": "Acme", "company.email": "c@acme.example"}))
+    run_pending_jobs(committed)
+    sign_in(client)
+    page = client.get("/staff").get_data(as_text=True)
+    assert page.index("Second Filer") < page.index("First Filer")
+    assert "Acme" in page
+    assert "coursera" in page
+    reference = page.split('href="/staff/cases/')[1].split('"')[0]
+    case_page = client.get(f"/staff/cases/{reference}").get_data(as_text=True)
+    for text in ("filed", "letter rendered", "email sent", "confirm_letter", "Message-ID"):
+        assert text in case_page
+    assert client.get("/staff/cases/CW-2026-NOPE0000").status_code == 404
+
+
+def test_signing_out_ends_the_session(client: FlaskClient) -> None:
+    sign_in(client)
+    assert client.get("/staff").status_code == 200
+    response = post_form(client, "/staff/logout", {}, page="/staff")
+    assert response.status_code == 303
+    assert client.get("/staff").status_code == 302
+
+
+def test_login_is_rate_limited(client: FlaskClient) -> None:
+    codes = [sign_in(client, "wrong password!") for _ in range(6)]
+    assert codes == [401] * 5 + [429]
