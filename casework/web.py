@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, abort, g, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -69,6 +69,14 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _refuse_nul_bytes() -> None:
+    """No text we store may hold a NUL (PostgreSQL refuses it); such a request is malformed."""
+    for values in (request.args, request.form):
+        for value in values.values():
+            if "\x00" in value:
+                abort(400)
+
+
 def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("errors/error.html", title=title, message=message), status
 
@@ -96,6 +104,7 @@ def init_web(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     app.teardown_appcontext(_close_session)
     app.after_request(_security_headers)
+    app.before_request(_refuse_nul_bytes)
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
         logging.getLogger(name).addFilter(RedactSecrets())
 
@@ -104,6 +113,11 @@ def init_web(app: Flask) -> None:
         return _error_page(400, "Please try again",
                            "This form had expired or was sent from elsewhere. Go back, reload the page "
                            "and send it again.")
+
+    @app.errorhandler(400)
+    def _bad_request(error: Any) -> Any:
+        return _error_page(400, "Something was wrong with that request",
+                           "Go back and try again. If it keeps happening, start again from the first page.")
 
     @app.errorhandler(404)
     def _not_found(error: Any) -> Any:

@@ -7,6 +7,7 @@ import email
 import re
 from collections.abc import Iterator
 from email.message import Message
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -160,8 +161,10 @@ def test_coursera_case_is_ready_then_submitted_by_the_consumer(client: FlaskClie
     page = client.get(f"/c/{token}").get_data(as_text=True)
     assert "https://learner.coursera.help/hc/en-us/requests/new" in page
     assert "I have submitted it" in page
+    submitted_local = (utcnow() + dt.timedelta(minutes=1)).astimezone(ZoneInfo("Australia/Sydney"))
     response = post_form(client, f"/c/{token}/delivery",
-                         {"channel": "web_form", "at": "2026-11-27T10:30", "confirmation": "Ticket 12345"},
+                         {"channel": "web_form", "at": submitted_local.strftime("%Y-%m-%dT%H:%M"),
+                          "confirmation": "Ticket 12345"},
                          page=f"/c/{token}")
     assert response.status_code == 303
     case = the_case(committed)
@@ -169,7 +172,7 @@ def test_coursera_case_is_ready_then_submitted_by_the_consumer(client: FlaskClie
     with committed.sessions() as session:
         delivery = session.execute(select(Delivery)).scalar_one()
     assert (delivery.channel, delivery.by.value, delivery.confirmation) == ("web_form", "consumer", "Ticket 12345")
-    assert delivery.at == dt.datetime(2026, 11, 26, 23, 30, tzinfo=dt.UTC)  # 10:30 in Sydney
+    assert delivery.at == submitted_local.replace(second=0, microsecond=0).astimezone(dt.UTC)
 
 
 def test_another_company_with_email_is_sent_with_no_staff_step(client: FlaskClient, committed: Runtime) -> None:
@@ -284,3 +287,31 @@ def test_filing_is_rate_limited(client: FlaskClient, committed: Runtime) -> None
     assert [r.status_code for r in responses] == [303, 303, 303, 429]
     assert int(responses[3].headers["Retry-After"]) > 0
     assert case_count(committed) == 3
+
+
+@pytest.mark.parametrize("changes", [
+    {"consumer.name": "Jane\x00Doe"},
+    {"consumer.name": "J" * 100_000},
+    {"plan": "coursera:" + "x" * 5000},
+    {"plan": "nothing-like-a-plan"},
+    {"company.trial_days": "-3", "plan": "other:other-monthly", "company.name": "Acme"},
+    {"amount.value": "1e309", "amount.currency": "AUD"},
+    {"payment_date": "0000-00-00"},
+    {"country": "<script>"},
+])
+def test_hostile_form_input_is_never_a_500(client: FlaskClient, committed: Runtime, changes: dict[str, str]) -> None:
+    response = post_form(client, "/", filing_form(**changes))
+    assert response.status_code in (400, 413, 422)
+    assert case_count(committed) == 0
+
+
+def test_hostile_delivery_input_is_never_a_500(client: FlaskClient, committed: Runtime) -> None:
+    token, link, code = file_and_prepare(client, committed)
+    post_form(client, link.split("?")[0], {"code": code}, page=link)
+    for at in ("0001-01-01T00:00", "yesterday", "2020-01-01T10:00", "9999-12-31T23:59"):
+        response = post_form(client, f"/c/{token}/delivery", {"channel": "web_form", "at": at}, page=f"/c/{token}")
+        assert response.status_code == 422, at
+    response = post_form(client, f"/c/{token}/delivery", {"channel": "pigeon"}, page=f"/c/{token}")
+    assert response.status_code == 422
+    assert client.get(f"/c/{token}/letters/{10**12}.pdf").status_code == 404
+    assert the_case(committed).status is CaseStatus.READY

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from casework.access import route_rule
-from casework.cases.confirmation import CodeRefused, current_code
+from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.services import CaseError, file_case
-from casework.cases.states import Actor, CaseStatus
+from casework.cases.states import Actor
 from casework.cases.tokens import case_for_token
 from casework.cases.workflow import (
     CaseConflict,
@@ -130,12 +130,10 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     if provider is not None and channel is not None:
         catalog_channel = provider.channel(channel[0])
         channel_note = catalog_channel.note if catalog_channel else ""
-    code = current_code(session, case.id) if case.status is CaseStatus.NEW else None
-    session.rollback()  # current_code locks on PostgreSQL; this page changes nothing
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
-        deliveries=deliveries, channel=channel, channel_note=channel_note, code_waiting=code is not None,
-        zone=ZoneInfo(case.timezone), errors=errors or {}, now=utcnow(),
+        deliveries=deliveries, channel=channel, channel_note=channel_note,
+        zone=ZoneInfo(case.timezone), errors=errors or {},
     ), status
 
 
@@ -210,8 +208,11 @@ def submitted(token: str) -> ResponseReturnValue:
     if raw_at:
         try:
             at = dt.datetime.fromisoformat(raw_at).replace(tzinfo=ZoneInfo(case.timezone)).astimezone(dt.UTC)
-        except ValueError:
+        except (ValueError, OverflowError):
             errors["at"] = "Enter the date and time you submitted it, or leave it empty for now."
+        else:
+            if at < case.created_at - dt.timedelta(minutes=5):
+                errors["at"] = "That is before you filed this case."
     confirmation = request.form.get("confirmation", "").strip() or None
     if confirmation and len(confirmation) > 500:
         errors["confirmation"] = "At most 500 characters."
@@ -252,7 +253,7 @@ def withdraw_case(token: str) -> ResponseReturnValue:
     return redirect(url_for("consumer.status", token=token), 303)
 
 
-@bp.get("/c/<token>/letters/<int:letter_id>.pdf")
+@bp.get("/c/<token>/letters/<int(max=2147483647):letter_id>.pdf")
 @route_rule("consumer")
 @limiter.limit("60 per minute")
 def letter_pdf(token: str, letter_id: int) -> ResponseReturnValue:
