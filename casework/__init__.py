@@ -21,13 +21,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     except ConfigError as exc:
         raise SystemExit(f"casework cannot start: {exc}") from None
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder="static")
-    app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
+    app.config.update(SECRET_KEY=settings.secret_key)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's field order
     app.extensions["casework"] = Runtime.build(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic.runtime.plugins", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from casework import cli, health, presentation, web
+    from casework.api import views as api_views
     from casework.cases import views as consumer_views
     from casework.staff import views as staff_views
 
@@ -36,6 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)
+    app.register_blueprint(api_views.bp)
+    web.csrf.exempt(api_views.bp)  # no cookies authenticate the API
     web.limiter.exempt(health.bp)
     cli.register(app)
     return app

@@ -12,8 +12,11 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
+from casework.api.errors import http_error, is_api_request
 from casework.runtime import runtime_of
 
 csrf = CSRFProtect()
@@ -114,31 +117,40 @@ def init_web(app: Flask) -> None:
                            "This form had expired or was sent from elsewhere. Go back, reload the page "
                            "and send it again.")
 
-    @app.errorhandler(400)
-    def _bad_request(error: Any) -> Any:
-        return _error_page(400, "Something was wrong with that request",
-                           "Go back and try again. If it keeps happening, start again from the first page.")
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if is_api_request():
+            retry_after = error.get_response().headers.get("Retry-After") if status == 429 else None
+            return http_error(status, retry_after)
+        title, message = PAGE_ERRORS.get(status, PAGE_ERRORS[500])
+        return _error_page(status, title, message)
 
-    @app.errorhandler(404)
-    def _not_found(error: Any) -> Any:
-        return _error_page(404, "Page not found", "There is nothing at this address. If you followed a "
-                           "link from an e-mail, check that it was copied whole.")
+    @app.errorhandler(OperationalError)
+    def _database_down(error: OperationalError) -> Any:
+        logging.getLogger("casework.web").error("database unreachable: %s", error)
+        if is_api_request():
+            return http_error(503)
+        return _error_page(503, "Temporarily unavailable", "We cannot reach our records right now. Nothing "
+                           "was saved; please try again in a few minutes.")
 
-    @app.errorhandler(405)
-    def _not_allowed(error: Any) -> Any:
-        return _error_page(405, "Not allowed", "This page cannot be used that way.")
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        logging.getLogger("casework.web").exception("unexpected error")
+        if is_api_request():
+            return http_error(500)
+        title, message = PAGE_ERRORS[500]
+        return _error_page(500, title, message)
 
-    @app.errorhandler(413)
-    def _too_large(error: Any) -> Any:
-        return _error_page(413, "Too large", "What you sent is larger than we accept.")
 
-    @app.errorhandler(429)
-    def _too_many(error: Any) -> Any:
-        page, status = _error_page(429, "Too many attempts",
-                                   "Please wait a little before trying again.")
-        return page, status
-
-    @app.errorhandler(500)
-    def _server_error(error: Any) -> Any:
-        return _error_page(500, "Something went wrong", "We could not finish this request. Nothing was "
-                           "saved; please try again in a moment.")
+PAGE_ERRORS = {
+    400: ("Something was wrong with that request",
+          "Go back and try again. If it keeps happening, start again from the first page."),
+    404: ("Page not found", "There is nothing at this address. If you followed a link from an e-mail, check that "
+          "it was copied whole."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: ("Too large", "What you sent is larger than we accept."),
+    429: ("Too many attempts", "Please wait a little before trying again."),
+    500: ("Something went wrong", "We could not finish this request. Nothing was saved; please try again in a "
+          "moment."),
+}

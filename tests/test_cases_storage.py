@@ -128,3 +128,13 @@ def test_instants_come_back_aware_utc(db_session: Session) -> None:
     case = db_session.get(Case, filed.case.id)
     assert case is not None
     assert case.created_at.tzinfo is dt.UTC
+
+
+def test_filing_keeps_the_assessment_it_was_filed_with(db_session: Session) -> None:
+    filed = file_case(db_session, case_facts(), KEY)
+    assessment = filed.case.assessment
+    assert assessment is not None
+    assert assessment["policy_version"] == "coursera@2026-02-06"
+    assert assessment["refund"]["window_ends"] == "2026-12-04"
+    assert assessment["cancel_via"] == "formal_letter"
+    assert assessment["deadlines"][0]["kind"] == "refund_window_end"

@@ -32,8 +32,8 @@ def test_rules_hold_for_strangers(app: Flask) -> None:
         if rule.endpoint == "static":
             continue
         audience = getattr(app.view_functions[rule.endpoint], RULE_ATTRIBUTE)
-        values = {arg: ("madeup-token-" + "x" * 30 if arg == "token" else
-                        7 if arg == "letter_id" else "CW-2026-AAAAAAAA") for arg in rule.arguments}
+        values = {arg: ("madeup-token-" + "x" * 30 if arg == "token" else 7 if arg == "letter_id"
+                        else "coursera" if arg == "slug" else "CW-2026-AAAAAAAA") for arg in rule.arguments}
         path = rule.build(values)[1]
         method = "GET" if "GET" in (rule.methods or ()) else "POST"
         response = client.open(path, method=method)

@@ -79,3 +79,30 @@ def test_signing_out_ends_the_session(client: FlaskClient) -> None:
 def test_login_is_rate_limited(client: FlaskClient) -> None:
     codes = [sign_in(client, "wrong password!") for _ in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+def test_the_catalog_page_lists_sources_and_flags_old_checks(client: FlaskClient) -> None:
+    assert client.get("/staff/catalog").status_code == 302
+    sign_in(client)
+    page = client.get("/staff/catalog").get_data(as_text=True)
+    assert "Coursera" in page
+    for url in ("https://learner.coursera.help/hc/en-us/articles/209819043-Request-a-refund-for-a-course-payment",
+                "https://www.ajust.com.au/cancellations/coursera"):
+        assert url in page
+    assert "2026-11-27" in page
+    assert "check again" not in page  # every source was checked within 180 days
+
+
+def test_the_catalog_page_flags_sources_older_than_180_days(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from casework.staff import views
+
+    later = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+    monkeypatch.setattr(views, "utcnow", lambda: later)
+    sign_in(client)
+    page = client.get("/staff/catalog").get_data(as_text=True)
+    assert "check again" in page
+    assert "not checked in the last 180 days" in page

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from casework.assess import AssessmentFacts, assess, consumer_today
 from casework.cases.models import Case, CaseEvent
 from casework.cases.references import new_reference
 from casework.cases.states import Actor, BillingChannel, RequestedOutcome
@@ -56,6 +57,18 @@ class NewCase:
     company: dict[str, Any] | None = None
     consent: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def assessment_facts(facts: NewCase) -> AssessmentFacts:
+    company = facts.company or {}
+    return AssessmentFacts(
+        provider=facts.provider, plan=facts.plan, billing_channel=facts.billing_channel.value,
+        country=facts.country, requested_outcome=facts.requested_outcome.value, region=facts.region,
+        timezone=facts.timezone, payment_date=facts.payment_date, trial_start_date=facts.trial_start_date,
+        next_renewal_date=facts.next_renewal_date, certificate_earned=facts.certificate_earned,
+        amount_value=facts.amount_value, amount_currency=facts.amount_currency,
+        company_trial_days=company.get("trial_days"), company_refund_window_days=company.get("refund_window_days"),
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
         amount_value=facts.amount_value,
         amount_currency=facts.amount_currency,
         requested_outcome=facts.requested_outcome,
+        assessment=assess(assessment_facts(facts), provider, consumer_today(now, facts.timezone)),
         consent_at=now,
         created_at=now,
         updated_at=now,

@@ -41,8 +41,9 @@ CHECKBOXES = ("consent.send_in_my_name", "certificate_earned")
 def form_to_case_input(form: MultiDict[str, str]) -> dict[str, Any]:
     """The form's flat, dotted field names → the nested shape the validator (and the API) use."""
     provider, _, plan = form.get("plan", "").partition(":")
-    data: dict[str, Any] = {"provider": provider or None, "plan": plan or None,
-                            "billing_channel": "direct"}
+    data: dict[str, Any] = {"billing_channel": "direct"}
+    if provider and plan:
+        data.update(provider=provider, plan=plan)
     for name, value in form.items():
         if name in ("plan", "csrf_token") or name in CHECKBOXES:
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
@@ -9,6 +11,7 @@ from sqlalchemy import select
 
 from casework.access import route_rule
 from casework.cases.models import Case, CaseEvent, Delivery
+from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
@@ -94,3 +97,16 @@ def case(reference: str) -> ResponseReturnValue:
                                          .order_by(Delivery.id)))
     return render_template("staff/case.html", case=found, events=events, letters=letters, emails=emails,
                            deliveries=deliveries, user=current_user)
+
+
+STALE_AFTER = dt.timedelta(days=180)
+
+
+@bp.get("/catalog")
+@route_rule("staff")
+def catalog() -> ResponseReturnValue:
+    """Every company with every source and when it was last checked; old checks are flagged."""
+    today = utcnow().date()
+    providers = [p for p in default_catalog().providers.values() if p.slug != "other"]
+    return render_template("staff/catalog.html", providers=providers, today=today,
+                           stale_before=today - STALE_AFTER, user=current_user)
