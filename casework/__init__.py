@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from casework import cli, health, presentation, web
+    from casework.api import cases as api_cases
     from casework.api import views as api_views
     from casework.cases import views as consumer_views
     from casework.staff import views as staff_views
@@ -39,7 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(api_views.bp)
-    web.csrf.exempt(api_views.bp)  # no cookies authenticate the API
+    app.register_blueprint(api_cases.bp)
+    for blueprint in (api_views.bp, api_cases.bp):
+        web.csrf.exempt(blueprint)  # no cookies authenticate the API
     web.limiter.exempt(health.bp)
     cli.register(app)
     return app

@@ -1,6 +1,6 @@
 """Every model, imported in one place so metadata is complete for migrations and tests."""
 
-from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery
+from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery, IdempotencyKey
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
@@ -12,6 +12,7 @@ __all__ = [
     "CaseEvent",
     "ConfirmationCode",
     "Delivery",
+    "IdempotencyKey",
     "Letter",
     "OutboundEmail",
     "Reminder",

@@ -29,9 +29,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(database_url())
     with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True
-        )
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
 from casework.cases.services import NewCase
@@ -22,7 +22,8 @@ from casework.catalog import Plan, Provider, default_catalog
 
 __all__ = ["BadRequest", "IntakeErrors", "UnknownSlug", "countries", "parse_assessment", "parse_case"]
 
-M = TypeVar("M", bound=AssessmentRequest)
+M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A", bound=AssessmentRequest)
 
 
 @dataclass
@@ -137,7 +138,7 @@ def _plan_rules(request: AssessmentRequest, plan: Plan) -> tuple[dt.date | None,
     return trial_start, errors
 
 
-def _three_stages(model: type[M], body: bytes | str, now: dt.datetime) -> tuple[M, Provider, Plan, dt.date | None]:
+def _three_stages(model: type[A], body: bytes | str, now: dt.datetime) -> tuple[A, Provider, Plan, dt.date | None]:
     request = validate(model, body, now)
     errors = IntakeErrors()
     _cross_field(request, errors)

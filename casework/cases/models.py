@@ -112,6 +112,18 @@ class AccessToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` for filing: a repeat with the same body finds this case again."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ConfirmationCode(Base):
     """A code sent with the letter; posting it confirms the e-mail address and that letter version."""
 

@@ -62,9 +62,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reference", sa.String(length=16), nullable=False),
         sa.Column("status", _enum("status", CASE_STATUSES), nullable=False),
-        sa.Column(
-            "status_before_needs_info", _enum("status_before_needs_info", CASE_STATUSES), nullable=True
-        ),
+        sa.Column("status_before_needs_info", _enum("status_before_needs_info", CASE_STATUSES), nullable=True),
         sa.Column("outcome", _enum("outcome", OUTCOMES), nullable=True),
         sa.Column("consumer_name", sa.String(length=200), nullable=False),
         sa.Column("consumer_email", sa.String(length=254), nullable=False),
@@ -209,12 +207,8 @@ def upgrade() -> None:
             "kind IN ('cancellation', 'follow_up', 'final_notice', 'evidence_pack')",
             name=op.f("ck_letters_kind"),
         ),
-        sa.CheckConstraint(
-            "status IN ('pending', 'rendered', 'failed', 'superseded')", name=op.f("ck_letters_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_letters_case_id_cases"), ondelete="CASCADE"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'rendered', 'failed', 'superseded')", name=op.f("ck_letters_status")),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_letters_case_id_cases"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["supersedes_id"],
             ["letters.id"],
@@ -226,9 +220,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("letters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_letters_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(
-            "ix_letters_relay", ["relay_at"], unique=False, **_only_where("status = 'pending'")
-        )
+        batch_op.create_index("ix_letters_relay", ["relay_at"], unique=False, **_only_where("status = 'pending'"))
 
     op.create_table(
         "outbound_emails",
@@ -324,12 +316,8 @@ def upgrade() -> None:
             "kind IN ('refund_window_end', 'trial_end', 'renewal', 'company_answer_due')",
             name=op.f("ck_reminders_kind"),
         ),
-        sa.CheckConstraint(
-            "status IN ('scheduled', 'sent', 'cancelled', 'failed')", name=op.f("ck_reminders_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_reminders_case_id_cases"), ondelete="CASCADE"
-        ),
+        sa.CheckConstraint("status IN ('scheduled', 'sent', 'cancelled', 'failed')", name=op.f("ck_reminders_status")),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_reminders_case_id_cases"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["outbound_email_id"],
             ["outbound_emails.id"],
@@ -340,9 +328,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reminders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reminders_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(
-            "ix_reminders_due", ["due_at"], unique=False, **_only_where("status = 'scheduled'")
-        )
+        batch_op.create_index("ix_reminders_due", ["due_at"], unique=False, **_only_where("status = 'scheduled'"))
 
 
 def downgrade() -> None:

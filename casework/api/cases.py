@@ -1,0 +1,391 @@
+"""API v1 cases: filing (with Idempotency-Key), the case document, its letters, consumer actions.
+
+A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong or missing token
+is a 404, so nobody learns whether a reference exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from casework.access import route_rule
+from casework.api.errors import api_error
+from casework.api.models import AssessmentOut, NamedRef
+from casework.api.openapi import Operation, operation
+from casework.api.views import read_json_body, unknown_slug, validation_failed
+from casework.cases.confirmation import CodeRefused
+from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug, parse_case_request, validate
+from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
+from casework.cases.schemas import CaseRequest, Email, normalised_email
+from casework.cases.services import CaseError, file_case
+from casework.cases.states import Actor
+from casework.cases.tokens import case_for_token, issue_token
+from casework.cases.workflow import CaseConflict, confirm, record_submission, resend_confirmation, withdraw
+from casework.catalog import default_catalog
+from casework.db import utcnow
+from casework.letters.models import Letter
+from casework.reminders.models import Reminder
+from casework.runtime import runtime_of
+from casework.web import db, limiter
+
+bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+REPLAY_WINDOW = dt.timedelta(hours=24)
+REF_PARAM = [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+class FiledOut(BaseModel):
+    reference: str
+    status: str
+    access_token: str
+    status_url: str
+    assessment: AssessmentOut
+
+
+class LetterOut(BaseModel):
+    id: int
+    kind: Literal["cancellation", "follow_up", "final_notice", "evidence_pack"]
+    version: int
+    status: Literal["pending", "rendered", "failed", "superseded"]
+    sha256: str | None
+    pages: int | None
+    created_at: str
+    sent_at: str | None
+    download_url: str | None
+
+
+class DeliveryOut(BaseModel):
+    channel: Literal["email", "web_form", "post"]
+    address: str
+    at: str
+    by: Literal["consumer", "staff", "system"]
+    confirmation: str | None
+
+
+class ReminderOut(BaseModel):
+    kind: str
+    due_at: str
+    status: str
+
+
+class EventOut(BaseModel):
+    at: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    actor: Literal["consumer", "staff", "system"]
+
+
+class CaseOut(BaseModel):
+    reference: str
+    status: str
+    outcome: str | None
+    refund_received: dict[str, Any] | None
+    provider: NamedRef
+    plan: NamedRef
+    created_at: str
+    version: int
+    email_confirmed: bool
+    assessment: AssessmentOut | None
+    delivery: list[DeliveryOut]
+    letters: list[LetterOut]
+    reminders: list[ReminderOut]
+    events: list[EventOut]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ConfirmBody(_Body):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class ResendBody(_Body):
+    email: Email | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return normalised_email(value) if value is not None else None
+
+
+class DeliveryBody(_Body):
+    channel: Literal["web_form", "post"]
+    at: dt.datetime | None = Field(None, description="When it was submitted (RFC 3339 with offset); default now.")
+    confirmation: str | None = Field(None, max_length=500)
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+def case_document(session: Session, case: Case, now: dt.datetime) -> dict[str, Any]:
+    """The case as API.md describes it, with each deadline's ``passed`` re-evaluated for today."""
+    provider = default_catalog().get(case.provider_slug)
+    plan = provider.plan(case.plan_slug) if provider else None
+    company = case.company or {}
+    assessment = case.assessment
+    if assessment is not None:
+        today = now.astimezone(ZoneInfo(case.timezone)).date().isoformat()
+        assessment = {**assessment, "today": today,
+                      "deadlines": [{**d, "passed": d["date"] < today} for d in assessment["deadlines"]]}
+    letters = session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id))
+    deliveries = session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id))
+    reminders = session.scalars(select(Reminder).where(Reminder.case_id == case.id).order_by(Reminder.due_at))
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    base = f"/api/v1/cases/{case.reference}/letters"
+    return {
+        "reference": case.reference,
+        "status": case.status.value,
+        "outcome": case.outcome.value if case.outcome else None,
+        "refund_received": None,
+        "provider": {"slug": case.provider_slug, "name": company.get("name") or (provider.name if provider else "")},
+        "plan": {"slug": case.plan_slug, "name": company.get("plan_name") or (plan.name if plan else "")},
+        "created_at": _instant(case.created_at),
+        "version": case.version,
+        "email_confirmed": case.email_confirmed_at is not None,
+        "assessment": assessment,
+        "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
+                      "confirmation": d.confirmation} for d in deliveries],
+        "letters": [{"id": item.id, "kind": item.kind, "version": item.version, "status": item.status,
+                     "sha256": item.sha256, "pages": item.pages, "created_at": _instant(item.created_at),
+                     "sent_at": _instant(item.sent_at),
+                     "download_url": f"{base}/{item.id}.pdf" if item.status == "rendered" else None}
+                    for item in letters],
+        "reminders": [{"kind": r.kind, "due_at": _instant(r.due_at), "status": r.status} for r in reminders],
+        "events": [{"at": _instant(e.at), "action": e.action,
+                    "from_status": e.from_status.value if e.from_status else None,
+                    "to_status": e.to_status.value if e.to_status else None, "actor": e.actor.value}
+                   for e in events],
+    }
+
+
+def canonical_sha256(body: bytes) -> str:
+    """Two bodies are the same request when their JSON is the same, whatever the spacing or key order."""
+    canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _filed(case: Case, token: str, status: int) -> Response:
+    settings = runtime_of().settings
+    response = jsonify({"reference": case.reference, "status": case.status.value, "access_token": token,
+                        "status_url": f"{settings.base_url}/c/{token}", "assessment": case.assessment})
+    response.status_code = status
+    return response
+
+
+operation(Operation("POST", "/api/v1/cases", "File a case (optional Idempotency-Key header)",
+                    {200: FiledOut, 201: FiledOut, 400: None, 404: None, 409: None, 413: None, 422: None,
+                     429: None}, request=CaseRequest,
+                    parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "minLength": 1, "maxLength": 128}}]))
+
+
+@bp.post("")
+@route_rule("anonymous")
+@limiter.limit("60 per hour; 10 per minute")
+def file() -> ResponseReturnValue:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        return api_error(400, "bad_request", "Idempotency-Key must be 1 to 128 printable ASCII characters.")
+    now = utcnow()
+    try:
+        body = read_json_body()
+        facts = parse_case_request(body, now)
+    except BadRequest as error:
+        return api_error(400, "bad_request", str(error))
+    except IntakeErrors as errors:
+        return validation_failed(errors)
+    except UnknownSlug as error:
+        return unknown_slug(error)
+    digest = canonical_sha256(body) if key is not None else ""
+    secret = runtime_of().settings.secret_key
+    for _ in range(3):  # a concurrent twin may win the key; then it is a replay
+        session = db()
+        try:
+            if key is not None:
+                known = session.execute(select(IdempotencyKey).where(IdempotencyKey.key == key)).scalar_one_or_none()
+                if known is not None and known.created_at < now - REPLAY_WINDOW:
+                    session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == known.id))
+                    known = None
+                if known is not None:
+                    if known.body_sha256 != digest:
+                        session.rollback()
+                        return api_error(409, "conflict", "This Idempotency-Key was used with another body.")
+                    case = session.get(Case, known.case_id)
+                    if case is None:
+                        session.rollback()
+                        return api_error(409, "conflict", "This Idempotency-Key no longer names a case.")
+                    token = issue_token(session, case, secret)
+                    session.commit()
+                    return _filed(case, token, 200)
+            filed = file_case(session, facts, secret, now)
+            if key is not None:
+                session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case.id, created_at=now))
+            session.commit()
+            return _filed(filed.case, filed.access_token, 201)
+        except (IntegrityError, OperationalError):
+            session.rollback()
+            if key is None:
+                raise
+        except CaseError as error:
+            session.rollback()
+            return api_error(422, "validation_failed", str(error), fields=error.fields)
+    return api_error(409, "conflict", "A request with this Idempotency-Key is being processed; retry.")
+
+
+def _consumer_case(reference: str) -> Case | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    case = case_for_token(db(), runtime_of().settings.secret_key, token.strip())
+    return case if case is not None and case.reference == reference else None
+
+
+def _not_found() -> Response:
+    return api_error(404, "not_found", "No case with this reference for this token.")
+
+
+operation(Operation("GET", "/api/v1/cases/{reference}", "A case, its letters, deliveries and timeline",
+                    {200: CaseOut, 404: None}, parameters=REF_PARAM, security=True))
+
+
+@bp.get("/<reference>")
+@route_rule("consumer")
+@limiter.limit("120 per minute")
+def get_case(reference: str) -> ResponseReturnValue:
+    case = _consumer_case(reference)
+    if case is None:
+        return _not_found()
+    return jsonify(case_document(db(), case, utcnow()))
+
+
+operation(Operation("GET", "/api/v1/cases/{reference}/letters/{id}.pdf", "A letter's PDF (ETag: its SHA-256)",
+                    {200: None, 304: None, 404: None},
+                    parameters=[*REF_PARAM, {"name": "id", "in": "path", "required": True,
+                                             "schema": {"type": "integer"}}], security=True))
+
+
+@bp.get("/<reference>/letters/<int(max=2147483647):letter_id>.pdf")
+@route_rule("consumer")
+@limiter.limit("60 per minute")
+def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
+    case = _consumer_case(reference)
+    letter = None if case is None else db().execute(
+        select(Letter).where(Letter.id == letter_id, Letter.case_id == case.id, Letter.status == "rendered")
+    ).scalar_one_or_none()
+    if case is None or letter is None or letter.pdf is None:
+        return _not_found()
+    etag = f'"{letter.sha256}"'
+    if request.headers.get("If-None-Match") == etag:
+        return "", 304, {"ETag": etag}
+    return letter.pdf, 200, {"Content-Type": "application/pdf", "ETag": etag,
+                             "Content-Disposition": f'attachment; filename="{case.reference}-v{letter.version}.pdf"'}
+
+
+def _action_body(model: type[_Body]) -> _Body:
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raw = b"{}"
+    elif request.mimetype != "application/json":
+        raise BadRequest("Send JSON with Content-Type: application/json.")
+    return validate(model, raw, utcnow())
+
+
+def _act(reference: str, model: type[_Body] | None, action: Any) -> Response:
+    case = _consumer_case(reference)
+    if case is None:
+        return _not_found()
+    session = db()
+    try:
+        body = _action_body(model) if model is not None else None
+        action(session, case, body)
+    except BadRequest as error:
+        session.rollback()
+        return api_error(400, "bad_request", str(error))
+    except IntakeErrors as errors:
+        session.rollback()
+        return validation_failed(errors)
+    except CodeRefused as refused:
+        session.commit()  # the attempt counts
+        return api_error(422, "validation_failed", str(refused), fields={"code": str(refused)})
+    except CaseConflict as conflict:
+        session.rollback()
+        return api_error(409, "conflict", str(conflict))
+    except CaseError as error:
+        session.rollback()
+        return api_error(422, "validation_failed", str(error), fields=error.fields)
+    session.commit()
+    return jsonify(case_document(session, case, utcnow()))
+
+
+for _path, _summary, _body in (
+    ("confirm", "Confirm the e-mail address and the letter in one act (→ ready)", ConfirmBody),
+    ("resend-confirmation", "Send a new confirmation code (optionally to a corrected address)", ResendBody),
+    ("delivery", "I have submitted it: record a web-form or postal delivery (→ sent)", DeliveryBody),
+    ("withdraw", "Withdraw the case (→ resolved, withdrawn)", None),
+):
+    operation(Operation("POST", f"/api/v1/cases/{{reference}}/{_path}", _summary,
+                        {200: CaseOut, 400: None, 404: None, 409: None, 422: None}, request=_body,
+                        parameters=REF_PARAM, security=True))
+
+
+@bp.post("/<reference>/confirm")
+@route_rule("consumer")
+@limiter.limit("10 per 15 minutes")
+def confirm_case(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: ConfirmBody) -> None:
+        confirm(session, runtime_of().settings, case, body.code, utcnow())
+
+    return _act(reference, ConfirmBody, run)
+
+
+@bp.post("/<reference>/resend-confirmation")
+@route_rule("consumer")
+@limiter.limit("3 per hour")
+def resend(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: ResendBody) -> None:
+        resend_confirmation(session, runtime_of().settings, case, utcnow(), body.email)
+
+    return _act(reference, ResendBody, run)
+
+
+@bp.post("/<reference>/delivery")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def delivery(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: DeliveryBody) -> None:
+        now = utcnow()
+        at = body.at or now
+        if at.tzinfo is None:
+            raise IntakeErrors({"at": "give the time with its offset, such as 2026-11-27T10:30:00+11:00"})
+        if at < case.created_at - dt.timedelta(minutes=5):
+            raise IntakeErrors({"at": "before the case was filed"})
+        record_submission(session, case, body.channel, at.astimezone(dt.UTC), body.confirmation,
+                          Actor.CONSUMER, now)
+
+    return _act(reference, DeliveryBody, run)
+
+
+@bp.post("/<reference>/withdraw")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def withdraw_case(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: None) -> None:
+        withdraw(session, case, Actor.CONSUMER, utcnow())
+
+    return _act(reference, None, run)
