@@ -1,6 +1,14 @@
 """Every model, imported in one place so metadata is complete for migrations and tests."""
 
-from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery, IdempotencyKey
+from casework.cases.models import (
+    AccessToken,
+    Case,
+    CaseEvent,
+    CompanyResponse,
+    ConfirmationCode,
+    Delivery,
+    IdempotencyKey,
+)
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
@@ -10,6 +18,7 @@ __all__ = [
     "AccessToken",
     "Case",
     "CaseEvent",
+    "CompanyResponse",
     "ConfirmationCode",
     "Delivery",
     "IdempotencyKey",

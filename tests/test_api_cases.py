@@ -217,3 +217,65 @@ def test_the_openapi_describes_the_cases_api(api: JsonClient) -> None:
         assert path in spec["paths"], path
     assert "CaseRequest" in spec["components"]["schemas"]
     assert spec["components"]["schemas"]["CaseRequest"]["additionalProperties"] is False
+
+
+def test_correcting_facts_renders_a_new_letter_version(api: JsonClient, committed: Runtime) -> None:
+    filed = api.post("/api/v1/cases", case_body()).json
+    ref, auth = filed["reference"], bearer(filed["access_token"])
+    run_pending_jobs(committed)
+    old_code = code_from_outbox(committed)
+    reply = api.request("PATCH", f"/api/v1/cases/{ref}", {"amount": {"value": "299.00"},
+                                                         "consumer": {"name": "Jane Consumer"}}, headers=auth)
+    assert reply.status == 200, reply.body
+    run_pending_jobs(committed)
+    letters = api.get(f"/api/v1/cases/{ref}", headers=auth).json["letters"]
+    assert [(item["version"], item["status"]) for item in letters] == [(1, "superseded"), (2, "rendered")]
+    # The code sent with the old letter no longer confirms anything.
+    stale = api.post(f"/api/v1/cases/{ref}/confirm", {"code": old_code}, headers=auth)
+    assert stale.status == 422
+    with committed.sessions() as session:
+        case = session.execute(select(Case)).scalar_one()
+    assert (str(case.amount_value), case.consumer_name) == ("299.00", "Jane Consumer")
+    assert api.request("PATCH", f"/api/v1/cases/{ref}", {"payment_date": "2099-01-01"},
+                       headers=auth).json["fields"] == {"payment_date": "must not be in the future"}
+    assert api.request("PATCH", f"/api/v1/cases/{ref}", {"colour": "red"}, headers=auth).status == 422
+    assert api.request("PATCH", f"/api/v1/cases/{ref}", {"plan": "nope"}, headers=auth).status == 404
+
+
+def test_responses_and_reopening(api: JsonClient, committed: Runtime) -> None:
+    filed = api.post("/api/v1/cases", case_body()).json
+    ref, auth = filed["reference"], bearer(filed["access_token"])
+    answer = {"type": "confirmed_cancellation", "received_on": "2026-11-27", "summary": "They confirmed."}
+    assert api.post(f"/api/v1/cases/{ref}/responses", answer, headers=auth).status == 409  # not confirmed yet
+    run_pending_jobs(committed)
+    api.post(f"/api/v1/cases/{ref}/confirm", {"code": code_from_outbox(committed)}, headers=auth)
+    api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form"}, headers=auth)
+    assert api.post(f"/api/v1/cases/{ref}/responses", answer, headers=auth).status == 200
+    assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "received_on": "2099-01-01"},
+                    headers=auth).status == 422
+    assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "type": "ignored"}, headers=auth).status == 422
+    with committed.sessions.begin() as session:  # a caseworker resolves it (their own action comes later)
+        case = session.execute(select(Case)).scalar_one()
+        from casework.cases.states import CaseStatus, Outcome
+        case.status, case.outcome = CaseStatus.RESOLVED, Outcome.CANCELLED
+    again = api.post(f"/api/v1/cases/{ref}/responses", {**answer, "type": "charged_again",
+                                                        "summary": "Charged 599 AUD on renewal."}, headers=auth)
+    assert again.status == 200
+    assert (again.json["status"], again.json["outcome"]) == ("sent", None)
+    assert api.post(f"/api/v1/cases/{ref}/withdraw", headers=auth).status == 200
+    assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "type": "charged_again"},
+                    headers=auth).status == 409  # never reopened once withdrawn
+
+
+def test_app_store_cases_get_no_letter_and_are_confirmed_cancelled(api: JsonClient, committed: Runtime) -> None:
+    filed = api.post("/api/v1/cases", case_body(billing_channel="apple_app_store")).json
+    assert filed["assessment"]["cancel_via"] == "apple"
+    ref, auth = filed["reference"], bearer(filed["access_token"])
+    run_pending_jobs(committed)
+    assert api.get(f"/api/v1/cases/{ref}", headers=auth).json["letters"] == []
+    assert not list(committed.settings.outbox.glob("*.eml"))  # nothing goes to the company, nor a letter
+    done = api.post(f"/api/v1/cases/{ref}/confirm-cancelled", headers=auth)
+    assert (done.status, done.json["status"], done.json["outcome"]) == (200, "resolved", "redirected_app_store")
+    direct = api.post("/api/v1/cases", case_body()).json
+    assert api.post(f"/api/v1/cases/{direct['reference']}/confirm-cancelled",
+                    headers=bearer(direct["access_token"])).status == 409

@@ -35,7 +35,7 @@ def test_rules_hold_for_strangers(app: Flask) -> None:
         values = {arg: ("madeup-token-" + "x" * 30 if arg == "token" else 7 if arg == "letter_id"
                         else "coursera" if arg == "slug" else "CW-2026-AAAAAAAA") for arg in rule.arguments}
         path = rule.build(values)[1]
-        method = "GET" if "GET" in (rule.methods or ()) else "POST"
+        method = "GET" if "GET" in (rule.methods or ()) else sorted(set(rule.methods or ()) - {"HEAD", "OPTIONS"})[0]
         response = client.open(path, method=method)
         if audience == "consumer":
             assert response.status_code in (404, 400), path  # 400: a POST without its CSRF token

@@ -29,10 +29,21 @@ from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug, parse_case_request, validate
 from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
-from casework.cases.services import CaseError, file_case
+from casework.cases.services import CaseError, assessment_of, file_case
 from casework.cases.states import Actor
 from casework.cases.tokens import case_for_token, issue_token
-from casework.cases.workflow import CaseConflict, confirm, record_submission, resend_confirmation, withdraw
+from casework.cases.workflow import (
+    CaseConflict,
+    case_as_request,
+    confirm,
+    confirm_cancelled,
+    correct_facts,
+    correctable,
+    record_response,
+    record_submission,
+    resend_confirmation,
+    withdraw,
+)
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter
@@ -387,5 +398,95 @@ def delivery(reference: str) -> ResponseReturnValue:
 def withdraw_case(reference: str) -> ResponseReturnValue:
     def run(session: Session, case: Case, body: None) -> None:
         withdraw(session, case, Actor.CONSUMER, utcnow())
+
+    return _act(reference, None, run)
+
+
+class ResponseBody(_Body):
+    type: Literal["confirmed_cancellation", "refund_offered", "refused", "retention_offer",
+                  "asked_for_information", "charged_again"]
+    received_on: dt.date
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A correction names only what changes; nested objects are merged a level down."""
+    merged = dict(current)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+operation(Operation("PATCH", "/api/v1/cases/{reference}", "Correct facts before delivery (a new letter version)",
+                    {200: CaseOut, 400: None, 404: None, 409: None, 422: None}, request=CaseRequest,
+                    parameters=REF_PARAM, security=True))
+
+
+@bp.patch("/<reference>")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def correct(reference: str) -> ResponseReturnValue:
+    case = _consumer_case(reference)
+    if case is None:
+        return _not_found()
+    session = db()
+    now = utcnow()
+    try:
+        raw = read_json_body()
+        try:
+            changes = json.loads(raw)
+        except ValueError:
+            raise BadRequest("The body is not valid JSON.") from None
+        if not isinstance(changes, dict):
+            raise BadRequest("The body must be a JSON object.")
+        correctable(session, case)
+        facts = parse_case_request(json.dumps(_merge(case_as_request(case), changes)), now)
+        correct_facts(session, case, facts, assessment_of(facts, now), now)
+    except BadRequest as error:
+        return api_error(400, "bad_request", str(error))
+    except IntakeErrors as errors:
+        return validation_failed(errors)
+    except UnknownSlug as error:
+        return unknown_slug(error)
+    except CaseConflict as conflict:
+        session.rollback()
+        return api_error(409, "conflict", str(conflict))
+    except CaseError as error:
+        session.rollback()
+        return api_error(422, "validation_failed", str(error), fields=error.fields)
+    session.commit()
+    return jsonify(case_document(session, case, now))
+
+
+operation(Operation("POST", "/api/v1/cases/{reference}/responses", "Record the company's answer",
+                    {200: CaseOut, 400: None, 404: None, 409: None, 422: None}, request=ResponseBody,
+                    parameters=REF_PARAM, security=True))
+operation(Operation("POST", "/api/v1/cases/{reference}/confirm-cancelled",
+                    "App-store billing: I cancelled with Apple or Google (→ resolved)",
+                    {200: CaseOut, 404: None, 409: None}, parameters=REF_PARAM, security=True))
+
+
+@bp.post("/<reference>/responses")
+@route_rule("consumer")
+@limiter.limit("30 per hour")
+def responses(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: ResponseBody) -> None:
+        now = utcnow()
+        if body.received_on > now.astimezone(ZoneInfo(case.timezone)).date():
+            raise IntakeErrors({"received_on": "must not be in the future"})
+        record_response(session, case, body.type, body.received_on, body.summary, Actor.CONSUMER, now)
+
+    return _act(reference, ResponseBody, run)
+
+
+@bp.post("/<reference>/confirm-cancelled")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def confirm_cancelled_case(reference: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, body: None) -> None:
+        confirm_cancelled(session, case, utcnow())
 
     return _act(reference, None, run)

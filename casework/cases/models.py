@@ -124,6 +124,26 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+RESPONSE_TYPES = ("confirmed_cancellation", "refund_offered", "refused", "retention_offer",
+                  "asked_for_information", "charged_again")
+
+
+class CompanyResponse(Base):
+    """The company's answer as the consumer (or a caseworker) got it."""
+
+    __tablename__ = "company_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    received_on: Mapped[dt.date]
+    summary: Mapped[str] = mapped_column(String(2000))
+    recorded_by: Mapped[Actor] = mapped_column(_enum(Actor, "recorded_by"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint(f"type IN {RESPONSE_TYPES}", name="type"),)
+
+
 class ConfirmationCode(Base):
     """A code sent with the letter; posting it confirms the e-mail address and that letter version."""
 

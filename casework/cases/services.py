@@ -71,6 +71,14 @@ def assessment_facts(facts: NewCase) -> AssessmentFacts:
     )
 
 
+def assessment_of(facts: NewCase, now: dt.datetime) -> dict[str, Any]:
+    """The assessment the case is filed (or corrected) with, for the consumer's today."""
+    provider = default_catalog().get(facts.provider)
+    if provider is None:
+        raise CaseError("Unknown company.", {"provider": "unknown provider"})
+    return assess(assessment_facts(facts), provider, consumer_today(now, facts.timezone))
+
+
 @dataclass(frozen=True)
 class FiledCase:
     case: Case
@@ -118,7 +126,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
         amount_value=facts.amount_value,
         amount_currency=facts.amount_currency,
         requested_outcome=facts.requested_outcome,
-        assessment=assess(assessment_facts(facts), provider, consumer_today(now, facts.timezone)),
+        assessment=assessment_of(facts, now),
         consent_at=now,
         created_at=now,
         updated_at=now,
@@ -128,6 +136,8 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     token = issue_token(session, case, secret_key)
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="filed",
                           to_status=case.status, data={"provider": provider.slug, "plan": facts.plan}))
-    request_letter(session, case, "cancellation", now)
+    if facts.billing_channel is BillingChannel.DIRECT:
+        request_letter(session, case, "cancellation", now)
+    # App-store billing: the company cannot cancel it, so no letter; the case tracks the consumer's own steps.
     session.flush()
     return FiledCase(case, token)

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
 
 __all__ = ["CaseConflict", "CodeRefused", "confirm", "record_submission", "withdraw"]
-from casework.cases.models import AccessToken, Case, CaseEvent, ConfirmationCode, Delivery
-from casework.cases.services import CaseError
-from casework.cases.states import Actor, CaseStatus, Outcome, can_transition
+from casework.cases.models import AccessToken, Case, CaseEvent, CompanyResponse, ConfirmationCode, Delivery
+from casework.cases.services import CaseError, NewCase
+from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, can_transition
 from casework.cases.tokens import issue_token
 from casework.config import Settings
 from casework.db import utcnow
 from casework.letters.models import Letter
+from casework.letters.services import request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 from casework.reminders.models import Reminder
@@ -257,3 +258,85 @@ def run_expiry(runtime: Runtime) -> int:
         total += done
         if done == 0:
             return total
+
+
+def case_as_request(case: Case) -> dict[str, Any]:
+    """The case's facts in the API's request shape, so a correction can be validated as a whole."""
+    return {
+        "provider": case.provider_slug, "plan": case.plan_slug, "billing_channel": case.billing_channel.value,
+        "country": case.country, "region": case.region, "timezone": case.timezone,
+        "payment_date": case.payment_date.isoformat() if case.payment_date else None,
+        "trial_start_date": case.trial_start_date.isoformat() if case.trial_start_date else None,
+        "next_renewal_date": case.next_renewal_date.isoformat() if case.next_renewal_date else None,
+        "certificate_earned": case.certificate_earned,
+        "amount": ({"value": f"{case.amount_value:.2f}", "currency": case.amount_currency}
+                   if case.amount_value is not None else None),
+        "requested_outcome": case.requested_outcome.value,
+        "consumer": {"name": case.consumer_name, "email": case.consumer_email,
+                     "postal_address": case.consumer_postal_address, "phone": case.consumer_phone},
+        "account_identifier": case.account_identifier, "details": case.details, "company": case.company,
+        "consent": {"send_in_my_name": True},
+    }
+
+
+def correctable(session: Session, case: Case) -> None:
+    """Facts can be corrected until the letter is delivered (and never while an e-mail to the company is queued)."""
+    if case.status is CaseStatus.NEW:
+        return
+    letter = latest_letter(session, case.id)
+    if case.status is CaseStatus.READY and letter is not None and delivery_channel(letter)[0] != "email":
+        return
+    raise CaseConflict("The letter is already on its way; its facts can no longer be corrected.")
+
+
+def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict[str, Any],
+                  now: dt.datetime) -> None:
+    """New facts, a new assessment and a new letter version (the old one superseded)."""
+    correctable(session, case)
+    if facts.provider != case.provider_slug or facts.billing_channel is not case.billing_channel:
+        raise CaseError("File a new case for another company or billing channel.",
+                        {"provider": "cannot be changed", "billing_channel": "cannot be changed"})
+    for name in ("plan", "consumer_name", "consumer_email", "country", "timezone", "requested_outcome",
+                 "payment_date", "trial_start_date", "next_renewal_date", "certificate_earned", "amount_value",
+                 "amount_currency", "consumer_postal_address", "consumer_phone", "account_identifier", "details",
+                 "region", "company"):
+        setattr(case, "plan_slug" if name == "plan" else name, getattr(facts, name))
+    case.assessment = assessment
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="facts_corrected", data={}))
+    session.flush()
+    request_letter(session, case, "cancellation", now)
+
+
+def record_response(session: Session, case: Case, kind: str, received_on: dt.date, summary: str,
+                    actor: Actor, now: dt.datetime) -> CompanyResponse:
+    """The company's answer; being charged again reopens a finished case (never a withdrawn one)."""
+    finished = case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+    if kind == "charged_again" and finished:
+        if case.outcome is Outcome.WITHDRAWN:
+            raise CaseConflict("A withdrawn case cannot be reopened; file a new case.")
+        target = CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW
+        previous = case.status
+        case.status, case.outcome, case.updated_at = target, None, now
+        session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="reopened", from_status=previous,
+                              to_status=target, data={"because": kind}))
+    elif finished or case.status in (CaseStatus.NEW, CaseStatus.NEEDS_INFO):
+        raise CaseConflict("An answer can be recorded once the letter is confirmed and until the case is finished.")
+    response = CompanyResponse(case_id=case.id, type=kind, received_on=received_on, summary=summary,
+                               recorded_by=actor, created_at=now)
+    session.add(response)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="response_recorded", data={"type": kind}))
+    return response
+
+
+def confirm_cancelled(session: Session, case: Case, now: dt.datetime) -> None:
+    """App-store cases: the consumer cancelled with Apple or Google themselves (→ resolved)."""
+    if case.billing_channel is BillingChannel.DIRECT:
+        raise CaseConflict("Only a subscription billed by Apple or Google is cancelled in their settings.")
+    if case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise CaseConflict("This case is already finished.")
+    previous = case.status
+    case.status, case.outcome, case.updated_at = CaseStatus.RESOLVED, Outcome.REDIRECTED_APP_STORE, now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="cancelled_with_app_store",
+                          from_status=previous, to_status=CaseStatus.RESOLVED, data={}))
+    _cancel_pending(session, case.id)

@@ -21,6 +21,11 @@ from casework.jobs.models import JobMixin
 
 LETTER_KINDS = ("cancellation", "follow_up", "final_notice", "evidence_pack")
 LETTER_STATUSES = ("pending", "rendered", "failed", "superseded")
+# A rendered letter has its PDF; a superseded one keeps it as evidence; no other letter has one.
+LETTER_PDF_RULE = (
+    "(status <> 'rendered' OR (pdf IS NOT NULL AND sha256 IS NOT NULL)) "
+    "AND (status IN ('rendered', 'superseded') OR pdf IS NULL)"
+)
 _WRITE_ONCE = ("pdf", "sha256", "pages", "template_version", "data_snapshot", "kind", "version", "case_id")
 
 
@@ -47,9 +52,7 @@ class Letter(JobMixin, Base):
         UniqueConstraint("case_id", "kind", "version", name="uq_letters_case_kind_version"),
         CheckConstraint(f"kind IN {LETTER_KINDS}", name="kind"),
         CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
-        CheckConstraint(
-            "(status = 'rendered') = (pdf IS NOT NULL AND sha256 IS NOT NULL)", name="rendered_has_pdf"
-        ),
+        CheckConstraint(LETTER_PDF_RULE, name="rendered_has_pdf"),
         partial_index("ix_letters_relay", "relay_at", "status = 'pending'"),
     )
 

@@ -24,7 +24,13 @@ def request_letter(session: Session, case: Case, kind: str, now: dt.datetime) ->
         select(func.max(Letter.version)).where(Letter.case_id == case.id, Letter.kind == kind)
     ).scalar_one()
     version = (latest or 0) + 1
+    previous = session.execute(
+        select(Letter).where(Letter.case_id == case.id, Letter.kind == kind, Letter.version == latest)
+    ).scalar_one_or_none()
+    if previous is not None and previous.status in ("pending", "rendered"):
+        previous.status = "superseded"
     letter = Letter(
+        supersedes_id=previous.id if previous is not None else None,
         case_id=case.id,
         kind=kind,
         version=version,
