@@ -315,3 +315,29 @@ def test_hostile_delivery_input_is_never_a_500(client: FlaskClient, committed: R
     assert response.status_code == 422
     assert client.get(f"/c/{token}/letters/{10**12}.pdf").status_code == 404
     assert the_case(committed).status is CaseStatus.READY
+
+
+def test_lost_link_answers_the_same_and_sends_working_links(client: FlaskClient, committed: Runtime) -> None:
+    old_token, _, _ = file_and_prepare(client, committed)
+    before = len(outbox(committed))
+    unknown = post_form(client, "/lost-link", {"email": "nobody@example.com"}, page="/lost-link")
+    known = post_form(client, "/lost-link", {"email": "Jane@Example.com"}, page="/lost-link")
+    assert unknown.status_code == known.status_code == 200
+    assert unknown.get_data(as_text=True).replace("nobody@example.com", "X") == \
+        known.get_data(as_text=True).replace("jane@example.com", "X").replace("Jane@example.com", "X")
+    run_pending_jobs(committed)
+    [links] = [m for m in outbox(committed) if m["Subject"] == "Your casework links"]
+    assert len(outbox(committed)) == before + 1
+    new_path = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", body_text(links))
+    assert new_path is not None
+    assert client.get(new_path.group(1)).status_code == 200
+    assert client.get(f"/c/{old_token}").status_code == 200  # earlier links still work
+
+
+def test_lost_link_checks_the_address_and_is_rate_limited(client: FlaskClient, committed: Runtime) -> None:
+    bad = post_form(client, "/lost-link", {"email": "not an address"}, page="/lost-link")
+    assert bad.status_code == 422
+    assert "not a valid e-mail address" in bad.get_data(as_text=True)
+    codes = [post_form(client, "/lost-link", {"email": "victim@example.com"}, page="/lost-link").status_code
+             for _ in range(4)]
+    assert codes == [200, 200, 200, 429]

@@ -15,6 +15,7 @@ from casework.access import route_rule
 from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseEvent, Delivery
+from casework.cases.schemas import normalised_email
 from casework.cases.services import CaseError, file_case
 from casework.cases.states import Actor
 from casework.cases.tokens import case_for_token
@@ -25,6 +26,7 @@ from casework.cases.workflow import (
     latest_letter,
     record_submission,
     resend_confirmation,
+    send_links,
     withdraw,
 )
 from casework.catalog import default_catalog
@@ -273,3 +275,30 @@ def letter_pdf(token: str, letter_id: int) -> ResponseReturnValue:
         "Content-Disposition": f'inline; filename="{filename}"',
         "ETag": etag,
     }
+
+
+def _email_key() -> str:
+    return "lost-link:" + request.form.get("email", "").strip().lower()[:254]
+
+
+@bp.get("/lost-link")
+@route_rule("anonymous")
+def lost_link() -> ResponseReturnValue:
+    return render_template("cases/lost_link.html", email="", errors={}, sent=False)
+
+
+@bp.post("/lost-link")
+@route_rule("anonymous")
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", methods=["POST"], key_func=_email_key)
+def lost_link_submit() -> ResponseReturnValue:
+    """The answer is the same whether or not the address has cases."""
+    raw = request.form.get("email", "").strip()[:254]
+    try:
+        address = normalised_email(raw)
+    except ValueError as error:
+        return render_template("cases/lost_link.html", email=raw, errors={"email": str(error)}, sent=False), 422
+    session = db()
+    send_links(session, runtime_of().settings, address, utcnow())
+    session.commit()
+    return render_template("cases/lost_link.html", email=address, errors={}, sent=True)

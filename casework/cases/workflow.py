@@ -7,9 +7,10 @@ committing; side effects (e-mails) are job rows dispatched after commit.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
@@ -340,3 +341,21 @@ def confirm_cancelled(session: Session, case: Case, now: dt.datetime) -> None:
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="cancelled_with_app_store",
                           from_status=previous, to_status=CaseStatus.RESOLVED, data={}))
     _cancel_pending(session, case.id)
+
+
+def send_links(session: Session, settings: Settings, email: str, now: dt.datetime) -> int:
+    """"Lost your link?": new private links to every open case of this address, in one e-mail."""
+    cases = list(session.scalars(
+        select(Case).where(func.lower(Case.consumer_email) == email.lower(), Case.personal_data_deleted_at.is_(None),
+                           Case.status.not_in((CaseStatus.RESOLVED, CaseStatus.CLOSED)))
+        .order_by(Case.id)
+    ))
+    if not cases:
+        return 0
+    links = [{"reference": case.reference, "company": (case.company or {}).get("name") or case.provider_slug,
+              "url": f"{settings.base_url}/c/{issue_token(session, case, settings.secret_key)}"} for case in cases]
+    queue_email(session, settings, key=f"links:{secrets.token_hex(16)}", kind="lost_link", to=[email],
+                template="lost_link", context={"links": links}, now=now)
+    for case in cases:
+        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="links_resent", data={}))
+    return len(cases)
