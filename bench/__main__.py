@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import assess, filing_to_outbox
+from bench import assess, filing_to_outbox, intake
 
-BENCHMARKS = {"assess": assess.main, "filing_to_outbox": filing_to_outbox.main}
+BENCHMARKS = {"assess": assess.main, "filing_to_outbox": filing_to_outbox.main, "intake": intake.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):
