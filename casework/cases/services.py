@@ -137,7 +137,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="filed",
                           to_status=case.status, data={"provider": provider.slug, "plan": facts.plan}))
     if facts.billing_channel is BillingChannel.DIRECT:
-        request_letter(session, case, "cancellation", now)
+        request_letter(session, case, "cancellation", now, new_case=True)
     # App-store billing: the company cannot cancel it, so no letter; the case tracks the consumer's own steps.
     session.flush()
     return FiledCase(case, token)

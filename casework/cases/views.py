@@ -23,7 +23,6 @@ from casework.cases.workflow import (
     CaseConflict,
     confirm,
     delivery_channel,
-    latest_letter,
     record_submission,
     resend_confirmation,
     send_links,
@@ -32,6 +31,7 @@ from casework.cases.workflow import (
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter
+from casework.letters.services import latest_letter
 from casework.runtime import runtime_of
 from casework.web import db, limiter
 

@@ -23,7 +23,7 @@ from casework.cases.tokens import issue_token
 from casework.config import Settings
 from casework.db import utcnow
 from casework.letters.models import Letter
-from casework.letters.services import request_letter
+from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 from casework.reminders.models import Reminder
@@ -51,13 +51,6 @@ def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, a
     case.updated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, from_status=current,
                           to_status=target, data=data or {}))
-
-
-def latest_letter(session: Session, case_id: int, kind: str = "cancellation") -> Letter | None:
-    return session.execute(
-        select(Letter).where(Letter.case_id == case_id, Letter.kind == kind)
-        .order_by(Letter.version.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 def after_letter_rendered(session: Session, settings: Settings, case: Case, letter: Letter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
@@ -18,15 +18,20 @@ log = logging.getLogger("casework.letters")
 RENDER_TASK = "letters.render"
 
 
-def request_letter(session: Session, case: Case, kind: str, now: dt.datetime) -> Letter:
-    """Add a pending letter of ``kind`` with its frozen facts; the worker renders it after commit."""
-    latest = session.execute(
-        select(func.max(Letter.version)).where(Letter.case_id == case.id, Letter.kind == kind)
-    ).scalar_one()
-    version = (latest or 0) + 1
-    previous = session.execute(
-        select(Letter).where(Letter.case_id == case.id, Letter.kind == kind, Letter.version == latest)
+def latest_letter(session: Session, case_id: int, kind: str = "cancellation") -> Letter | None:
+    return session.execute(
+        select(Letter).where(Letter.case_id == case_id, Letter.kind == kind)
+        .order_by(Letter.version.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def request_letter(session: Session, case: Case, kind: str, now: dt.datetime, *, new_case: bool = False) -> Letter:
+    """Add a pending letter of ``kind`` with its frozen facts; the worker renders it after commit.
+
+    A new version supersedes the previous one; a case being filed has none, so nothing is looked up.
+    """
+    previous = None if new_case else latest_letter(session, case.id, kind)
+    version = previous.version + 1 if previous is not None else 1
     if previous is not None and previous.status in ("pending", "rendered"):
         previous.status = "superseded"
     letter = Letter(
