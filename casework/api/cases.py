@@ -21,19 +21,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.errors import api_error
+from casework.api.errors import api_error, register_domain_errors
 from casework.api.models import AssessmentOut, NamedRef
 from casework.api.openapi import Operation, operation
-from casework.api.views import read_json_body, unknown_slug, validation_failed
+from casework.api.views import read_json_body
 from casework.cases.confirmation import CodeRefused
-from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug, parse_case_request, validate
+from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request, validate
 from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
-from casework.cases.services import CaseError, assessment_of, file_case
+from casework.cases.services import assessment_of, file_case
 from casework.cases.states import Actor
 from casework.cases.tokens import case_for_token, issue_token
 from casework.cases.workflow import (
-    CaseConflict,
     case_as_request,
     confirm,
     confirm_cancelled,
@@ -52,6 +51,7 @@ from casework.runtime import runtime_of
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
+register_domain_errors(bp)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 REPLAY_WINDOW = dt.timedelta(hours=24)
 REF_PARAM = [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -213,15 +213,8 @@ def file() -> ResponseReturnValue:
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         return api_error(400, "bad_request", "Idempotency-Key must be 1 to 128 printable ASCII characters.")
     now = utcnow()
-    try:
-        body = read_json_body()
-        facts = parse_case_request(body, now)
-    except BadRequest as error:
-        return api_error(400, "bad_request", str(error))
-    except IntakeErrors as errors:
-        return validation_failed(errors)
-    except UnknownSlug as error:
-        return unknown_slug(error)
+    body = read_json_body()
+    facts = parse_case_request(body, now)
     digest = canonical_sha256(body) if key is not None else ""
     secret = runtime_of().settings.secret_key
     for _ in range(3):  # a concurrent twin may win the key; then it is a replay
@@ -252,9 +245,6 @@ def file() -> ResponseReturnValue:
             session.rollback()
             if key is None:
                 raise
-        except CaseError as error:
-            session.rollback()
-            return api_error(422, "validation_failed", str(error), fields=error.fields)
     return api_error(409, "conflict", "A request with this Idempotency-Key is being processed; retry.")
 
 
@@ -322,24 +312,12 @@ def _act(reference: str, model: type[_Body] | None, action: Any) -> Response:
     if case is None:
         return _not_found()
     session = db()
+    body = _action_body(model) if model is not None else None
     try:
-        body = _action_body(model) if model is not None else None
         action(session, case, body)
-    except BadRequest as error:
-        session.rollback()
-        return api_error(400, "bad_request", str(error))
-    except IntakeErrors as errors:
-        session.rollback()
-        return validation_failed(errors)
     except CodeRefused as refused:
         session.commit()  # the attempt counts
         return api_error(422, "validation_failed", str(refused), fields={"code": str(refused)})
-    except CaseConflict as conflict:
-        session.rollback()
-        return api_error(409, "conflict", str(conflict))
-    except CaseError as error:
-        session.rollback()
-        return api_error(422, "validation_failed", str(error), fields=error.fields)
     session.commit()
     return jsonify(case_document(session, case, utcnow()))
 
@@ -435,28 +413,14 @@ def correct(reference: str) -> ResponseReturnValue:
     session = db()
     now = utcnow()
     try:
-        raw = read_json_body()
-        try:
-            changes = json.loads(raw)
-        except ValueError:
-            raise BadRequest("The body is not valid JSON.") from None
-        if not isinstance(changes, dict):
-            raise BadRequest("The body must be a JSON object.")
-        correctable(session, case)
-        facts = parse_case_request(json.dumps(_merge(case_as_request(case), changes)), now)
-        correct_facts(session, case, facts, assessment_of(facts, now), now)
-    except BadRequest as error:
-        return api_error(400, "bad_request", str(error))
-    except IntakeErrors as errors:
-        return validation_failed(errors)
-    except UnknownSlug as error:
-        return unknown_slug(error)
-    except CaseConflict as conflict:
-        session.rollback()
-        return api_error(409, "conflict", str(conflict))
-    except CaseError as error:
-        session.rollback()
-        return api_error(422, "validation_failed", str(error), fields=error.fields)
+        changes = json.loads(read_json_body())
+    except ValueError:
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(changes, dict):
+        raise BadRequest("The body must be a JSON object.")
+    correctable(session, case)
+    facts = parse_case_request(json.dumps(_merge(case_as_request(case), changes)), now)
+    correct_facts(session, case, facts, assessment_of(facts, now), now)
     session.commit()
     return jsonify(case_document(session, case, now))
 

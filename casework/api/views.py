@@ -6,20 +6,21 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
-from casework.api.errors import api_error
+from casework.api.errors import register_domain_errors
 from casework.api.models import AssessmentOut, ProviderDetailOut, ProvidersOut
 from casework.api.openapi import Operation, build_spec, operation
 from casework.assess import AssessmentFacts, assess, consumer_today
-from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug, parse_assessment
+from casework.cases.intake import BadRequest, UnknownSlug, parse_assessment
 from casework.cases.schemas import AssessmentRequest
 from casework.catalog import Provider, Source, default_catalog
 from casework.db import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+register_domain_errors(bp)
 JSON_TYPES = ("application/json",)
 
 
@@ -57,15 +58,6 @@ def read_json_body() -> bytes:
     return request.get_data(cache=False)
 
 
-def validation_failed(errors: IntakeErrors) -> Response:
-    return api_error(422, "validation_failed", "Some fields are not valid.", fields=errors.fields)
-
-
-def unknown_slug(error: UnknownSlug) -> Response:
-    what = "company" if error.what == "provider" else "plan"
-    return api_error(404, f"unknown_{error.what}", f"There is no such {what} in the catalog.", known=error.known)
-
-
 operation(Operation("GET", "/api/v1/providers", "The company catalog", {200: ProvidersOut}))
 
 
@@ -85,7 +77,7 @@ operation(Operation("GET", "/api/v1/providers/{slug}", "One company, with its ch
 def provider(slug: str) -> ResponseReturnValue:
     found = default_catalog().get(slug)
     if found is None:
-        return unknown_slug(UnknownSlug("provider", sorted(default_catalog().providers)))
+        raise UnknownSlug("provider", sorted(default_catalog().providers))
     return jsonify(provider_detail(found))
 
 
@@ -121,14 +113,7 @@ operation(Operation("POST", "/api/v1/assessments", "Where a consumer stands: ref
 @route_rule("anonymous")
 def assessments() -> ResponseReturnValue:
     now = utcnow()
-    try:
-        parsed, found, trial_start = parse_assessment(read_json_body(), now)
-    except BadRequest as error:
-        return api_error(400, "bad_request", str(error))
-    except IntakeErrors as errors:
-        return validation_failed(errors)
-    except UnknownSlug as error:
-        return unknown_slug(error)
+    parsed, found, trial_start = parse_assessment(read_json_body(), now)
     facts = facts_of(parsed, trial_start)
     return jsonify(assess(facts, found, consumer_today(now, parsed.zone())))
 
