@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.api import cases as api_cases
     from casework.api import views as api_views
     from casework.cases import views as consumer_views
+    from casework.cases import wizard
     from casework.staff import views as staff_views
 
     web.init_web(app)
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)
+    app.register_blueprint(wizard.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_cases.bp)
     for blueprint in (api_views.bp, api_cases.bp):

@@ -48,6 +48,7 @@ class UnknownSlug(Exception):
         self.what, self.known = what, known
 
 
+NO_CHANNEL = "give at least one way to reach the company: e-mail, web form or post"
 _DATE_ERRORS = {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}
 
 
@@ -102,7 +103,7 @@ def _case_rules(request: CaseRequest, errors: IntakeErrors) -> None:
     if request.provider == "other" and company is not None and not (
         company.email or company.postal_address or company.web_form_url
     ):
-        errors.add("company.email", "give at least one way to reach the company: e-mail, web form or post")
+        errors.add("company.email", NO_CHANNEL)
 
 
 def resolve(request: AssessmentRequest) -> tuple[Provider, Plan]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from casework.cases.tokens import case_for_token
 from casework.cases.workflow import (
     CaseConflict,
     confirm,
+    confirm_cancelled,
     delivery_channel,
     record_submission,
     resend_confirmation,
@@ -40,14 +42,22 @@ bp = Blueprint("consumer", __name__)
 CHECKBOXES = ("consent.send_in_my_name", "certificate_earned")
 
 
-def form_to_case_input(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The form's flat, dotted field names → the nested shape the validator (and the API) use."""
-    provider, _, plan = form.get("plan", "").partition(":")
-    data: dict[str, Any] = {"billing_channel": "direct"}
-    if provider and plan:
-        data.update(provider=provider, plan=plan)
+def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
+    """The form's flat, dotted field names → the nested shape the validator (and the API) use.
+
+    The single-page form picks ``plan`` as ``provider:plan``; the wizard asks ``provider`` and ``plan`` apart.
+    """
+    if "provider" in form:
+        provider, plan = form.get("provider", ""), form.get("plan", "")
+    else:
+        provider, _, plan = form.get("plan", "").partition(":")
+    data: dict[str, Any] = {"billing_channel": form.get("billing_channel") or "direct"}
+    if provider:
+        data["provider"] = provider
+    if plan:
+        data["plan"] = plan
     for name, value in form.items():
-        if name in ("plan", "csrf_token") or name in CHECKBOXES:
+        if name in ("plan", "provider", "billing_channel", "csrf_token") or name in CHECKBOXES:
             continue
         if name.startswith("company.") and provider != "other":
             continue
@@ -302,3 +312,21 @@ def lost_link_submit() -> ResponseReturnValue:
     send_links(session, runtime_of().settings, address, utcnow())
     session.commit()
     return render_template("cases/lost_link.html", email=address, errors={}, sent=True)
+
+
+@bp.post("/c/<token>/cancelled")
+@route_rule("consumer")
+@limiter.limit("20 per hour")
+def cancelled_with_app_store(token: str) -> ResponseReturnValue:
+    """App-store billing: the consumer cancelled in Apple's or Google's settings."""
+    case = _case_or_404(token)
+    session = db()
+    try:
+        confirm_cancelled(session, case, utcnow())
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+    else:
+        session.commit()
+        flash("Recorded: you cancelled it with the app store. Tell us if you are charged again.")
+    return redirect(url_for("consumer.status", token=token), 303)

@@ -1,0 +1,185 @@
+"""The intake wizard: one question group per page, answers kept in the session, check your answers.
+
+Each step validates the whole case as the API would and shows only the problems of its own fields,
+so the rules live in one place. Works without JavaScript; nothing is saved before the last step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from casework.access import route_rule
+from casework.cases.intake import NO_CHANNEL, IntakeErrors, UnknownSlug, countries, parse_case
+from casework.cases.models import Case
+from casework.cases.services import CaseError, NewCase, assessment_of, file_case
+from casework.cases.views import form_to_case_input
+from casework.catalog import default_catalog
+from casework.db import utcnow
+from casework.letters.render import renderer
+from casework.letters.snapshot import cancellation_snapshot
+from casework.runtime import runtime_of
+from casework.web import db, limiter
+
+bp = Blueprint("wizard", __name__, url_prefix="/start")
+SESSION_KEY = "intake"
+
+# Each step: the form fields it asks, and the validator paths whose problems it shows.
+STEPS: dict[str, tuple[str, ...]] = {
+    "company": ("provider", "company.name", "company.email", "company.web_form_url", "company.postal_address"),
+    "plan": ("plan", "billing_channel", "company.plan_name", "company.trial_days", "company.refund_window_days"),
+    "dates": ("country", "payment_date", "trial_start_date", "amount.value", "amount.currency", "certificate_earned"),
+    "outcome": ("requested_outcome",),
+    "details": ("consumer.name", "consumer.email", "consumer.postal_address", "account_identifier", "details",
+                "consent.send_in_my_name"),
+}
+ORDER = [*STEPS, "check"]
+CHECKBOXES = ("certificate_earned", "consent.send_in_my_name")
+
+
+def answers() -> dict[str, str]:
+    stored: dict[str, str] = session.get(SESSION_KEY, {})
+    return dict(stored)
+
+
+def _problems(values: dict[str, str]) -> tuple[NewCase | None, dict[str, str]]:
+    try:
+        return parse_case(form_to_case_input(values), utcnow()), {}
+    except IntakeErrors as errors:
+        problems = dict(errors.fields)
+        # A later rule the validator reaches only once every field is valid; the company step needs it now.
+        channels = ("company.email", "company.web_form_url", "company.postal_address")
+        if values.get("provider") == "other" and not any(values.get(c) for c in channels):
+            problems.setdefault("company.email", NO_CHANNEL)
+        return None, problems
+    except UnknownSlug as error:
+        return None, {"provider" if error.what == "provider" else "plan": "choose one from the list"}
+
+
+def _step_errors(step: str, problems: dict[str, str]) -> dict[str, str]:
+    fields = STEPS[step]
+    mine = {path: why for path, why in problems.items() if path in fields or path.split(".")[0] in fields}
+    if step == "company" and "company" in problems:
+        mine["provider"] = problems["company"]
+    return mine
+
+
+def _first_incomplete(values: dict[str, str]) -> str:
+    _, problems = _problems(values)
+    for step in STEPS:
+        if _step_errors(step, problems):
+            return step
+    return "check"
+
+
+def _render(step: str, values: dict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    catalog = default_catalog()
+    provider = catalog.get(values.get("provider", ""))
+    return render_template(
+        f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
+        errors=errors, providers=list(catalog.providers.values()), provider=provider,
+        countries=sorted(countries().items(), key=lambda item: item[1]),
+        back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,
+    ), status
+
+
+@bp.get("")
+@route_rule("anonymous")
+def start() -> ResponseReturnValue:
+    return redirect(url_for("wizard.step", name=_first_incomplete(answers()) if answers() else "company"))
+
+
+@bp.get("/<name>")
+@route_rule("anonymous")
+def step(name: str) -> ResponseReturnValue:
+    if name not in ORDER:
+        abort(404)
+    values = answers()
+    if name == "check":
+        return _check_page(values)
+    # Sent back from checking the answers: show what is still wrong here.
+    errors = _step_errors(name, _problems(values)[1]) if request.args.get("review") else {}
+    return _render(name, values, errors)
+
+
+@bp.post("/<name>")
+@route_rule("anonymous")
+@limiter.limit("120 per hour", methods=["POST"])
+def save(name: str) -> ResponseReturnValue:
+    if name not in STEPS:
+        abort(404)
+    values = answers()
+    for field in STEPS[name]:
+        if field in CHECKBOXES:
+            values[field] = "yes" if request.form.get(field) == "yes" else ""
+        else:
+            values[field] = request.form.get(field, "").strip()[:5000]
+    if name == "company" and values.get("provider") != "other":
+        for field in ("company.name", "company.email", "company.web_form_url", "company.postal_address"):
+            values.pop(field, None)
+    session[SESSION_KEY] = values
+    _, problems = _problems(values)
+    errors = _step_errors(name, problems)
+    if errors:
+        return _render(name, values, errors, 422)
+    if name == "plan" and values.get("billing_channel") in ("apple_app_store", "google_play"):
+        return redirect(url_for("wizard.step", name="dates"), 303)
+    return redirect(url_for("wizard.step", name=ORDER[ORDER.index(name) + 1]), 303)
+
+
+def _check_page(values: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    facts, _ = _problems(values)
+    if facts is None:
+        return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1))
+    assessment = assessment_of(facts, utcnow())
+    return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
+                           facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
+                           provider=default_catalog().get(facts.provider)), status
+
+
+@bp.get("/preview.pdf")
+@route_rule("anonymous")
+@limiter.limit("20 per hour")
+def preview() -> ResponseReturnValue:
+    """The exact letter the answers would make, rendered now and stored nowhere."""
+    facts, _ = _problems(answers())
+    if facts is None or facts.billing_channel.value != "direct":
+        abort(404)
+    case = _unsaved_case(facts)
+    pdf = renderer().render("cancellation", cancellation_snapshot(case, 1, utcnow())).pdf
+    return pdf, 200, {"Content-Type": "application/pdf", "Content-Disposition": 'inline; filename="preview.pdf"'}
+
+
+def _unsaved_case(facts: NewCase) -> Case:
+    provider = default_catalog().get(facts.provider)
+    fields: dict[str, Any] = {
+        "reference": "(preview)", "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
+        "consumer_postal_address": facts.consumer_postal_address, "account_identifier": facts.account_identifier,
+        "country": facts.country, "timezone": facts.timezone, "provider_slug": facts.provider,
+        "plan_slug": facts.plan, "policy_version": provider.policy_version if provider else "",
+        "company": facts.company, "billing_channel": facts.billing_channel, "payment_date": facts.payment_date,
+        "trial_start_date": facts.trial_start_date, "amount_value": facts.amount_value,
+        "amount_currency": facts.amount_currency, "requested_outcome": facts.requested_outcome,
+    }
+    return Case(**fields)
+
+
+@bp.post("/check")
+@route_rule("anonymous")
+@limiter.limit("10 per hour; 3 per minute", methods=["POST"])
+def submit() -> ResponseReturnValue:
+    values = answers()
+    facts, _ = _problems(values)
+    if facts is None:
+        return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
+    db_session = db()
+    try:
+        filed = file_case(db_session, facts, runtime_of().settings.secret_key)
+    except CaseError:
+        db_session.rollback()
+        return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
+    db_session.commit()
+    session.pop(SESSION_KEY, None)
+    return redirect(url_for("consumer.status", token=filed.access_token), 303)
