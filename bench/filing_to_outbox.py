@@ -88,7 +88,7 @@ def main() -> dict[str, Any]:
 
 def _file(runtime: Any) -> int:
     with runtime.sessions.begin() as session:
-        return int(file_case(session, case_facts(), runtime.settings.secret_key).case.id)
+        return int(file_case(session, case_facts(), runtime.settings.secret_key).case_id)
 
 
 def _in_outbox(runtime: Any, case_id: int) -> bool:

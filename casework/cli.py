@@ -137,7 +137,7 @@ def case_file(**options: str | None) -> None:
             filed = file_case(session, facts, runtime.settings.secret_key)
         except CaseError as exc:
             raise click.ClickException(f"{exc} {exc.fields}") from None
-        reference = filed.case.reference
+        reference = filed.reference
     click.echo(f"filed {reference}")
     click.echo(f"status page: {runtime.settings.base_url}/c/{filed.access_token}")
 

@@ -21,7 +21,7 @@ KEY = "k" * 40
 
 def _letter(db_session: Session) -> Letter:
     filed = file_case(db_session, case_facts(), KEY)
-    return db_session.execute(select(Letter).where(Letter.case_id == filed.case.id)).scalar_one()
+    return db_session.execute(select(Letter).where(Letter.case_id == filed.case_id)).scalar_one()
 
 
 def test_a_claim_is_exclusive_until_its_lease_runs_out(db_session: Session) -> None:

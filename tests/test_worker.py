@@ -25,7 +25,7 @@ pytestmark = pytest.mark.worker
 
 def file_committed(runtime: Runtime, **changes: Any) -> int:
     with runtime.sessions.begin() as session:
-        return file_case(session, case_facts(**changes), runtime.settings.secret_key).case.id
+        return file_case(session, case_facts(**changes), runtime.settings.secret_key).case_id
 
 
 def emails_sent(runtime: Runtime, case_id: int) -> list[OutboundEmail]:

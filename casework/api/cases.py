@@ -190,10 +190,10 @@ def canonical_sha256(body: bytes) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _filed(case: Case, token: str, status: int) -> Response:
+def _filed(reference: str, status_now: str, assessment: dict[str, Any] | None, token: str, status: int) -> Response:
     settings = runtime_of().settings
-    response = jsonify({"reference": case.reference, "status": case.status.value, "access_token": token,
-                        "status_url": f"{settings.base_url}/c/{token}", "assessment": case.assessment})
+    response = jsonify({"reference": reference, "status": status_now, "access_token": token,
+                        "status_url": f"{settings.base_url}/c/{token}", "assessment": assessment})
     response.status_code = status
     return response
 
@@ -235,12 +235,12 @@ def file() -> ResponseReturnValue:
                         return api_error(409, "conflict", "This Idempotency-Key no longer names a case.")
                     token = issue_token(session, case, secret)
                     session.commit()
-                    return _filed(case, token, 200)
+                    return _filed(case.reference, case.status.value, case.assessment, token, 200)
             filed = file_case(session, facts, secret, now)
             if key is not None:
-                session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case.id, created_at=now))
+                session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case_id, created_at=now))
             session.commit()
-            return _filed(filed.case, filed.access_token, 201)
+            return _filed(filed.reference, filed.status.value, filed.assessment, filed.access_token, 201)
         except (IntegrityError, OperationalError):
             session.rollback()
             if key is None:

@@ -1,26 +1,28 @@
 """Case services: the rules, in one transaction the caller commits.
 
 Filing writes the case, its first access token, the ``filed`` event and the letter job together;
-the worker is woken only after that transaction commits.
+the worker is woken only after that transaction commits. Reminders and e-mails are the worker's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from casework.assess import AssessmentFacts, assess, consumer_today
-from casework.cases.models import Case, CaseEvent
+from casework.cases.filing_rows import FilingRows, insert_filing
+from casework.cases.models import Case
 from casework.cases.references import new_reference
-from casework.cases.states import Actor, BillingChannel, RequestedOutcome
-from casework.cases.tokens import issue_token
+from casework.cases.states import Actor, BillingChannel, CaseStatus, RequestedOutcome
+from casework.cases.tokens import new_token
 from casework.catalog import default_catalog
 from casework.db import utcnow
-from casework.letters.services import request_letter
+from casework.jobs.dispatch import dispatch_after_commit
+from casework.letters.services import RENDER_TASK, pending_letter_values
 
 
 class CaseError(Exception):
@@ -81,11 +83,23 @@ def assessment_of(facts: NewCase, now: dt.datetime) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FiledCase:
-    case: Case
+    """What filing made: the case's ids and the access token, shown once."""
+
+    case_id: int
+    reference: str
+    status: CaseStatus
+    assessment: dict[str, Any]
     access_token: str
+    letter_id: int | None
 
 
 def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetime | None = None) -> FiledCase:
+    """Write the case, its token, the ``filed`` event and (for direct billing) the letter job.
+
+    App-store billing gets no letter: the company cannot cancel it, so the case tracks the consumer's
+    own steps. The rows go in through :mod:`casework.cases.filing_rows`, in one statement where the
+    database allows; the render job is dispatched when the caller commits.
+    """
     now = now or utcnow()
     provider = default_catalog().get(facts.provider)
     if provider is None:
@@ -103,41 +117,34 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     if facts.provider == "other" and not facts.company:
         raise CaseError("Tell us the company's name and how to reach it.", {"company": "required"})
 
-    case = Case(
-        reference=new_reference(now.year),
-        consumer_name=facts.consumer_name,
-        consumer_email=facts.consumer_email,
-        consumer_postal_address=facts.consumer_postal_address,
-        consumer_phone=facts.consumer_phone,
-        account_identifier=facts.account_identifier,
-        details=facts.details,
-        country=facts.country,
-        region=facts.region,
-        timezone=facts.timezone,
-        provider_slug=provider.slug,
-        plan_slug=facts.plan,
-        policy_version=provider.policy_version,
-        company=facts.company,
-        billing_channel=facts.billing_channel,
-        payment_date=facts.payment_date,
-        trial_start_date=facts.trial_start_date,
-        next_renewal_date=facts.next_renewal_date,
-        certificate_earned=facts.certificate_earned,
-        amount_value=facts.amount_value,
-        amount_currency=facts.amount_currency,
-        requested_outcome=facts.requested_outcome,
-        assessment=assessment_of(facts, now),
-        consent_at=now,
-        created_at=now,
-        updated_at=now,
+    case_values: dict[str, Any] = {
+        "reference": new_reference(now.year), "status": CaseStatus.NEW,
+        "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
+        "consumer_postal_address": facts.consumer_postal_address, "consumer_phone": facts.consumer_phone,
+        "account_identifier": facts.account_identifier, "details": facts.details,
+        "country": facts.country, "region": facts.region, "timezone": facts.timezone,
+        "provider_slug": provider.slug, "plan_slug": facts.plan, "policy_version": provider.policy_version,
+        "company": facts.company, "billing_channel": facts.billing_channel,
+        "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
+        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
+        "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
+        "requested_outcome": facts.requested_outcome, "assessment": assessment_of(facts, now),
+        "consent_at": now, "created_at": now, "updated_at": now, "version": 1,
+    }
+    token, digest = new_token(secret_key)
+    rows = FilingRows(
+        case=case_values,
+        token={"token_hmac": digest, "created_at": now},
+        filed_event={"at": now, "actor": Actor.CONSUMER, "action": "filed", "to_status": CaseStatus.NEW,
+                     "data": {"provider": provider.slug, "plan": facts.plan}},
     )
-    session.add(case)
-    session.flush()
-    token = issue_token(session, case, secret_key)
-    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="filed",
-                          to_status=case.status, data={"provider": provider.slug, "plan": facts.plan}))
     if facts.billing_channel is BillingChannel.DIRECT:
-        request_letter(session, case, "cancellation", now, new_case=True)
-    # App-store billing: the company cannot cancel it, so no letter; the case tracks the consumer's own steps.
-    session.flush()
-    return FiledCase(case, token)
+        letter = pending_letter_values(Case(**case_values), "cancellation", 1, now)
+        rows = replace(rows, letter=letter, letter_event={
+            "at": now, "actor": Actor.SYSTEM, "action": "letter_requested",
+            "data": {"kind": letter["kind"], "version": letter["version"]}})
+    ids = insert_filing(session, rows)
+    if ids.letter_id is not None:
+        dispatch_after_commit(session, RENDER_TASK, [ids.letter_id])
+    return FiledCase(ids.case_id, case_values["reference"], CaseStatus.NEW, case_values["assessment"], token,
+                     ids.letter_id)

@@ -20,9 +20,15 @@ def token_hmac(secret_key: str, token: str) -> bytes:
     return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).digest()
 
 
-def issue_token(session: Session, case: Case, secret_key: str) -> str:
+def new_token(secret_key: str) -> tuple[str, bytes]:
+    """A fresh token and the digest that is stored in its place."""
     token = secrets.token_urlsafe(32)
-    session.add(AccessToken(case_id=case.id, token_hmac=token_hmac(secret_key, token)))
+    return token, token_hmac(secret_key, token)
+
+
+def issue_token(session: Session, case: Case, secret_key: str) -> str:
+    token, digest = new_token(secret_key)
+    session.add(AccessToken(case_id=case.id, token_hmac=digest))
     return token
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,25 +26,23 @@ def latest_letter(session: Session, case_id: int, kind: str = "cancellation") ->
     ).scalar_one_or_none()
 
 
-def request_letter(session: Session, case: Case, kind: str, now: dt.datetime, *, new_case: bool = False) -> Letter:
+def pending_letter_values(case: Case, kind: str, version: int, now: dt.datetime) -> dict[str, Any]:
+    """A letter job's columns: its frozen facts, due for rendering now."""
+    return {"kind": kind, "version": version, "status": "pending",
+            "data_snapshot": cancellation_snapshot(case, version, now), "created_at": now, "relay_at": now}
+
+
+def request_letter(session: Session, case: Case, kind: str, now: dt.datetime) -> Letter:
     """Add a pending letter of ``kind`` with its frozen facts; the worker renders it after commit.
 
-    A new version supersedes the previous one; a case being filed has none, so nothing is looked up.
+    A new version supersedes the previous one.
     """
-    previous = None if new_case else latest_letter(session, case.id, kind)
+    previous = latest_letter(session, case.id, kind)
     version = previous.version + 1 if previous is not None else 1
     if previous is not None and previous.status in ("pending", "rendered"):
         previous.status = "superseded"
-    letter = Letter(
-        supersedes_id=previous.id if previous is not None else None,
-        case_id=case.id,
-        kind=kind,
-        version=version,
-        status="pending",
-        data_snapshot=cancellation_snapshot(case, version, now),
-        created_at=now,
-        relay_at=now,
-    )
+    letter = Letter(case_id=case.id, supersedes_id=previous.id if previous is not None else None,
+                    **pending_letter_values(case, kind, version, now))
     session.add(letter)
     session.flush()
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="letter_requested",
