@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+from flask import Flask, has_request_context, request
+from markupsafe import Markup, escape
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import CaseStatus
@@ -60,9 +64,50 @@ def status_explanation(status: CaseStatus, case: Case) -> str:
     return ""
 
 
-def local_time(value: dt.datetime, zone: ZoneInfo) -> str:
+FALLBACK_LOCALE = "en_GB"
+
+
+@functools.cache
+def _english_of(country: str) -> Locale | None:
+    try:
+        return Locale.parse(f"en_{country.upper()}")
+    except (UnknownLocaleError, ValueError):
+        return None
+
+
+def reader_locale(country: str | None = None) -> Locale:
+    """Pages are in English, with dates written the way the reader writes them.
+
+    The English of the consumer's country when there is one (en_AU, en_US, en_IN…), else the English
+    variant the browser asks for, else British English.
+    """
+    if country and (locale := _english_of(country)) is not None:
+        return locale
+    if has_request_context():
+        for tag, _ in request.accept_languages:
+            language, _, territory = tag.replace("_", "-").partition("-")
+            if language.lower() == "en" and territory and (locale := _english_of(territory)) is not None:
+                return locale
+    return Locale.parse(FALLBACK_LOCALE)
+
+
+def long_date(value: dt.date | str | None, country: str | None = None) -> Markup:
+    """A ``<time>`` element: the ISO date for machines, the reader's long form for people."""
+    if value is None or value == "":
+        return Markup("")
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+    except ValueError:
+        return escape(value)
+    words = format_date(day, "long", locale=reader_locale(country))
+    return Markup('<time datetime="{}">{}</time>').format(day.isoformat(), words)
+
+
+def local_time(value: dt.datetime, zone: ZoneInfo, country: str | None = None) -> str:
     local = value.astimezone(zone)
-    return f"{local.day} {local:%B %Y, %H:%M} ({local.tzname()})"
+    locale = reader_locale(country)
+    return f"{format_date(local.date(), 'long', locale=locale)}, {format_time(local, 'short', locale=locale)} " \
+           f"({local.tzname()})"
 
 
 def event_text(event: CaseEvent) -> str:
@@ -76,4 +121,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(status_title, "status_title")
     app.add_template_filter(status_explanation, "status_explanation")
     app.add_template_filter(local_time, "localtime")
+    app.add_template_filter(long_date, "longdate")
     app.add_template_filter(event_text, "event_text")

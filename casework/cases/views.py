@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from casework.access import route_rule
+from casework.assess import consumer_today
 from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseEvent, Delivery
@@ -146,7 +147,8 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
         deliveries=deliveries, channel=channel, channel_note=channel_note,
-        zone=ZoneInfo(case.timezone), errors=errors or {},
+        zone=ZoneInfo(case.timezone), today=consumer_today(utcnow(), case.timezone).isoformat(),
+        errors=errors or {},
     ), status
 
 
