@@ -1,6 +1,7 @@
 """Cases filed per second over HTTP through gunicorn (2 workers) on PostgreSQL, beside a trivial JSON
 endpoint of the same app measured in the same run (interleaved A B A B with wrk, 16 connections, rate
-limits off). Also counts the SQL statements one filing makes, which is where its time goes.
+limits off). Also counts the SQL statements one filing makes, and the CPU time per request of the
+gunicorn workers, PostgreSQL and Redis (from /proc), which is where the time goes.
 
 Needs PostgreSQL and Redis (``CASEWORK_BENCH_DATABASE_URL`` / ``CASEWORK_BENCH_BROKER_URL``; defaults
 to the local servers) and Debian's ``wrk``.
@@ -44,15 +45,40 @@ BODY = {
 }
 
 
-def _wrk(url: str, script: Path | None) -> dict[str, float]:
+def _wrk(url: str, script: Path | None, server_pid: int) -> dict[str, Any]:
     args = ["wrk", "--latency", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", url]
     if script is not None:
         args[1:1] = ["-s", str(script)]
+    before = _cpu_seconds(server_pid)
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    after = _cpu_seconds(server_pid)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"requests_per_second": rps, "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%"),
-            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "cpu_ms_per_request": {name: round((after[name] - before[name]) * 1000 / requests, 3) for name in after}}
+
+
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the gunicorn workers, PostgreSQL and Redis, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"gunicorn_workers": 0.0, "postgresql": 0.0, "redis": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[1]) == server_pid:
+            totals["gunicorn_workers"] += seconds
+        elif name == "postgres":
+            totals["postgresql"] += seconds
+        elif name == "redis-server":
+            totals["redis"] += seconds
+    return totals
 
 
 def _ms(out: str, label: str) -> float:
@@ -102,8 +128,8 @@ def main() -> dict[str, Any]:
         _wait(base)
         rounds = []
         for _ in range(2):  # A B A B
-            trivial = _wrk(base + "/api/v1/providers", None)
-            filing = _wrk(base + "/api/v1/cases", script)
+            trivial = _wrk(base + "/api/v1/providers", None, server.pid)
+            filing = _wrk(base + "/api/v1/cases", script, server.pid)
             rounds.append({"trivial_get_providers": trivial, "file_case": filing})
     finally:
         server.terminate()

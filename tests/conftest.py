@@ -37,6 +37,7 @@ TEST_BROKER_URL = os.environ.get("CASEWORK_TEST_BROKER_URL", "")
 def reset_database(url: str) -> None:
     """Start from an empty database (only ever the dedicated test database)."""
     if url.startswith("postgresql"):
+        _create_missing_database(url)
         engine = create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -47,6 +48,17 @@ def reset_database(url: str) -> None:
         if database:
             for suffix in ("", "-wal", "-shm"):
                 Path(database + suffix).unlink(missing_ok=True)
+
+
+def _create_missing_database(url: str) -> None:
+    """A fresh machine has no test or bench database yet; make it through the ``postgres`` database."""
+    name = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        known = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
+        if known is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
