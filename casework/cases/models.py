@@ -79,6 +79,9 @@ class Case(Base):
     # When an unconfirmed case expired and its personal data was removed.
     personal_data_deleted_at: Mapped[dt.datetime | None]
     confirmed_at: Mapped[dt.datetime | None]
+    # Where deployments require it, a caseworker approves company delivery of a confirmed letter.
+    delivery_approved_at: Mapped[dt.datetime | None]
+    delivery_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -196,6 +199,8 @@ class Delivery(Base):
     by: Mapped[Actor] = mapped_column(_enum(Actor, "by"))
     by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     confirmation: Mapped[str | None] = mapped_column(String(500))
+    # Post: the carrier's tracking number (``at`` is when it was posted).
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

@@ -26,7 +26,8 @@ LETTER_PDF_RULE = (
     "(status <> 'rendered' OR (pdf IS NOT NULL AND sha256 IS NOT NULL)) "
     "AND (status IN ('rendered', 'superseded') OR pdf IS NULL)"
 )
-_WRITE_ONCE = ("pdf", "sha256", "pages", "template_version", "data_snapshot", "kind", "version", "case_id")
+_WRITE_ONCE = ("pdf", "sha256", "pages", "template_version", "data_snapshot", "kind", "version", "case_id",
+               "verification_code")
 
 
 class Letter(JobMixin, Base):
@@ -44,6 +45,8 @@ class Letter(JobMixin, Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     pages: Mapped[int | None]
     template_version: Mapped[str | None] = mapped_column(String(64))
+    # Printed in the letter's footer; /verify/<code> confirms reference, date and SHA-256 with no personal data.
+    verification_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     rendered_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
+from casework.cases.references import CROCKFORD
 from casework.cases.states import Actor
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.models import Letter
@@ -26,10 +28,19 @@ def latest_letter(session: Session, case_id: int, kind: str = "cancellation") ->
     ).scalar_one_or_none()
 
 
+def new_verification_code() -> str:
+    """10 random Crockford base32 characters (50 bits), grouped for reading aloud: ``XXXXX-XXXXX``."""
+    bits = secrets.randbits(50)
+    chars = "".join(CROCKFORD[(bits >> shift) & 0x1F] for shift in range(45, -1, -5))
+    return f"{chars[:5]}-{chars[5:]}"
+
+
 def pending_letter_values(case: Case, kind: str, version: int, now: dt.datetime) -> dict[str, Any]:
-    """A letter job's columns: its frozen facts, due for rendering now."""
-    return {"kind": kind, "version": version, "status": "pending",
-            "data_snapshot": cancellation_snapshot(case, version, now), "created_at": now, "relay_at": now}
+    """A letter job's columns: its frozen facts (with its verification code), due for rendering now."""
+    code = new_verification_code()
+    snapshot = {**cancellation_snapshot(case, version, now), "verification_code": code}
+    return {"kind": kind, "version": version, "status": "pending", "verification_code": code,
+            "data_snapshot": snapshot, "created_at": now, "relay_at": now}
 
 
 def request_letter(session: Session, case: Case, kind: str, now: dt.datetime) -> Letter:

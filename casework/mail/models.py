@@ -40,7 +40,12 @@ class OutboundEmail(JobMixin, Base):
     headers: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the SMTP server accepted the message (or the file transport wrote it).
     sent_at: Mapped[dt.datetime | None]
+    # Recipients the server refused while accepting the others: {"address": "code message"}.
+    recipients_refused: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
+    # Where the recipient address came from, e.g. "catalog:coursera@2026-02-06" or "consumer".
+    address_source: Mapped[str | None] = mapped_column(String(100))
     transport_confirmation: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
