@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import assess, filing_to_outbox, intake
+from bench import assess, filing_to_outbox, intake, letters
 
-BENCHMARKS = {"assess": assess.main, "filing_to_outbox": filing_to_outbox.main, "intake": intake.main}
+BENCHMARKS = {"assess": assess.main, "filing_to_outbox": filing_to_outbox.main, "intake": intake.main,
+              "letters": letters.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):

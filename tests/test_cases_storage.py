@@ -115,7 +115,7 @@ def test_another_company_letter_goes_to_its_email(db_session: Session) -> None:
     letter = db_session.execute(select(Letter).where(Letter.case_id == filed.case_id)).scalar_one()
     assert letter.data_snapshot["company"] == {
         "name": "Acme Streaming", "legal_name": "Acme Streaming",
-        "delivery_kind": "email", "delivery_address": "cancel@acme.example",
+        "delivery_kind": "email", "delivery_address": "cancel@acme.example", "postal_address": "1 Road",
     }
 
 

@@ -92,3 +92,11 @@ def test_the_fetcher_refuses_everything_outside_assets(url: str) -> None:
                url_fetcher=fetcher).write_pdf()
     assert url in fetcher.refused
     assert b"root:x:0:0" not in pdf
+
+
+def test_a_snapshot_frozen_before_the_newer_fields_still_renders() -> None:
+    """Stored snapshots are never rewritten: one without deadlines, law or verification code still renders."""
+    text = " ".join(_text(renderer().render("cancellation", snapshot()).pdf).split())
+    assert "Verify this letter" not in text
+    assert "Provisions that may apply" not in text
+    assert "by 7 December 2026" in text

@@ -6,7 +6,9 @@ import datetime as dt
 import logging
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,8 @@ from casework.cases.references import CROCKFORD
 from casework.cases.states import Actor
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.models import Letter
-from casework.letters.snapshot import cancellation_snapshot
+from casework.letters.snapshot import earlier_entry, letter_snapshot
+from casework.runtime import runtime_of
 
 log = logging.getLogger("casework.letters")
 RENDER_TASK = "letters.render"
@@ -35,25 +38,67 @@ def new_verification_code() -> str:
     return f"{chars[:5]}-{chars[5:]}"
 
 
-def pending_letter_values(case: Case, kind: str, version: int, now: dt.datetime) -> dict[str, Any]:
+def verify_path(code: str) -> str:
+    """Where anyone holding the letter can check it (reference, date, SHA-256; no personal data)."""
+    return f"/verify/{code}"
+
+
+def pending_letter_values(
+    case: Case, kind: str, version: int, now: dt.datetime, *,
+    earlier: list[dict[str, Any]] | None = None, base_url: str | None = None,
+) -> dict[str, Any]:
     """A letter job's columns: its frozen facts (with its verification code), due for rendering now."""
     code = new_verification_code()
-    snapshot = {**cancellation_snapshot(case, version, now), "verification_code": code}
+    base = base_url if base_url is not None else configured_base_url()
+    snapshot = letter_snapshot(case, kind, version, now, earlier=earlier, base_url=base)
+    snapshot["verification_code"] = code
+    snapshot["verify_url"] = f"{snapshot['base_url'] or ''}{verify_path(code)}"
     return {"kind": kind, "version": version, "status": "pending", "verification_code": code,
             "data_snapshot": snapshot, "created_at": now, "relay_at": now}
 
 
-def request_letter(session: Session, case: Case, kind: str, now: dt.datetime) -> Letter:
+def configured_base_url() -> str | None:
+    """The public address from the running app's settings; None outside an app (the letter prints the path)."""
+    if not has_app_context():
+        return None
+    return runtime_of().settings.base_url
+
+
+def earlier_letters(session: Session, case: Case, kind: str) -> list[dict[str, Any]]:
+    """The letters a follow-up or final notice refers to: the cancellation letter, then any follow-up."""
+    if kind == "cancellation":
+        return []
+    kinds = ["cancellation"] if kind == "follow_up" else ["cancellation", "follow_up"]
+    found: list[dict[str, Any]] = []
+    zone = ZoneInfo(case.timezone)
+    for earlier_kind in kinds:
+        letter = session.execute(
+            select(Letter).where(Letter.case_id == case.id, Letter.kind == earlier_kind, Letter.status == "rendered")
+            .order_by(Letter.version.desc()).limit(1)
+        ).scalar_one_or_none()
+        if letter is None:
+            continue
+        sent_on = letter.sent_at.astimezone(zone).date() if letter.sent_at else None
+        found.append(earlier_entry(letter.kind, letter.version, letter.data_snapshot, letter.sha256, sent_on))
+    if not found or found[0]["kind"] != "cancellation":
+        raise ValueError(f"a {kind} letter needs the case's rendered cancellation letter first")
+    return found
+
+
+def request_letter(session: Session, case: Case, kind: str, now: dt.datetime, *,
+                   base_url: str | None = None) -> Letter:
     """Add a pending letter of ``kind`` with its frozen facts; the worker renders it after commit.
 
-    A new version supersedes the previous one.
+    A new version supersedes the previous one. A follow-up or final notice refers to the case's rendered
+    cancellation letter (a ``ValueError`` if there is none).
     """
     previous = latest_letter(session, case.id, kind)
     version = previous.version + 1 if previous is not None else 1
     if previous is not None and previous.status in ("pending", "rendered"):
         previous.status = "superseded"
     letter = Letter(case_id=case.id, supersedes_id=previous.id if previous is not None else None,
-                    **pending_letter_values(case, kind, version, now))
+                    **pending_letter_values(case, kind, version, now, earlier=earlier_letters(session, case, kind),
+                                            base_url=base_url))
     session.add(letter)
     session.flush()
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="letter_requested",
