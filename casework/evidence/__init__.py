@@ -1,0 +1,1 @@
+"""Evidence a consumer can show a bank or a regulator: the public letter check and the case's pack."""

@@ -1,0 +1,126 @@
+"""Checking a letter by its code (anyone), and the case's evidence downloads (its consumer, caseworkers)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from casework.access import route_rule
+from casework.cases.models import Case
+from casework.cases.tokens import case_for_token
+from casework.db import utcnow
+from casework.evidence.bundle import evidence_zip, stored_letters
+from casework.evidence.pack import build_pack, pack_filename, render_pack
+from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
+from casework.runtime import runtime_of
+from casework.web import db, limiter
+
+bp = Blueprint("evidence", __name__)
+VERIFY_LIMIT = "30 per minute; 300 per hour"
+DOWNLOAD_LIMIT = "20 per minute"
+
+
+def _wants_json() -> bool:
+    """JSON only when the client prefers it to HTML (a browser's ``*/*`` gets the page)."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+@bp.get("/verify")
+@route_rule("anonymous")
+def verify_form() -> ResponseReturnValue:
+    """A box to type the code from a letter; a well-formed code goes to its page."""
+    raw = request.args.get("code", "")
+    if raw:
+        code = normalise_code(raw)
+        if code is not None:
+            return redirect(url_for("evidence.verify", code=code), 303)
+        return render_template("evidence/verify_form.html", code=raw[:40],
+                               error="A code has 10 letters and digits, like 7K2QF-M9XZA."), 422
+    return render_template("evidence/verify_form.html", code="", error=None)
+
+
+@bp.get("/verify/<code>")
+@route_rule("anonymous")
+@limiter.limit(VERIFY_LIMIT)
+def verify(code: str) -> ResponseReturnValue:
+    """The public facts of a letter; ``?sha256=`` compares a digest someone computed with the stored one."""
+    normal = normalise_code(code)
+    found = check_letter(db(), normal) if normal is not None else None
+    raw_sha = request.args.get("sha256", "")
+    given = normalise_sha256(raw_sha) if raw_sha else None
+    matches = None if found is None or given is None else given == found.sha256
+    if _wants_json():
+        if found is None:
+            response = jsonify({"error": "not_found", "message": "No letter has this verification code."})
+            response.status_code = 404
+        else:
+            body = found.as_json()
+            if given is not None:
+                body["sha256_checked"] = given
+                body["sha256_matches"] = matches
+            response = jsonify(body)
+    elif found is None:
+        response = Response(render_template("evidence/verify_unknown.html", code=code[:40]), 404)
+    else:
+        response = Response(render_template("evidence/verify.html", letter=found, given=given, matches=matches,
+                                            bad_sha=bool(raw_sha) and given is None, raw_sha=raw_sha[:100]))
+    response.vary.add("Accept")  # one address, two representations
+    return response
+
+
+def _download(case: Case, extension: str) -> Response:
+    """The pack (or the pack with the stored letters) as an attachment; never cached."""
+    if case.personal_data_deleted_at is not None:
+        abort(404)
+    session = db()
+    pack = build_pack(session, case, runtime_of().settings.base_url, utcnow())
+    pdf = render_pack(pack)
+    if extension == "zip":
+        body, mimetype = evidence_zip(case, pdf, stored_letters(session, case)), "application/zip"
+    else:
+        body, mimetype = pdf, "application/pdf"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{pack_filename(case.reference, extension)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _consumer_case(token: str) -> Case:
+    case = case_for_token(db(), runtime_of().settings.secret_key, token)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _staff_case(reference: str) -> Case:
+    case = db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.get("/c/<token>/evidence.pdf")
+@route_rule("consumer")
+@limiter.limit(DOWNLOAD_LIMIT)
+def consumer_pack(token: str) -> ResponseReturnValue:
+    return _download(_consumer_case(token), "pdf")
+
+
+@bp.get("/c/<token>/evidence.zip")
+@route_rule("consumer")
+@limiter.limit(DOWNLOAD_LIMIT)
+def consumer_zip(token: str) -> ResponseReturnValue:
+    return _download(_consumer_case(token), "zip")
+
+
+@bp.get("/staff/cases/<reference>/evidence.pdf")
+@route_rule("staff")
+def staff_pack(reference: str) -> ResponseReturnValue:
+    return _download(_staff_case(reference), "pdf")
+
+
+@bp.get("/staff/cases/<reference>/evidence.zip")
+@route_rule("staff")
+def staff_zip(reference: str) -> ResponseReturnValue:
+    return _download(_staff_case(reference), "zip")
