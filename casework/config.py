@@ -56,6 +56,8 @@ class Settings:
     # Fault injection for the failure tests: pause this long after claiming a job (testing only).
     fault_pause_after_claim_seconds: float = 0.0
     fault_pause_after_send_seconds: float = 0.0
+    # A caseworker approves each confirmed letter before it goes to the company.
+    require_delivery_approval: bool = False
 
     @property
     def mail_transport(self) -> str:
@@ -93,6 +95,7 @@ _FIELD_TYPES: dict[str, type] = {
     "ratelimit_storage_url": str,
     "fault_pause_after_claim_seconds": float,
     "fault_pause_after_send_seconds": float,
+    "require_delivery_approval": bool,
     "env": str,
 }
 

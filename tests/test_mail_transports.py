@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 
 from casework.mail.compose import message_id_for
+from casework.mail.jobs import classify
 from casework.mail.transports import FileTransport, SMTPTransport
 from tests.support.smtp import SMTPServer, free_port
 
 
-def _message(key: str = "case:1:test") -> EmailMessage:
+def _message(key: str = "case:1:test", cc: str | None = None) -> EmailMessage:
     message = EmailMessage()
     message["Message-ID"] = message_id_for(key, "casework.test")
     message["From"] = "casework <cases@casework.test>"
     message["To"] = "jane@example.com"
+    if cc:
+        message["Cc"] = cc
     message["Subject"] = "Test"
     message.set_content("Hello")
     message.add_attachment(b"%PDF-1.7 test", maintype="application", subtype="pdf", filename="letter.pdf")
@@ -31,8 +34,9 @@ def test_message_ids_are_stable_per_key() -> None:
 
 def test_smtp_delivers_with_login(smtp_server: SMTPServer) -> None:
     transport = SMTPTransport(smtp_server.url, timeout=5)
-    confirmation = transport.send(_message())
-    assert "accepted" in confirmation
+    accepted = transport.send(_message())
+    assert "accepted" in accepted.confirmation
+    assert accepted.refused == {}
     [received] = smtp_server.messages
     assert received["Message-ID"] == message_id_for("case:1:test", "casework.test")
     attachments = [part for part in received.walk() if part.get_content_type() == "application/pdf"]
@@ -62,3 +66,41 @@ def test_file_transport_writes_one_file_per_message_id(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("*.eml"))
     assert len(files) == 2
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_refused_copy_is_recorded_and_the_rest_delivered() -> None:
+    server = SMTPServer(refuse={"copy@example.com": "550 5.1.1 No such user here"})
+    server.start()
+    try:
+        accepted = SMTPTransport(server.url, timeout=5).send(_message(cc="copy@example.com"))
+    finally:
+        server.stop()
+    assert accepted.refused == {"copy@example.com": "550 5.1.1 No such user here"}
+    assert [rcpts for _, rcpts in server.handler.envelopes] == [["jane@example.com"]]
+
+
+@pytest.mark.parametrize(("answer", "permanent"), [("550 5.1.1 No such user here", True),
+                                                   ("450 4.2.1 Mailbox busy, try later", False)])
+def test_every_recipient_refused_is_permanent_only_for_5xx(answer: str, permanent: bool) -> None:
+    server = SMTPServer(refuse={"jane@example.com": answer})
+    server.start()
+    try:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            SMTPTransport(server.url, timeout=5).send(_message())
+    finally:
+        server.stop()
+    assert server.messages == []
+    failure = classify(refused.value)
+    assert failure.permanent is permanent
+    assert failure.refused == {"jane@example.com": answer}
+    assert answer in failure.error
+
+
+def test_no_server_and_4xx_answers_are_temporary_5xx_permanent() -> None:
+    assert classify(ConnectionRefusedError(111, "Connection refused")).permanent is False
+    assert classify(TimeoutError("timed out")).permanent is False
+    assert classify(smtplib.SMTPServerDisconnected("gone")).permanent is False
+    assert classify(smtplib.SMTPDataError(451, b"local error")).permanent is False
+    rejected = classify(smtplib.SMTPDataError(554, b"5.7.1 message rejected as spam"))
+    assert rejected.permanent is True
+    assert "554 5.7.1 message rejected as spam" in rejected.error

@@ -364,8 +364,8 @@ def delivery(reference: str) -> ResponseReturnValue:
             raise IntakeErrors({"at": "give the time with its offset, such as 2026-11-27T10:30:00+11:00"})
         if at < case.created_at - dt.timedelta(minutes=5):
             raise IntakeErrors({"at": "before the case was filed"})
-        record_submission(session, case, body.channel, at.astimezone(dt.UTC), body.confirmation,
-                          Actor.CONSUMER, now)
+        record_submission(session, runtime_of().settings, case, body.channel, at.astimezone(dt.UTC),
+                          body.confirmation, Actor.CONSUMER, now)
 
     return _act(reference, DeliveryBody, run)
 

@@ -22,10 +22,13 @@ from casework.cases.services import CaseError, file_case
 from casework.cases.states import Actor
 from casework.cases.tokens import case_for_token
 from casework.cases.workflow import (
+    TRACKING_MAX,
     CaseConflict,
+    awaiting_approval,
     confirm,
     confirm_cancelled,
     delivery_channel,
+    paste_text,
     record_submission,
     resend_confirmation,
     send_links,
@@ -35,6 +38,7 @@ from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter
+from casework.mail.models import OutboundEmail
 from casework.runtime import runtime_of
 from casework.web import db, limiter
 
@@ -144,9 +148,15 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     if provider is not None and channel is not None:
         catalog_channel = provider.channel(channel[0])
         channel_note = catalog_channel.note if catalog_channel else ""
+    failed_emails = list(session.scalars(select(OutboundEmail).where(
+        OutboundEmail.case_id == case.id, OutboundEmail.status == "failed").order_by(OutboundEmail.id)))
+    delivered = [e for e in events if e.action == "delivered" and e.data.get("answer_due")]
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
-        deliveries=deliveries, channel=channel, channel_note=channel_note,
+        deliveries=deliveries, channel=channel, channel_note=channel_note, failed_emails=failed_emails,
+        awaiting_approval=awaiting_approval(runtime_of().settings, case),
+        answer_due=delivered[-1].data["answer_due"] if delivered else None,
+        paste_text=paste_text(case, letter) if letter is not None and letter.status == "rendered" else "",
         zone=ZoneInfo(case.timezone), today=consumer_today(utcnow(), case.timezone).isoformat(),
         errors=errors or {},
     ), status
@@ -229,12 +239,13 @@ def submitted(token: str) -> ResponseReturnValue:
             if at < case.created_at - dt.timedelta(minutes=5):
                 errors["at"] = "That is before you filed this case."
     confirmation = request.form.get("confirmation", "").strip() or None
-    if confirmation and len(confirmation) > 500:
-        errors["confirmation"] = "At most 500 characters."
+    limit = TRACKING_MAX if request.form.get("channel") == "post" else 500
+    if confirmation and len(confirmation) > limit:
+        errors["confirmation"] = f"At most {limit} characters."
     if not errors:
         try:
-            record_submission(session, case, request.form.get("channel", ""), at, confirmation,
-                              Actor.CONSUMER, now)
+            record_submission(session, runtime_of().settings, case, request.form.get("channel", ""), at,
+                              confirmation, Actor.CONSUMER, now)
         except CaseConflict as conflict:
             session.rollback()
             flash(str(conflict))

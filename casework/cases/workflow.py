@@ -9,29 +9,35 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
 
-__all__ = ["CaseConflict", "CodeRefused", "confirm", "record_submission", "withdraw"]
+__all__ = ["CaseConflict", "CodeRefused", "approve_delivery", "confirm", "record_submission", "retry_email",
+           "withdraw"]
 from casework.cases.models import AccessToken, Case, CaseEvent, CompanyResponse, ConfirmationCode, Delivery
 from casework.cases.services import CaseError, NewCase
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, can_transition
 from casework.cases.tokens import issue_token
+from casework.catalog import default_catalog
 from casework.config import Settings
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
-from casework.mail.services import queue_email
+from casework.mail.services import queue_email, requeue_failed
 from casework.reminders.models import Reminder
 from casework.runtime import Runtime
 
 UNCONFIRMED_LIFETIME = dt.timedelta(days=7)
 CONFIRM_EMAIL = "confirm_letter"
 LETTER_TO_COMPANY = "letter_to_company"
+# The letter asks the company to confirm "within 10 days"; the clock starts when delivery is recorded.
+ANSWER_DAYS = 10
+TRACKING_MAX = 100
 
 
 class CaseConflict(CaseError):
@@ -39,7 +45,8 @@ class CaseConflict(CaseError):
 
 
 def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, action: str,
-               now: dt.datetime, outcome: Outcome | None = None, data: dict[str, Any] | None = None) -> None:
+               now: dt.datetime, outcome: Outcome | None = None, data: dict[str, Any] | None = None,
+               staff_id: int | None = None) -> None:
     current = case.status
     if not can_transition(current, target, case.status_before_needs_info):
         raise CaseConflict(f"A case that is {current.value.replace('_', ' ')} cannot become "
@@ -49,8 +56,8 @@ def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, a
     case.status = target
     case.outcome = outcome if target in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
     case.updated_at = now
-    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, from_status=current,
-                          to_status=target, data=data or {}))
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, actor_staff_id=staff_id, action=action,
+                          from_status=current, to_status=target, data=data or {}))
 
 
 def after_letter_rendered(session: Session, settings: Settings, case: Case, letter: Letter,
@@ -120,6 +127,29 @@ def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt
     case.confirmed_at = now
     transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now,
                data={"letter_id": letter.id, "letter_sha256": letter.sha256, "email": row.email})
+    if not awaiting_approval(settings, case):
+        start_delivery(session, settings, case, letter, now)
+
+
+def awaiting_approval(settings: Settings, case: Case) -> bool:
+    """Where the deployment requires it, nothing reaches the company before a caseworker's check."""
+    return settings.require_delivery_approval and case.delivery_approved_at is None
+
+
+def approve_delivery(session: Session, settings: Settings, case: Case, staff_id: int, now: dt.datetime) -> None:
+    """A caseworker checked the confirmed letter: delivery starts (the e-mail to the company is queued)."""
+    if case.status is not CaseStatus.READY or case.confirmed_at is None:
+        raise CaseConflict("Only a confirmed letter waiting for delivery can be approved.")
+    if case.delivery_approved_at is not None:
+        raise CaseConflict("Delivery of this letter is already approved.")
+    letter = latest_letter(session, case.id)
+    if letter is None or letter.status != "rendered":
+        raise CaseConflict("There is no letter to deliver yet.")
+    case.delivery_approved_at = now
+    case.delivery_approved_by_id = staff_id
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.STAFF, actor_staff_id=staff_id,
+                          action="delivery_approved", data={"letter_id": letter.id, "letter_sha256": letter.sha256}))
     start_delivery(session, settings, case, letter, now)
 
 
@@ -134,6 +164,9 @@ def start_delivery(session: Session, settings: Settings, case: Case, letter: Let
     kind, address = delivery_channel(letter)
     if kind != "email":
         return
+    snapshot = letter.data_snapshot
+    source = ("consumer:company" if case.provider_slug == "other"
+              else f"catalog:{case.provider_slug}@{snapshot.get('policy_version') or case.policy_version}")
     queue_email(
         session, settings,
         key=f"letter:{letter.id}:company",
@@ -147,7 +180,13 @@ def start_delivery(session: Session, settings: Settings, case: Case, letter: Let
         case_id=case.id,
         letter_id=letter.id,
         attachments=[{"letter_id": letter.id, "filename": letter_filename(case, letter)}],
+        address_source=source,
     )
+
+
+def answer_due(case: Case, delivered_at: dt.datetime) -> dt.date:
+    """The day the company's written answer is due: 10 days after delivery, in the consumer's calendar."""
+    return delivered_at.astimezone(ZoneInfo(case.timezone)).date() + dt.timedelta(days=ANSWER_DAYS)
 
 
 def record_email_delivery(session: Session, email: OutboundEmail, now: dt.datetime, confirmation: str) -> None:
@@ -162,30 +201,108 @@ def record_email_delivery(session: Session, email: OutboundEmail, now: dt.dateti
     letter.sent_at = now
     if case.status is CaseStatus.READY:
         transition(session, case, CaseStatus.SENT, Actor.SYSTEM, "delivered", now,
-                   data={"channel": "email", "letter_id": letter.id, "message_id": email.message_id})
+                   data={"channel": "email", "letter_id": letter.id, "message_id": email.message_id,
+                         "at": now.isoformat(), "answer_due": answer_due(case, now).isoformat()})
 
 
-def record_submission(session: Session, case: Case, channel: str, at: dt.datetime,
-                      confirmation: str | None, actor: Actor, now: dt.datetime) -> Delivery:
-    """"I have submitted it": the consumer (or staff) used the web form or the post (→ sent)."""
+def channel_address(case: Case, letter: Letter, channel: str) -> str:
+    """Where the letter went by this channel: the letter's own target, else the company's other channel."""
+    kind, address = delivery_channel(letter)
+    if kind == channel:
+        return address
+    if case.provider_slug == "other":
+        key = {"web_form": "web_form_url", "post": "postal_address"}.get(channel, "")
+        return str((case.company or {}).get(key) or channel)
+    provider = default_catalog().get(case.provider_slug)
+    known = provider.channel(channel) if provider is not None else None
+    return known.address if known is not None else channel
+
+
+def record_submission(session: Session, settings: Settings, case: Case, channel: str, at: dt.datetime,
+                      confirmation: str | None, actor: Actor, now: dt.datetime,
+                      staff_id: int | None = None) -> Delivery:
+    """"I have submitted it": the consumer (or staff) used the web form or the post (→ sent).
+
+    For the post, ``confirmation`` is the carrier's tracking number and ``at`` the time of posting.
+    The company-answer clock starts at ``at``.
+    """
     if channel not in ("web_form", "post"):
         raise CaseError("Choose the web form or the post.", {"channel": "must be web_form or post"})
     if case.status is not CaseStatus.READY:
         raise CaseConflict("Only a confirmed letter waiting for delivery can be marked as submitted.")
+    if awaiting_approval(settings, case):
+        raise CaseConflict("A caseworker checks the letter before it goes to the company; please wait for that.")
     if at > now + dt.timedelta(minutes=5):
         raise CaseError("The time of submission cannot be in the future.", {"at": "must not be in the future"})
+    if channel == "post" and confirmation and len(confirmation) > TRACKING_MAX:
+        raise CaseError("A tracking number has at most 100 characters.",
+                        {"confirmation": f"at most {TRACKING_MAX} characters for a tracking number"})
     letter = latest_letter(session, case.id)
-    if letter is None:
+    if letter is None or letter.status != "rendered":
         raise CaseConflict("There is no letter to deliver yet.")
-    kind, address = delivery_channel(letter)
     delivery = Delivery(case_id=case.id, letter_id=letter.id, channel=channel,
-                        address=address if kind == channel else channel, at=at, by=actor,
-                        confirmation=confirmation)
+                        address=channel_address(case, letter, channel)[:2000], at=at, by=actor,
+                        by_staff_id=staff_id, confirmation=confirmation,
+                        tracking_number=confirmation if channel == "post" else None)
     session.add(delivery)
     letter.sent_at = at
-    transition(session, case, CaseStatus.SENT, actor, "delivered", now,
-               data={"channel": channel, "letter_id": letter.id, "at": at.isoformat()})
+    data: dict[str, Any] = {"channel": channel, "letter_id": letter.id, "at": at.isoformat(),
+                            "answer_due": answer_due(case, at).isoformat()}
+    if channel == "post" and confirmation:
+        data["tracking_number"] = confirmation
+    transition(session, case, CaseStatus.SENT, actor, "delivered", now, data=data, staff_id=staff_id)
     return delivery
+
+
+def retry_email(session: Session, case: Case, email: OutboundEmail, staff_id: int, now: dt.datetime) -> None:
+    """A caseworker sends a failed e-mail again: the same row and Message-ID, fresh attempts, an audit event."""
+    if email.case_id != case.id or email.status != "failed":
+        raise CaseConflict("Only a failed e-mail of this case can be sent again.")
+    if case.personal_data_deleted_at is not None or case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise CaseConflict("This case is finished; nothing more is sent for it.")
+    if email.kind == LETTER_TO_COMPANY and case.status is not CaseStatus.READY:
+        raise CaseConflict("The letter is no longer waiting for delivery.")
+    previous = email.last_error
+    requeue_failed(session, email, now)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.STAFF, actor_staff_id=staff_id,
+                          action="email_retried",
+                          data={"email_id": email.id, "kind": email.kind, "message_id": email.message_id,
+                                "previous_error": (previous or "")[:500]}))
+
+
+def paste_text(case: Case, letter: Letter) -> str:
+    """A short plain-text request for a company's web form, from the letter's frozen facts only.
+
+    It says what the letter says (who, which account, what is asked, the reference), never the consumer's
+    free text, and points to the attached PDF as the formal notice.
+    """
+    s = letter.data_snapshot
+    company = s["company"].get("legal_name") or s["company"]["name"]
+    refund = bool(s.get("ask_refund", s.get("requested_outcome") == "cancel_and_refund"))
+    account = (f"the account {s['account_identifier']}" if s.get("account_identifier")
+               else f"the account registered to {s['consumer']['email']}")
+    dated = f" dated {s['letter_date']}" if s.get("letter_date") else ""
+    asks = ["cancel this subscription now and stop all further charges to my payment method for it"]
+    if refund:
+        amount = s.get("amount")
+        paid = f"the payment of {amount['value']} {amount['currency']}" if amount else "my most recent payment"
+        if amount and s.get("payment_date"):
+            paid += f" made on {s['payment_date']}"
+        asks.append(f"refund {paid} to the original payment method")
+    asks.append(f"confirm in writing within {ANSWER_DAYS} days that the subscription is cancelled"
+                f"{' and the refund is made' if refund else ''}, quoting the reference "
+                f"{s.get('reference') or case.reference}")
+    lines = [
+        f"To {company}:",
+        "",
+        f"I am cancelling my {s['plan']['name']} subscription, held under {account}. "
+        f"My formal letter{dated} is attached (PDF). Please:",
+        *[f"- {ask};" if i < len(asks) - 1 else f"- {ask}." for i, ask in enumerate(asks)],
+        "",
+        str(s["consumer"]["name"]),
+        str(s["consumer"]["email"]),
+    ]
+    return "\n".join(lines)
 
 
 def withdraw(session: Session, case: Case, actor: Actor, now: dt.datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -18,7 +19,14 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def html_from_text(text: str) -> str:
+    """Every message has an HTML part; a row made without one gets its text, escaped, as the HTML."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"></head>'
+            f'<body><pre style="white-space: pre-wrap">{html.escape(text)}</pre></body></html>\n')
+
+
 def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
+    """Plain text first, then HTML (readers show the last part they understand), then the PDFs."""
     message = EmailMessage()
     message["Message-ID"] = email.message_id
     message["Date"] = format_datetime(email.created_at)
@@ -32,8 +40,7 @@ def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
     for name, value in email.headers.items():
         message[name] = value
     message.set_content(email.body_text)
-    if email.body_html:
-        message.add_alternative(email.body_html, subtype="html")
+    message.add_alternative(email.body_html or html_from_text(email.body_text), subtype="html")
     for ref in email.attachments:
         letter_id = int(ref["letter_id"])
         pdf = session.execute(select(Letter.pdf).where(Letter.id == letter_id)).scalar_one()

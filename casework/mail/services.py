@@ -32,8 +32,13 @@ def queue_email(
     cc: list[str] | None = None,
     reply_to: str | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    address_source: str = "consumer",
 ) -> OutboundEmail:
-    """Queue one e-mail; queueing the same ``key`` again returns the existing row, creating nothing."""
+    """Queue one e-mail; queueing the same ``key`` again returns the existing row, creating nothing.
+
+    ``address_source`` says where the recipient address came from (``consumer``, ``consumer:company``
+    or ``catalog:<slug>@<policy version>``): in a dispute that is part of the evidence.
+    """
     existing = session.execute(
         select(OutboundEmail).where(OutboundEmail.idempotency_key == key)
     ).scalar_one_or_none()
@@ -55,6 +60,7 @@ def queue_email(
         body_html=html,
         attachments=attachments or [],
         headers={},
+        address_source=address_source[:100],
         created_at=now,
         relay_at=now,
     )
@@ -62,3 +68,16 @@ def queue_email(
     session.flush()
     dispatch_after_commit(session, SEND_TASK, [email.id])
     return email
+
+
+def requeue_failed(session: Session, email: OutboundEmail, now: dt.datetime) -> None:
+    """A caseworker's retry: the same row (so the same Message-ID) goes back to the queue with fresh attempts."""
+    if email.status != "failed":
+        raise ValueError("only a failed e-mail can be sent again")
+    email.status = "pending"
+    email.attempts = 0
+    email.lease_until = None
+    email.claim_token = None
+    email.relay_at = now
+    session.flush()
+    dispatch_after_commit(session, SEND_TASK, [email.id])

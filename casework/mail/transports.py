@@ -11,6 +11,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +20,31 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from casework.config import Settings
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """The server took the message: what it said, and the recipients it refused while taking the rest."""
+
+    confirmation: str
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def refusal_text(code: int, reason: bytes | str) -> str:
+    """``550 no such user``: the server's code and words, kept as evidence."""
+    words = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    return f"{code} {words}".strip()[:300]
+
+
+def refusals(recipients: dict[str, tuple[int, bytes]]) -> dict[str, str]:
+    return {address: refusal_text(code, reason) for address, (code, reason) in recipients.items()}
+
+
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> str:
-        """Hand the message over; return what the other side said, for the record."""
+    def send(self, message: EmailMessage) -> Accepted:
+        """Hand the message over; return what the other side said, for the record.
+
+        Raises ``smtplib.SMTPRecipientsRefused`` when every recipient is refused, other SMTP errors or
+        ``OSError`` when the message was not taken at all.
+        """
         ...
 
     def check(self) -> str:
@@ -38,7 +61,7 @@ class FileTransport:
         digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
         return self.outbox / f"{digest}.eml"
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: EmailMessage) -> Accepted:
         self.outbox.mkdir(parents=True, exist_ok=True)
         target = self.path_for(str(message["Message-ID"]))
         fd, tmp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
@@ -47,7 +70,7 @@ class FileTransport:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        return f"written to {target.name}"
+        return Accepted(f"written to {target.name}")
 
     def check(self) -> str:
         return "not_configured"
@@ -84,12 +107,11 @@ class SMTPTransport:
             client.login(self.username, self.password or "")
         return client
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: EmailMessage) -> Accepted:
+        """smtplib returns the recipients refused while others were accepted, and raises when all were."""
         with self._connect() as client:
             refused = client.send_message(message)
-        if refused:
-            raise smtplib.SMTPRecipientsRefused(refused)
-        return f"accepted by {self.host}:{self.port}"
+        return Accepted(f"accepted by {self.host}:{self.port}", refusals(refused))
 
     def check(self) -> str:
         try:

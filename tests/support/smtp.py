@@ -19,10 +19,20 @@ def free_port() -> int:
 
 
 class _Handler:
-    def __init__(self) -> None:
+    def __init__(self, refuse: dict[str, str] | None = None) -> None:
         self.messages: list[Message] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.refuse = {address.lower(): answer for address, answer in (refuse or {}).items()}
         self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        """Answer RCPT TO with the configured refusal (``550 ...`` or ``450 ...``) for listed addresses."""
+        answer = self.refuse.get(address.lower())
+        if answer is not None:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -34,9 +44,10 @@ class _Handler:
 class SMTPServer:
     USER, PASSWORD = "casework", "s3cret-pass"
 
-    def __init__(self) -> None:
-        self.handler = _Handler()
-        self.port = free_port()
+    def __init__(self, refuse: dict[str, str] | None = None, port: int | None = None) -> None:
+        """``refuse`` maps addresses to the RCPT TO answer they get, e.g. ``{"x@y": "550 5.1.1 no such user"}``."""
+        self.handler = _Handler(refuse)
+        self.port = port or free_port()
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port,
             authenticator=self._authenticate, auth_require_tls=False,
@@ -57,6 +68,16 @@ class SMTPServer:
     def messages(self) -> list[Message]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    def refuse(self, address: str, answer: str) -> None:
+        """From now on, answer RCPT TO for ``address`` with ``answer`` (e.g. ``550 5.1.1 no such user``)."""
+        with self.handler.lock:
+            self.handler.refuse[address.lower()] = answer
+
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        with self.handler.lock:
+            return list(self.handler.envelopes)
 
     def start(self) -> None:
         self.controller.start()
