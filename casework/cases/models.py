@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
-from casework.db import Base, JsonType, utcnow
+from casework.db import Base, JsonType, partial_index, utcnow
 
 
 def _enum(enum_cls: type[Any], name: str) -> Enum:
@@ -82,6 +82,18 @@ class Case(Base):
     # Where deployments require it, a caseworker approves company delivery of a confirmed letter.
     delivery_approved_at: Mapped[dt.datetime | None]
     delivery_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    # The company's clock: the day its written answer is due (set when delivery is recorded), the
+    # follow-ups sent for silence so far, and when a second silence made escalation due.
+    answer_due_on: Mapped[dt.date | None]
+    follow_ups_sent: Mapped[int] = mapped_column(default=0)
+    escalation_due_at: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]
+    # The consumer's own report of a refund.
+    refund_received_amount: Mapped[decimal.Decimal | None] = mapped_column(Numeric(12, 2))
+    refund_received_currency: Mapped[str | None] = mapped_column(String(3))
+    refund_received_on: Mapped[dt.date | None]
+    # Deadline reminders stop (case e-mails do not) once the consumer unsubscribes.
+    reminders_unsubscribed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -92,6 +104,9 @@ class Case(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
     __table_args__ = (
+        partial_index("ix_cases_answer_due", "answer_due_on", "answer_due_on IS NOT NULL"),
+        partial_index("ix_cases_resolved_at", "resolved_at", "status = 'resolved'"),
+
         CheckConstraint(
             "(status IN ('resolved', 'closed')) = (outcome IS NOT NULL)", name="outcome_iff_resolved"
         ),
@@ -145,6 +160,27 @@ class CompanyResponse(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (CheckConstraint(f"type IN {RESPONSE_TYPES}", name="type"),)
+
+
+class CaseAttachment(Base):
+    """A file the consumer or a caseworker uploaded (a company's reply, a screenshot): checked by content."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("company_responses.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[Actor] = mapped_column(_enum(Actor, "uploaded_by"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("content_type IN ('application/pdf', 'image/png', 'image/jpeg')", name="content_type"),
+    )
 
 
 class ConfirmationCode(Base):

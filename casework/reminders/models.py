@@ -1,4 +1,4 @@
-"""Reminder rows; the sweep over ``due_at`` arrives with the reminders feature."""
+"""Reminder rows, swept over ``due_at`` by one beat task."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class Reminder(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     deadline: Mapped[dt.date | None]
+    # How many days before the act-by date this reminder fires (3 and 0 for each deadline).
+    lead_days: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[dt.datetime]
     recipient: Mapped[str] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
