@@ -1,7 +1,9 @@
 """Filing to the consumer's e-mail in the outbox, through a real worker.
 
 Measures, for cases filed one at a time, the time from the commit that files a case to the
-``.eml`` file in the outbox (median, p95), and a burst of cases filed at once (cases per second).
+``.eml`` file in the outbox (median, p95), and a burst of cases filed at once (cases per second);
+then, with the worker sending through a local SMTP server (aiosmtpd), the time from filing to the
+server accepting the consumer's e-mail, one case at a time (an idle worker).
 Baseline, in the same run: rendering and composing the same letter in-process, with no broker
 and no worker, i.e. the floor the queue adds to. Backend: the embedded default, or PostgreSQL +
 Redis with ``CASEWORK_BENCH_DATABASE_URL`` / ``CASEWORK_BENCH_BROKER_URL``.
@@ -29,6 +31,7 @@ from casework.mail.transports import FileTransport
 from casework.runtime import runtime_of
 from tests.conftest import reset_database
 from tests.support.factories import case_facts
+from tests.support.smtp import SMTPServer
 from tests.support.worker import WorkerProcess
 
 SEQUENTIAL = int(os.environ.get("CASEWORK_BENCH_CASES", "20"))
@@ -73,6 +76,9 @@ def main() -> dict[str, Any]:
         baseline = [_in_process(snapshot, var_dir / "baseline") for _ in range(SEQUENTIAL)]
     finally:
         worker.kill()
+    try:
+        to_smtp = _smtp_phase(runtime, env, var_dir)
+    finally:
         runtime.engine.dispose()
     return {
         "benchmark": "filing_to_outbox",
@@ -83,7 +89,39 @@ def main() -> dict[str, Any]:
         "ratio_median_to_baseline": round(statistics.median(latencies) / statistics.median(baseline), 2),
         "burst": {"cases": BURST, "seconds": round(burst_seconds, 3),
                   "cases_per_second": round(BURST / burst_seconds, 2)},
+        "filing_to_smtp_accepted_seconds": summary(to_smtp),
+        "goal": "filing to e-mail under 2 s median in the embedded mode",
     }
+
+
+def _smtp_phase(runtime: Any, env: dict[str, str], var_dir: Path) -> list[float]:
+    """Filing to the consumer's e-mail accepted by a local SMTP server, one case at a time."""
+    server = SMTPServer()
+    server.start()
+    worker = WorkerProcess({**env, "CASEWORK_SMTP_URL": server.url}, var_dir, "bench-smtp",
+                           pool=("prefork", "--concurrency", "2"))
+    worker.start()
+    try:
+        return [_one_case_to_smtp(runtime, server) for _ in range(SEQUENTIAL)]
+    finally:
+        worker.kill()
+        server.stop()
+
+
+def _one_case_to_smtp(runtime: Any, server: SMTPServer) -> float:
+    started = time.perf_counter()
+    case_id = _file(runtime)
+    deadline = started + 60
+    while True:
+        with runtime.sessions() as session:
+            message_id = session.execute(
+                select(OutboundEmail.message_id).where(OutboundEmail.case_id == case_id)
+            ).scalar_one_or_none()
+        if message_id is not None and any(m["Message-ID"] == message_id for m in server.messages):
+            return time.perf_counter() - started
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"case {case_id} reached no SMTP server within 60 s")
+        time.sleep(0.01)
 
 
 def _file(runtime: Any) -> int:
