@@ -1,4 +1,4 @@
-"""The beat schedule: one relay sweep per interval (exactly one beat process per deployment)."""
+"""The beat schedule: the relay, the deadline sweep and expiry (exactly one beat process per deployment)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "jobs.relay",
             "schedule": settings.relay_interval_seconds,
             "options": {"expires": settings.relay_interval_seconds},
+        },
+        "deadlines-sweep": {
+            "task": "deadlines.sweep",
+            "schedule": 60.0,
+            "options": {"expires": 60.0},
         },
         "expire-unconfirmed-cases": {
             "task": "cases.expire_unconfirmed",

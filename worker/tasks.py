@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from casework.cases.workflow import run_expiry
 from casework.jobs.relay import run_relay
 from casework.letters.jobs import render_letter
 from casework.mail.jobs import send_email
+from casework.reminders.sweep import run_reminder_sweep
 from worker.app import app, runtime
 
 _RENDER_LIMIT = int(runtime().settings.render_time_limit_seconds)
+log = logging.getLogger("casework.worker")
 _SEND_LIMIT = int(runtime().settings.smtp_timeout_seconds * 6) + 30
 
 
@@ -30,3 +34,16 @@ def relay() -> dict[str, int]:
 @app.task(name="cases.expire_unconfirmed", acks_late=True, time_limit=600)
 def expire_unconfirmed() -> int:
     return run_expiry(runtime())
+
+
+@app.task(name="deadlines.sweep", acks_late=True, time_limit=600)
+def deadlines_sweep() -> dict[str, int]:
+    """Every minute: due consumer reminders, then the company-answer clock (follow-ups and escalations)."""
+    counts = {f"reminders.{name}": value for name, value in run_reminder_sweep(runtime()).items()}
+    try:
+        from casework.cases.clock import run_clock_sweep
+    except ImportError:
+        log.warning("the company-answer clock is not installed; only reminders were swept")
+        return counts
+    counts.update({f"clock.{name}": value for name, value in run_clock_sweep(runtime()).items()})
+    return counts

@@ -1,0 +1,300 @@
+"""Deadline reminders: planned at 09:00 on the consumer's calendar, sent once by the sweep, with a calendar
+entry and a one-click way to stop them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from icalendar import Calendar
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from casework.cases.confirmation import issue_code
+from casework.cases.models import Case, CaseEvent
+from casework.cases.services import assessment_of, file_case
+from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
+from casework.cases.workflow import (
+    confirm,
+    confirm_cancelled,
+    correct_facts,
+    record_response,
+    transition,
+    withdraw,
+)
+from casework.db import utcnow
+from casework.letters.models import Letter
+from casework.mail.compose import build_message, message_id_for
+from casework.mail.models import OutboundEmail
+from casework.reminders.links import unsubscribe_token
+from casework.reminders.models import Reminder
+from casework.reminders.planning import plan_reminders
+from casework.reminders.sweep import run_reminder_sweep
+from casework.runtime import Runtime
+from tests.support.factories import case_facts
+from tests.support.waiting import wait_for
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+
+
+def trial_facts(**changes: Any) -> Any:
+    """A Coursera Plus monthly trial, nothing paid yet: deadlines are the trial's end and the first charge."""
+    base: dict[str, Any] = {"plan": "coursera-plus-monthly", "payment_date": None, "amount_value": None,
+                            "amount_currency": None, "requested_outcome": RequestedOutcome.CANCEL,
+                            "trial_start_date": dt.date(2026, 11, 25), "timezone": "Australia/Sydney"}
+    base.update(changes)
+    return case_facts(**base)
+
+
+def new_case(session: Session, runtime: Runtime, now: dt.datetime = NOW, **changes: Any) -> Case:
+    filed = file_case(session, trial_facts(**changes), runtime.settings.secret_key, now)
+    case = session.get(Case, filed.case_id)
+    assert case is not None
+    return case
+
+
+def scheduled(session: Session, case_id: int) -> list[tuple[str, dt.date | None, int, dt.datetime]]:
+    rows = session.scalars(select(Reminder).where(Reminder.case_id == case_id, Reminder.status == "scheduled")
+                           .order_by(Reminder.due_at))
+    return [(r.kind, r.deadline, r.lead_days, r.due_at) for r in rows]
+
+
+def local(day: str, timezone: str) -> dt.datetime:
+    """09:00 on ``day`` in ``timezone`` as UTC: what the tests expect every reminder's due time to be."""
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(9), ZoneInfo(timezone)).astimezone(dt.UTC)
+
+
+def confirm_case(session: Session, runtime: Runtime, case: Case, now: dt.datetime) -> None:
+    """Confirm the way the consumer does, with the letter marked rendered (the PDF is not needed here)."""
+    letter = session.scalars(select(Letter).where(Letter.case_id == case.id)).one()
+    letter.status, letter.pdf, letter.sha256 = "rendered", b"%PDF-1.7 stand-in", "0" * 64
+    session.flush()
+    _, code = issue_code(session, case.id, letter.id, case.consumer_email, runtime.settings.secret_key, now)
+    confirm(session, runtime.settings, case, code, now)
+
+
+def test_a_trial_gets_trial_end_and_first_charge_reminders_at_nine_in_sydney(
+        db_session: Session, runtime: Runtime) -> None:
+    case = new_case(db_session, runtime)
+    assert scheduled(db_session, case.id) == []  # a letter case is planned when it is confirmed
+    confirm_case(db_session, runtime, case, NOW)
+    sydney = "Australia/Sydney"
+    # Trial 11-25 .. 12-01 (act by 11-30), first charge 12-02 (act by 12-01). The 3-day reminder for the
+    # trial's end would be 11-27 09:00 in Sydney, already past at NOW (11-27 23:00 there): not planned.
+    assert scheduled(db_session, case.id) == [
+        ("renewal", dt.date(2026, 12, 2), 3, local("2026-11-28", sydney)),
+        ("trial_end", dt.date(2026, 12, 1), 0, local("2026-11-30", sydney)),
+        ("renewal", dt.date(2026, 12, 2), 0, local("2026-12-01", sydney)),
+    ]
+    assert local("2026-11-28", sydney) == dt.datetime(2026, 11, 27, 22, 0, tzinfo=dt.UTC)  # AEDT, +11
+    recipients = set(db_session.scalars(select(Reminder.recipient).where(Reminder.case_id == case.id)))
+    assert recipients == {"jane@example.com"}
+
+
+def test_los_angeles_reminders_follow_the_end_of_daylight_saving(db_session: Session, runtime: Runtime) -> None:
+    now = dt.datetime(2026, 10, 27, 12, 0, tzinfo=dt.UTC)
+    case = new_case(db_session, runtime, now, trial_start_date=dt.date(2026, 10, 28), country="US",
+                    region="US-CA", timezone="America/Los_Angeles")
+    plan_reminders(db_session, case, now)
+    due = {(kind, lead): at for kind, _, lead, at in scheduled(db_session, case.id)}
+    # DST ends on 1 November 2026: 09:00 is 16:00 UTC before it and 17:00 UTC after it.
+    assert due == {
+        ("trial_end", 3): dt.datetime(2026, 10, 30, 16, 0, tzinfo=dt.UTC),
+        ("renewal", 3): dt.datetime(2026, 10, 31, 16, 0, tzinfo=dt.UTC),
+        ("trial_end", 0): dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC),
+        ("renewal", 0): dt.datetime(2026, 11, 3, 17, 0, tzinfo=dt.UTC),
+    }
+
+
+def test_nothing_in_the_past_is_planned(db_session: Session, runtime: Runtime) -> None:
+    case = new_case(db_session, runtime)
+    assert plan_reminders(db_session, case, dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC)) == []
+    assert scheduled(db_session, case.id) == []
+
+
+def test_corrected_facts_cancel_and_replace_the_reminders(db_session: Session, runtime: Runtime) -> None:
+    case = new_case(db_session, runtime)
+    confirm_case(db_session, runtime, case, NOW)
+    before = {r.id for r in db_session.scalars(select(Reminder).where(Reminder.case_id == case.id))}
+    assert len(before) == 3
+    case.status = CaseStatus.NEW  # correctable again, as for a consumer who spotted a wrong date early
+    facts = trial_facts(trial_start_date=dt.date(2026, 12, 5), consumer_email="jane.new@example.com")
+    correct_facts(db_session, case, facts, assessment_of(facts, NOW), NOW)
+    statuses = dict(db_session.execute(select(Reminder.id, Reminder.status).where(Reminder.id.in_(before))).all())
+    assert set(statuses.values()) == {"cancelled"}
+    sydney = "Australia/Sydney"
+    assert scheduled(db_session, case.id) == [
+        ("trial_end", dt.date(2026, 12, 11), 3, local("2026-12-07", sydney)),
+        ("renewal", dt.date(2026, 12, 12), 3, local("2026-12-08", sydney)),
+        ("trial_end", dt.date(2026, 12, 11), 0, local("2026-12-10", sydney)),
+        ("renewal", dt.date(2026, 12, 12), 0, local("2026-12-11", sydney)),
+    ]
+    new_recipients = db_session.scalars(select(Reminder.recipient).where(Reminder.status == "scheduled",
+                                                                          Reminder.case_id == case.id))
+    assert set(new_recipients) == {"jane.new@example.com"}
+
+
+def test_withdrawing_or_resolving_cancels_the_reminders(db_session: Session, runtime: Runtime) -> None:
+    withdrawn = new_case(db_session, runtime)
+    confirm_case(db_session, runtime, withdrawn, NOW)
+    withdraw(db_session, withdrawn, Actor.CONSUMER, NOW)
+    resolved = new_case(db_session, runtime)
+    confirm_case(db_session, runtime, resolved, NOW)
+    assert len(scheduled(db_session, resolved.id)) == 3
+    transition(db_session, resolved, CaseStatus.RESOLVED, Actor.STAFF, "resolved", NOW, outcome=Outcome.CANCELLED)
+    for case in (withdrawn, resolved):
+        assert scheduled(db_session, case.id) == []
+        kept = set(db_session.scalars(select(Reminder.status).where(Reminder.case_id == case.id)))
+        assert kept == {"cancelled"}
+
+
+def test_an_app_store_case_cancelled_then_charged_again_is_reminded_again(db_session: Session,
+                                                                        runtime: Runtime) -> None:
+    case = new_case(db_session, runtime, billing_channel=BillingChannel.APPLE_APP_STORE,
+                    next_renewal_date=dt.date(2026, 12, 2))
+    plan_reminders(db_session, case, NOW)
+    assert len(scheduled(db_session, case.id)) == 3
+    confirm_cancelled(db_session, case, NOW)
+    assert scheduled(db_session, case.id) == []
+    record_response(db_session, case, "charged_again", NOW.date(), "Charged again after cancelling.",
+                    Actor.CONSUMER, NOW + dt.timedelta(hours=1))
+    assert case.status is CaseStatus.NEW
+    assert [(kind, lead) for kind, _, lead, _ in scheduled(db_session, case.id)] == [
+        ("renewal", 3), ("trial_end", 0), ("renewal", 0)]
+
+
+def file_app_store_case(runtime: Runtime, now: dt.datetime, **changes: Any) -> int:
+    with runtime.sessions.begin() as session:
+        facts = trial_facts(**{"billing_channel": BillingChannel.APPLE_APP_STORE,
+                               "next_renewal_date": dt.date(2026, 12, 2), **changes})
+        return file_case(session, facts,
+                         runtime.settings.secret_key, now).case_id
+
+
+def reminders_of(runtime: Runtime, case_id: int) -> list[Reminder]:
+    with runtime.sessions() as session:
+        return list(session.scalars(select(Reminder).where(Reminder.case_id == case_id).order_by(Reminder.id)))
+
+
+def test_the_sweep_plans_app_store_cases_and_sends_each_due_reminder_once(committed: Runtime) -> None:
+    case_id = file_app_store_case(committed, NOW)
+    counts = run_reminder_sweep(committed, NOW)
+    assert counts == {"planned_cases": 1, "sent": 0, "cancelled": 0}
+    assert [r.status for r in reminders_of(committed, case_id)] == ["scheduled"] * 3
+    later = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC)  # two are due by then, the same-day renewal one not
+    assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 2, "cancelled": 0}
+    assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 0, "cancelled": 0}
+    reminders = reminders_of(committed, case_id)
+    assert [r.status for r in reminders] == ["sent", "sent", "scheduled"]
+    with committed.sessions() as session:
+        emails = list(session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "reminder")
+                                      .order_by(OutboundEmail.id)))
+    assert sorted(e.id for e in emails) == sorted(r.outbound_email_id or 0 for r in reminders[:2])
+    domain = committed.settings.message_id_domain
+    assert {e.message_id for e in emails} == {message_id_for(f"reminder:{r.id}", domain) for r in reminders[:2]}
+    assert emails[0].recipients == ["jane@example.com"]
+
+
+def test_the_sweep_skips_unsubscribed_and_resolved_cases(committed: Runtime) -> None:
+    unsubscribed = file_app_store_case(committed, NOW)
+    resolved = file_app_store_case(committed, NOW)
+    run_reminder_sweep(committed, NOW)
+    with committed.sessions.begin() as session:
+        session.execute(update(Case).where(Case.id == unsubscribed).values(reminders_unsubscribed_at=NOW))
+        session.execute(update(Case).where(Case.id == resolved)
+                        .values(status=CaseStatus.RESOLVED, outcome=Outcome.REDIRECTED_APP_STORE))
+    counts = run_reminder_sweep(committed, dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC))
+    assert counts == {"planned_cases": 0, "sent": 0, "cancelled": 4}
+    for case_id in (unsubscribed, resolved):
+        assert [r.status for r in reminders_of(committed, case_id)] == ["cancelled", "cancelled", "scheduled"]
+    with committed.sessions() as session:
+        assert session.scalars(select(OutboundEmail.id).where(OutboundEmail.kind == "reminder")).all() == []
+
+
+def test_the_reminder_email_has_the_calendar_entry_and_one_click_unsubscribe(committed: Runtime) -> None:
+    case_id = file_app_store_case(committed, NOW)
+    run_reminder_sweep(committed, NOW)
+    run_reminder_sweep(committed, dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC))  # the 3-day first-charge one
+    with committed.sessions() as session:
+        row = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "reminder")).one()
+        message = email.message_from_bytes(build_message(session, row).as_bytes())
+        reference = session.get_one(Case, case_id).reference
+    token = unsubscribe_token(committed.settings.secret_key, case_id)
+    url = f"http://casework.test/reminders/unsubscribe/{token}"
+    assert message["List-Unsubscribe"] == f"<{url}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Subject"].startswith("In 3 days: ")
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert "Wednesday 2 December 2026" in text
+    assert "Act by: Tuesday 1 December 2026" in text
+    assert "http://casework.test/c/" in text
+    assert url in text
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_filename() == f"{reference}-renewal.ics"
+    calendar = Calendar.from_ical(part.get_payload(decode=True))
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == dt.date(2026, 12, 1)
+    assert str(event["uid"]) == f"{reference}-renewal-2026-12-02@{committed.settings.message_id_domain}"
+    assert len(event.walk("VALARM")) == 1
+
+
+def test_unsubscribing_by_page_and_by_one_click(app: Flask, committed: Runtime) -> None:
+    case_id = file_app_store_case(committed, NOW)
+    run_reminder_sweep(committed, NOW)
+    client = app.test_client()
+    url = f"/reminders/unsubscribe/{unsubscribe_token(committed.settings.secret_key, case_id)}"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Stop deadline reminders" in page.get_data(as_text=True)
+    assert reminders_of(committed, case_id)[0].status == "scheduled"  # looking is not unsubscribing
+    # A mail client's one-click POST: no session, no CSRF token.
+    done = client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    assert "Reminders stopped" in done.get_data(as_text=True)
+    assert {r.status for r in reminders_of(committed, case_id)} == {"cancelled"}
+    with committed.sessions() as session:
+        case = session.get_one(Case, case_id)
+        assert case.reminders_unsubscribed_at is not None
+        actions = session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case_id)).all()
+    assert actions.count("reminders_unsubscribed") == 1
+    assert client.post(url).status_code == 200  # again: still stopped, nothing new
+    forged = unsubscribe_token("another-secret-key-" + "y" * 32, case_id)
+    for bad in ("not-a-token", forged, unsubscribe_token(committed.settings.secret_key, 10**9)):
+        assert client.get(f"/reminders/unsubscribe/{bad}").status_code == 404
+        assert client.post(f"/reminders/unsubscribe/{bad}").status_code == 404
+
+
+@pytest.mark.worker
+def test_the_beat_task_sends_a_due_reminder_through_a_real_worker(committed: Runtime, start_worker: Any) -> None:
+    now = utcnow()
+    case_id = file_app_store_case(committed, now, trial_start_date=now.date() + dt.timedelta(days=2))
+    with committed.sessions.begin() as session:
+        case = session.get_one(Case, case_id)
+        [first, *_] = plan_reminders(session, case, now)
+        session.flush()
+        first.due_at = now - dt.timedelta(minutes=1)
+        reminder_id = first.id
+    start_worker()
+    committed.dispatcher.send("deadlines.sweep", [])
+    expected = message_id_for(f"reminder:{reminder_id}", committed.settings.message_id_domain)
+
+    def delivered() -> list[email.message.Message]:
+        found = [email.message_from_bytes(p.read_bytes()) for p in committed.settings.outbox.glob("*.eml")]
+        return [m for m in found if m["Message-ID"] == expected]
+
+    [message] = wait_for(delivered, 30, "the reminder e-mail in the outbox")
+    assert any(p.get_content_type() == "text/calendar" for p in message.walk())
+    [reminder] = [r for r in reminders_of(committed, case_id) if r.id == reminder_id]
+    assert reminder.status == "sent"
+
+    def recorded() -> OutboundEmail | None:
+        with committed.sessions() as session:
+            row = session.get_one(OutboundEmail, reminder.outbound_email_id)
+        return row if row.status == "sent" else None
+
+    sent = wait_for(recorded, 30, "the reminder e-mail to be recorded as sent")  # the file is written first
+    assert (sent.kind, sent.message_id) == ("reminder", expected)
