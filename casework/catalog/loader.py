@@ -188,6 +188,8 @@ class Provider:
     labels: Labels = Labels()
     self_serve: SelfServe | None = None
     country_notes: tuple[CountryNote, ...] = ()
+    # Days the company has to answer a delivered letter before a follow-up goes out (the letter asks for 10).
+    answer_days: int = 10
 
     def plan(self, slug: str) -> Plan | None:
         return next((p for p in self.plans if p.slug == slug), None)
@@ -342,6 +344,14 @@ def _labels(path: Path, raw: Any) -> Labels:
     return Labels(**{name: text for name, text in found.items() if text is not None})
 
 
+def _answer_days(top: _Reader) -> int:
+    """Optional; a follow-up after more than 90 days of silence would no longer be a follow-up."""
+    days = top.positive("answer_days")
+    if days is not None and days > 90:
+        top.fail("answer_days", "must be at most 90")
+    return days if days is not None else Provider.answer_days
+
+
 def load_provider(path: Path) -> Provider:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -395,6 +405,7 @@ def load_provider(path: Path) -> Provider:
         labels=_labels(path, top.get("labels", dict, required=False) or {}),
         self_serve=self_serve,
         country_notes=tuple(notes),
+        answer_days=_answer_days(top),
     )
     top.done()
     if provider.slug != path.stem:

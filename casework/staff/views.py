@@ -1,5 +1,6 @@
 """Staff pages: sign in and out, the list of cases (newest first), a case with its timeline and the
-caseworker's delivery actions (approve, record a web-form or postal delivery, send a failed e-mail again)."""
+caseworker's delivery actions (approve, record a web-form or postal delivery, send a failed e-mail again,
+send the final notice after the company's silence)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
+from casework.cases import clock
 from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.services import CaseError
 from casework.cases.states import Actor
@@ -94,7 +96,7 @@ def cases() -> ResponseReturnValue:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render_template("staff/cases.html", cases=rows, next_before=rows[-1].id if more else None,
-                           user=current_user)
+                           user=current_user, flags=clock.staff_flags(db(), rows))
 
 
 def _find_case(reference: str) -> Case:
@@ -125,7 +127,14 @@ def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 
                            deliveries=deliveries, user=current_user, errors=errors or {},
                            channel=delivery_channel(letter) if letter is not None else None,
                            awaiting_approval=found.confirmed_at is not None and awaiting_approval(settings, found),
-                           staff_names=_staff_names(events)), status
+                           staff_names=_staff_names(events), flags=clock.staff_flags(session_db, [found])[found.id],
+                           to_submit=_to_submit(session_db, found)), status
+
+
+def _to_submit(session_db: Session, found: Case) -> tuple[Letter, str, str] | None:
+    """The follow-up or final notice waiting to be submitted by web form or post, with its channel."""
+    letter = clock.awaiting_submission(session_db, found)
+    return (letter, *delivery_channel(letter)) if letter is not None else None
 
 
 def _staff_names(events: list[CaseEvent]) -> dict[int, str]:
@@ -210,6 +219,17 @@ def record_delivery(reference: str) -> ResponseReturnValue:
         record_submission(session_db, runtime_of().settings, found, request.form.get("channel", ""), at,
                           confirmation, Actor.STAFF, now, staff_id=staff_id)
         return "Delivery recorded; the company's answer is now due."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/final-notice")
+@route_rule("staff")
+def final_notice(reference: str) -> ResponseReturnValue:
+    """The caseworker's decision after silence: the final notice, delivered by the letter's channel."""
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        clock.send_final_notice(session_db, runtime_of().settings, found, staff_id, now)
+        return "The final notice is being prepared; it goes out by the company's channel once written."
 
     return _staff_action(reference, run)
 
