@@ -1,0 +1,317 @@
+"""The consumer's side of a delivered case: the company's answer (with a reply file), a refund received,
+an answer to a caseworker's question, and the status e-mails that keep the consumer informed.
+
+Like the workflow, every function changes rows in the caller's transaction and raises instead of committing.
+Form input is checked here as a whole, so a page can show every field's problem at once and save nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import has_app_context
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
+from casework.cases.schemas import AMOUNT_RE, currencies
+from casework.cases.services import CaseError
+from casework.cases.states import Actor, CaseStatus, Outcome
+from casework.cases.tokens import issue_token
+from casework.catalog import default_catalog
+from casework.config import Settings
+from casework.mail.models import OutboundEmail
+from casework.mail.services import queue_email
+from casework.runtime import SETTINGS_KEY, runtime_of
+
+log = logging.getLogger("casework.cases.answers")
+
+RESPONSE_TYPES: dict[str, str] = {
+    "confirmed_cancellation": "They confirmed the cancellation",
+    "refund_offered": "They offered a refund",
+    "refused": "They refused to cancel or to refund",
+    "retention_offer": "They offered a discount or a reason to stay",
+    "asked_for_information": "They asked me for more information",
+    "charged_again": "I was charged again",
+}
+# Where the consumer can tell us what the company did; a finished case only hears "charged again".
+ANSWERABLE = frozenset({CaseStatus.READY, CaseStatus.SENT, CaseStatus.FOLLOW_UP, CaseStatus.ESCALATED})
+FINISHED = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
+TEXT_MAX = 2000
+ATTACHMENT_MAX = 5 * 1024 * 1024
+# The whole upload request: the file plus the form's few text fields and the multipart framing.
+UPLOAD_REQUEST_MAX = ATTACHMENT_MAX + 256 * 1024
+# Only these, recognised by their first bytes: a declared type or a file name proves nothing.
+SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+STATUS_MAILS = frozenset({"delivered", "answer_due", "follow_up", "resolved"})
+
+
+class FormErrors(CaseError):
+    """Input the consumer can fix; ``fields`` maps each form field to what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str
+    received_on: dt.date
+    summary: str
+    upload: Upload | None
+
+
+@dataclass(frozen=True)
+class Refund:
+    amount: decimal.Decimal
+    currency: str
+    on: dt.date
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """The content type and extension the bytes themselves show, or None for anything else."""
+    for magic, content_type, extension in SIGNATURES:
+        if data.startswith(magic):
+            return content_type, extension
+    return None
+
+
+def safe_filename(name: str, extension: str) -> str:
+    """A plain ASCII name ending in the extension of what the file really is."""
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    stem = _UNSAFE_NAME.sub("-", stem).strip(".-")[:100] or "reply"
+    return f"{stem}.{extension}"
+
+
+def _local_today(case: Case, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(case.timezone)).date()
+
+
+def _parse_date(raw: str, case: Case, now: dt.datetime, field: str, errors: dict[str, str]) -> dt.date | None:
+    if not raw:
+        errors[field] = "Enter the date."
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = "Enter a date such as 2026-12-01."
+        return None
+    if day > _local_today(case, now):
+        errors[field] = "The date cannot be in the future."
+    elif day < case.created_at.astimezone(ZoneInfo(case.timezone)).date() - dt.timedelta(days=366):
+        errors[field] = "That is more than a year before you filed this case."
+    return day
+
+
+def _text(raw: str, field: str, errors: dict[str, str], what: str) -> str:
+    text = raw.replace("\r\n", "\n").strip()
+    if not text:
+        errors[field] = f"Write {what}."
+    elif len(text) > TEXT_MAX:
+        errors[field] = f"At most {TEXT_MAX} characters (this has {len(text)})."
+    return text
+
+
+def parse_answer(form: Mapping[str, str], upload: Upload | None, case: Case, now: dt.datetime) -> Answer:
+    """The "what the company said" form, checked field by field (FormErrors names every problem)."""
+    errors: dict[str, str] = {}
+    kind = form.get("answer.type", "")
+    if kind not in RESPONSE_TYPES:
+        errors["answer.type"] = "Choose what happened."
+    received_on = _parse_date(form.get("answer.received_on", "").strip(), case, now, "answer.received_on", errors)
+    summary = _text(form.get("answer.summary", ""), "answer.summary", errors, "what they said, in short")
+    if upload is not None:
+        if not upload.data:
+            errors["answer.file"] = "The file is empty."
+        elif len(upload.data) > ATTACHMENT_MAX:
+            errors["answer.file"] = "The file is larger than 5 MB. Send a smaller copy or a screenshot."
+        elif sniff(upload.data) is None:
+            errors["answer.file"] = "Only a PDF, PNG or JPEG file can be added; this file is none of those."
+    if errors or received_on is None:
+        raise FormErrors("Some answers need correcting.", errors)
+    return Answer(kind, received_on, summary, upload)
+
+
+def record_answer(session: Session, case: Case, answer: Answer, actor: Actor, now: dt.datetime) -> CompanyResponse:
+    """The company's answer and its file; "charged again" reopens a finished case (never a withdrawn one)."""
+    from casework.cases.workflow import CaseConflict, record_response  # the workflow calls back into this module
+
+    if case.status not in ANSWERABLE | FINISHED:
+        raise CaseConflict("An answer can be recorded once your letter is confirmed.")
+    if case.status in FINISHED and answer.kind != "charged_again":
+        raise CaseConflict("This case is finished; tell us only if you were charged again.")
+    response = record_response(session, case, answer.kind, answer.received_on, answer.summary, actor, now)
+    if answer.upload is not None:
+        session.flush()
+        store_attachment(session, case, response, answer.upload, actor, now)
+    return response
+
+
+def store_attachment(session: Session, case: Case, response: CompanyResponse | None, upload: Upload,
+                     actor: Actor, now: dt.datetime) -> CaseAttachment:
+    detected = sniff(upload.data)
+    if detected is None or len(upload.data) > ATTACHMENT_MAX:
+        raise FormErrors("Only a PDF, PNG or JPEG file up to 5 MB.", {"answer.file": "not a PDF, PNG or JPEG"})
+    content_type, extension = detected
+    digest = hashlib.sha256(upload.data).hexdigest()
+    row = CaseAttachment(case_id=case.id, response_id=response.id if response is not None else None,
+                         filename=safe_filename(upload.filename, extension), content_type=content_type,
+                         size=len(upload.data), sha256=digest, data=upload.data, uploaded_by=actor, created_at=now)
+    session.add(row)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="attachment_added",
+                          data={"filename": row.filename, "content_type": content_type, "size": row.size,
+                                "sha256": digest}))
+    return row
+
+
+def parse_refund(form: Mapping[str, str], case: Case, now: dt.datetime) -> Refund:
+    errors: dict[str, str] = {}
+    raw_amount = form.get("refund.amount", "").strip().replace(",", "")
+    amount = decimal.Decimal(0)
+    if not AMOUNT_RE.match(raw_amount) or decimal.Decimal(raw_amount) <= 0:
+        errors["refund.amount"] = "Enter the amount, such as 12.00."
+    else:
+        amount = decimal.Decimal(raw_amount).quantize(decimal.Decimal("0.01"))
+    currency = form.get("refund.currency", "").strip().upper()
+    if currency not in currencies():
+        errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
+    on = _parse_date(form.get("refund.on", "").strip(), case, now, "refund.on", errors)
+    if errors or on is None:
+        raise FormErrors("Some answers need correcting.", errors)
+    return Refund(amount, currency, on)
+
+
+def record_refund(session: Session, case: Case, refund: Refund, actor: Actor, now: dt.datetime) -> None:
+    """The money came back: the case shows it, and the timeline keeps each report."""
+    from casework.cases.workflow import CaseConflict
+
+    if case.status not in ANSWERABLE:
+        raise CaseConflict("A refund can be reported while the case is open.")
+    case.refund_received_amount = refund.amount
+    case.refund_received_currency = refund.currency
+    case.refund_received_on = refund.on
+    case.updated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="refund_received",
+                          data={"amount": f"{refund.amount:.2f}", "currency": refund.currency,
+                                "on": refund.on.isoformat()}))
+
+
+def refund_received(case: Case) -> dict[str, str] | None:
+    """The API's ``refund_received`` object, or None."""
+    if case.refund_received_amount is None or case.refund_received_currency is None:
+        return None
+    return {"amount": f"{case.refund_received_amount:.2f}", "currency": case.refund_received_currency,
+            "on": case.refund_received_on.isoformat() if case.refund_received_on else ""}
+
+
+def parse_info(form: Mapping[str, str]) -> str:
+    errors: dict[str, str] = {}
+    text = _text(form.get("info.text", ""), "info.text", errors, "your answer")
+    if errors:
+        raise FormErrors("Your answer needs correcting.", errors)
+    return text
+
+
+def provide_info(session: Session, case: Case, text: str, now: dt.datetime) -> None:
+    """The consumer answered a caseworker's question: the case goes back to where it was."""
+    from casework.cases.workflow import CaseConflict, transition
+
+    previous = case.status_before_needs_info
+    if case.status is not CaseStatus.NEEDS_INFO or previous is None:
+        raise CaseConflict("Nothing is being asked of you on this case right now.")
+    transition(session, case, previous, Actor.CONSUMER, "info_provided", now, data={"text": text})
+    case.status_before_needs_info = None
+
+
+def info_request(events: list[CaseEvent]) -> str | None:
+    """What the caseworker asked, from the event that set "needs info" (if it says)."""
+    for event in reversed(events):
+        if event.to_status is CaseStatus.NEEDS_INFO:
+            for key in ("question", "message", "text", "reason"):
+                if isinstance(event.data.get(key), str):
+                    return str(event.data[key])
+            return None
+    return None
+
+
+def _settings(session: Session) -> Settings | None:
+    settings = session.info.get(SETTINGS_KEY)
+    if isinstance(settings, Settings):
+        return settings
+    return runtime_of().settings if has_app_context() else None
+
+
+def notify_change(session: Session, case: Case, action: str, now: dt.datetime,
+                   data: Mapping[str, Any] | None = None) -> None:
+    """Hook for every status change: delivery and resolution are e-mailed to the consumer."""
+    if case.status is CaseStatus.SENT and action == "delivered":
+        what = "delivered"
+    elif case.status is CaseStatus.RESOLVED:
+        what = "resolved"
+    else:
+        return
+    settings = _settings(session)
+    if settings is None:
+        log.warning("no settings on this session; the %s e-mail for case %s is not sent", what, case.id)
+        return
+    notify_status(session, settings, case, what, now, answer_due=str((data or {}).get("answer_due") or ""))
+
+
+def _reopens(session: Session, case: Case) -> int:
+    return int(session.execute(select(func.count(CaseEvent.id)).where(
+        CaseEvent.case_id == case.id, CaseEvent.action == "reopened")).scalar_one())
+
+
+def _discriminator(session: Session, case: Case, what: str, now: dt.datetime) -> str:
+    if what == "answer_due":
+        return (case.answer_due_on or now.date()).isoformat()
+    if what == "follow_up":
+        return str(case.follow_ups_sent)
+    return f"r{_reopens(session, case)}"  # a reopened case is delivered or resolved anew
+
+
+def notify_status(session: Session, settings: Settings, case: Case, what: str, now: dt.datetime, *,
+                  discriminator: str | None = None, answer_due: str = "") -> OutboundEmail | None:
+    """Queue the consumer's e-mail for a status change (``delivered``, ``answer_due``, ``follow_up``,
+    ``resolved``), once per event: the idempotency key, and so the Message-ID, is stable.
+
+    "filed" has no e-mail here: letter cases get the confirmation e-mail, and filing stays lean.
+    """
+    if what not in STATUS_MAILS:
+        raise ValueError(f"no status e-mail for {what!r}")
+    if case.personal_data_deleted_at is not None:
+        return None
+    if what == "answer_due" and case.reminders_unsubscribed_at is not None:
+        return None
+    key = f"status:{case.id}:{what}:{discriminator or _discriminator(session, case, what, now)}"
+    existing = session.execute(select(OutboundEmail).where(OutboundEmail.idempotency_key == key)).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    provider = default_catalog().get(case.provider_slug)
+    company = (case.company or {}).get("name") or (provider.name if provider else case.provider_slug)
+    token = issue_token(session, case, settings.secret_key)
+    due = answer_due or (case.answer_due_on.isoformat() if case.answer_due_on else "")
+    outcome = case.outcome.value.replace("_", " ") if isinstance(case.outcome, Outcome) else ""
+    return queue_email(
+        session, settings, key=key, kind=f"status_{what}", to=[case.consumer_email], template=f"status_{what}",
+        context={"case": case, "company": company,
+                 "status_url": f"{settings.base_url}/c/{token}", "answer_due": due, "outcome": outcome,
+                 "follow_ups": case.follow_ups_sent},
+        now=now, case_id=case.id,
+    )
