@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.cases import views as consumer_views
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
+    from casework.reminders import views as reminder_views
     from casework.staff import views as staff_views
 
     web.init_web(app)
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(evidence_views.bp)
+    app.register_blueprint(reminder_views.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_cases.bp)
     for blueprint in (api_views.bp, api_cases.bp):

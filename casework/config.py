@@ -58,6 +58,8 @@ class Settings:
     fault_pause_after_send_seconds: float = 0.0
     # A caseworker approves each confirmed letter before it goes to the company.
     require_delivery_approval: bool = False
+    # A resolved case is closed automatically this many days after it was resolved.
+    resolved_close_days: int = 30
 
     @property
     def mail_transport(self) -> str:
@@ -96,6 +98,7 @@ _FIELD_TYPES: dict[str, type] = {
     "fault_pause_after_claim_seconds": float,
     "fault_pause_after_send_seconds": float,
     "require_delivery_approval": bool,
+    "resolved_close_days": int,
     "env": str,
 }
 
@@ -175,7 +178,7 @@ def _complete_and_validate(settings: Settings) -> Settings:
                   "render_time_limit_seconds", "smtp_timeout_seconds"):
         if getattr(settings, field) <= 0:
             raise ConfigError(f"{_env_name(field)} must be greater than zero.")
-    for field in ("job_max_attempts", "worker_max_tasks_per_child"):
+    for field in ("job_max_attempts", "worker_max_tasks_per_child", "resolved_close_days"):
         if getattr(settings, field) < 1:
             raise ConfigError(f"{_env_name(field)} must be at least 1.")
     faults = settings.fault_pause_after_claim_seconds or settings.fault_pause_after_send_seconds

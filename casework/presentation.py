@@ -38,11 +38,30 @@ EVENT_TEXT = {
     "delivered": "The letter was delivered to the company.",
     "withdrawn": "The case was withdrawn.",
     "expired_unconfirmed": "The case was never confirmed; its personal details were deleted.",
+    "delivery_approved": "A caseworker checked your letter and approved its delivery.",
+    "email_retried": "A caseworker sent an e-mail again.",
+    "answer_overdue": "The company did not answer in time; we are preparing a follow-up letter.",
+    "follow_up_to_submit": "Your follow-up letter is ready for you to submit to the company.",
+    "final_notice_to_submit": "Your final notice is ready for you to submit to the company.",
+    "escalation_due": "The company still did not answer; a caseworker will decide on the next step.",
+    "final_notice_requested": "A caseworker is preparing a final notice to the company.",
+    "closed_automatically": "The case was closed.",
+    "response_recorded": "The company's answer was recorded.",
+    "refund_received": "A refund was reported as received.",
+    "info_provided": "You answered the caseworker's question.",
+    "attachment_added": "A file was added to the case.",
+    "reminders_planned": "Reminders were planned for your deadlines.",
+    "reminders_unsubscribed": "You stopped the deadline reminders.",
+    "cancelled_with_app_store": "You cancelled the subscription with the app store.",
+    "facts_corrected": "The facts of the case were corrected.",
+    "links_resent": "New links to this case were e-mailed.",
+    "reopened": "The case was reopened.",
 }
 
 EMAIL_KIND_TEXT = {
     "confirm_letter": "Your letter was e-mailed to you to confirm.",
     "letter_to_company": "Your letter was e-mailed to the company, with a copy to you.",
+    "reminder_to_submit": "Your next letter was e-mailed to you to submit to the company.",
 }
 
 

@@ -16,6 +16,8 @@ from casework.config import Settings
 from casework.db import make_engine, make_session_factory
 from casework.jobs.dispatch import Dispatcher, install
 
+SETTINGS_KEY = "casework.settings"  # every session carries the settings, for hooks deep in the workflow
+
 
 @dataclass
 class Runtime:
@@ -30,6 +32,7 @@ class Runtime:
         sessions = make_session_factory(engine)
         dispatcher = Dispatcher(settings)
         install(sessions, dispatcher)
+        sessions.kw["info"][SETTINGS_KEY] = settings
         return cls(settings, engine, sessions, dispatcher)
 
 

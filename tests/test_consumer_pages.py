@@ -15,13 +15,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from casework.cases.models import Case, ConfirmationCode, Delivery
-from casework.cases.states import CaseStatus, Outcome
+from casework.cases.services import file_case
+from casework.cases.states import BillingChannel, CaseStatus, Outcome
 from casework.cases.workflow import expire_unconfirmed
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.web import limiter
+from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import csrf_token, filing_form, post_form, token_from_location
 
@@ -280,6 +282,18 @@ def test_unconfirmed_cases_expire_and_lose_personal_data(client: FlaskClient, co
         assert session.execute(select(func.count(Letter.id))).scalar_one() == 0
         assert session.execute(select(func.count(OutboundEmail.id))).scalar_one() == 0
     assert client.get(f"/c/{token}").status_code == 404  # its links are gone too
+
+
+def test_app_store_cases_have_nothing_to_confirm_and_do_not_expire(committed: Runtime) -> None:
+    with committed.sessions.begin() as session:
+        filed = file_case(session, case_facts(billing_channel=BillingChannel.GOOGLE_PLAY),
+                          committed.settings.secret_key)
+    with committed.sessions.begin() as session:
+        assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=30)) == 0
+    with committed.sessions() as session:
+        case = session.get(Case, filed.case_id)
+        assert case is not None
+        assert (case.status, case.personal_data_deleted_at) == (CaseStatus.NEW, None)
 
 
 def test_filing_is_rate_limited(client: FlaskClient, committed: Runtime) -> None:

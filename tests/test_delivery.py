@@ -132,7 +132,7 @@ def test_every_email_has_text_and_html_and_consumer_values_are_escaped(client: F
     post_form(client, "/lost-link", {"email": "jane@example.com"}, page="/lost-link")
     run_pending_jobs(committed)
     messages = outbox(committed)
-    assert len(messages) == 3  # confirmation, letter to the company, lost link
+    assert len(messages) == 4  # confirmation, letter to the company, "delivered" to the consumer, lost link
     for message in messages:
         text, html = part(message, "text/plain"), part(message, "text/html")
         assert "<script>" not in html

@@ -262,7 +262,7 @@ def test_the_pack_lists_every_event_letter_and_message(client: FlaskClient, comm
         assert letter.sha256 in flat
         assert letter.verification_code is not None
         assert letter.verification_code in flat
-    assert len(emails) == 2
+    assert len(emails) == 3  # the confirmation, the letter to the company, the consumer's "delivered" notice
     for sent in emails:
         assert squeezed(sent.message_id) in flat
     for fact in ("Jane Q. Consumer", "cancel@acme.example", "Refused", "/verify/", "SHA-256", "Australia/"):

@@ -32,7 +32,7 @@ def test_rules_hold_for_strangers(app: Flask) -> None:
         if rule.endpoint == "static":
             continue
         audience = getattr(app.view_functions[rule.endpoint], RULE_ATTRIBUTE)
-        values = {arg: ("madeup-token-" + "x" * 30 if arg == "token" else 7 if arg == "letter_id"
+        values = {arg: ("madeup-token-" + "x" * 30 if arg == "token" else 7 if arg.endswith("_id")
                         else "coursera" if arg == "slug" else "CW-2026-AAAAAAAA") for arg in rule.arguments}
         path = rule.build(values)[1]
         method = "GET" if "GET" in (rule.methods or ()) else sorted(set(rule.methods or ()) - {"HEAD", "OPTIONS"})[0]

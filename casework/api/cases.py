@@ -25,6 +25,7 @@ from casework.api.errors import api_error, register_domain_errors
 from casework.api.models import AssessmentOut, NamedRef
 from casework.api.openapi import Operation, operation
 from casework.api.views import read_json_body
+from casework.cases.answers import refund_received
 from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request, validate
 from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
@@ -162,7 +163,7 @@ def case_document(session: Session, case: Case, now: dt.datetime) -> dict[str, A
         "reference": case.reference,
         "status": case.status.value,
         "outcome": case.outcome.value if case.outcome else None,
-        "refund_received": None,
+        "refund_received": refund_received(case),
         "provider": {"slug": case.provider_slug, "name": company.get("name") or (provider.name if provider else "")},
         "plan": {"slug": case.plan_slug, "name": company.get("plan_name") or (plan.name if plan else "")},
         "created_at": _instant(case.created_at),

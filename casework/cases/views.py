@@ -10,13 +10,27 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import MultiDict
 
 from casework.access import route_rule
 from casework.assess import consumer_today
+from casework.cases.answers import (
+    RESPONSE_TYPES,
+    UPLOAD_REQUEST_MAX,
+    FormErrors,
+    Upload,
+    info_request,
+    parse_answer,
+    parse_info,
+    parse_refund,
+    provide_info,
+    record_answer,
+    record_refund,
+)
 from casework.cases.confirmation import CodeRefused
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
-from casework.cases.models import Case, CaseEvent, Delivery
+from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.schemas import normalised_email
 from casework.cases.services import CaseError, file_case
 from casework.cases.states import Actor
@@ -135,7 +149,7 @@ def _case_or_404(token: str) -> Case:
 
 
 def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
-                 status: int = 200) -> ResponseReturnValue:
+                 status: int = 200, values: Mapping[str, str] | None = None) -> ResponseReturnValue:
     session = db()
     letter = latest_letter(session, case.id)
     letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.status == "rendered")
@@ -151,6 +165,10 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     failed_emails = list(session.scalars(select(OutboundEmail).where(
         OutboundEmail.case_id == case.id, OutboundEmail.status == "failed").order_by(OutboundEmail.id)))
     delivered = [e for e in events if e.action == "delivered" and e.data.get("answer_due")]
+    responses = list(session.scalars(select(CompanyResponse).where(CompanyResponse.case_id == case.id)
+                                     .order_by(CompanyResponse.id)))
+    attachments = list(session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)
+                                       .order_by(CaseAttachment.id)))
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
         deliveries=deliveries, channel=channel, channel_note=channel_note, failed_emails=failed_emails,
@@ -158,7 +176,8 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         answer_due=delivered[-1].data["answer_due"] if delivered else None,
         paste_text=paste_text(case, letter) if letter is not None and letter.status == "rendered" else "",
         zone=ZoneInfo(case.timezone), today=consumer_today(utcnow(), case.timezone).isoformat(),
-        errors=errors or {},
+        errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
+        response_types=RESPONSE_TYPES, info_request=info_request(events),
     ), status
 
 
@@ -343,3 +362,95 @@ def cancelled_with_app_store(token: str) -> ResponseReturnValue:
         session.commit()
         flash("Recorded: you cancelled it with the app store. Tell us if you are charged again.")
     return redirect(url_for("consumer.status", token=token), 303)
+
+
+UPLOAD_ENDPOINT = "consumer.company_answer"
+
+
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """The answer form may carry a reply file; every other form keeps the app's small request limit.
+
+    This runs before the CSRF check reads the form, so the larger limit applies to that read.
+    """
+    if endpoint == UPLOAD_ENDPOINT and request.method == "POST":
+        request.max_content_length = UPLOAD_REQUEST_MAX
+
+
+def _upload() -> Upload | None:
+    storage = request.files.get("answer.file")
+    if storage is None or (not storage.filename and not storage.content_length):
+        return None
+    data = storage.stream.read(UPLOAD_REQUEST_MAX)
+    if not storage.filename and not data:
+        return None
+    return Upload(storage.filename or "reply", data)
+
+
+def _consumer_form(token: str, run: Any, done: str) -> ResponseReturnValue:
+    """Check, record, commit; field errors re-render the page with what was typed, saving nothing."""
+    case = _case_or_404(token)
+    session = db()
+    try:
+        run(session, case, utcnow())
+    except FormErrors as errors:
+        session.rollback()
+        return _status_page(case, token, errors.fields, 422, request.form)
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+        return redirect(url_for("consumer.status", token=token), 303)
+    session.commit()
+    flash(done)
+    return redirect(url_for("consumer.status", token=token), 303)
+
+
+@bp.post("/c/<token>/answer")
+@route_rule("consumer")
+@limiter.limit("30 per hour")
+def company_answer(token: str) -> ResponseReturnValue:
+    """What the company said (or a new charge), with an optional reply file checked by its content."""
+    def run(session: Session, case: Case, now: dt.datetime) -> None:
+        record_answer(session, case, parse_answer(request.form, _upload(), case, now), Actor.CONSUMER, now)
+
+    return _consumer_form(token, run, "Recorded: thank you for telling us what happened.")
+
+
+@bp.post("/c/<token>/refund")
+@route_rule("consumer")
+@limiter.limit("30 per hour")
+def refund(token: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, now: dt.datetime) -> None:
+        record_refund(session, case, parse_refund(request.form, case, now), Actor.CONSUMER, now)
+
+    return _consumer_form(token, run, "Recorded: your refund.")
+
+
+@bp.post("/c/<token>/info")
+@route_rule("consumer")
+@limiter.limit("30 per hour")
+def provide_information(token: str) -> ResponseReturnValue:
+    def run(session: Session, case: Case, now: dt.datetime) -> None:
+        provide_info(session, case, parse_info(request.form), now)
+
+    return _consumer_form(token, run, "Thank you: your answer is with the caseworker.")
+
+
+@bp.get("/c/<token>/attachments/<int(max=2147483647):attachment_id>")
+@route_rule("consumer")
+@limiter.limit("60 per minute")
+def attachment(token: str, attachment_id: int) -> ResponseReturnValue:
+    """A file the consumer added, always as a download of the type its content showed."""
+    case = _case_or_404(token)
+    row = db().execute(
+        select(CaseAttachment).options(undefer(CaseAttachment.data))
+        .where(CaseAttachment.id == attachment_id, CaseAttachment.case_id == case.id)
+    ).scalar_one_or_none()
+    if row is None:
+        abort(404)
+    return row.data, 200, {
+        "Content-Type": row.content_type,
+        "Content-Disposition": f'attachment; filename="{row.filename}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }

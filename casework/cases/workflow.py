@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from casework.cases import clock
+from casework.cases.answers import notify_change
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
 
 __all__ = ["CaseConflict", "CodeRefused", "approve_delivery", "confirm", "record_submission", "retry_email",
@@ -29,6 +31,7 @@ from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email, requeue_failed
+from casework.reminders import planning as reminder_planning
 from casework.reminders.models import Reminder
 from casework.runtime import Runtime
 
@@ -56,8 +59,11 @@ def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, a
     case.status = target
     case.outcome = outcome if target in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
     case.updated_at = now
+    reminder_planning.cancel_if_finished(session, case)
+    clock.status_changed(case, target, now)
     session.add(CaseEvent(case_id=case.id, at=now, actor=actor, actor_staff_id=staff_id, action=action,
                           from_status=current, to_status=target, data=data or {}))
+    notify_change(session, case, action, now, data)
 
 
 def after_letter_rendered(session: Session, settings: Settings, case: Case, letter: Letter,
@@ -65,6 +71,7 @@ def after_letter_rendered(session: Session, settings: Settings, case: Case, lett
     """A new cancellation letter for an unconfirmed case goes to the consumer to confirm."""
     if letter.kind == "cancellation" and case.status is CaseStatus.NEW and case.confirmed_at is None:
         send_confirmation(session, settings, case, letter, now)
+    clock.letter_rendered(session, settings, case, letter, now)
 
 
 def send_confirmation(session: Session, settings: Settings, case: Case, letter: Letter,
@@ -127,6 +134,7 @@ def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt
     case.confirmed_at = now
     transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now,
                data={"letter_id": letter.id, "letter_sha256": letter.sha256, "email": row.email})
+    reminder_planning.plan_reminders(session, case, now)
     if not awaiting_approval(settings, case):
         start_delivery(session, settings, case, letter, now)
 
@@ -185,8 +193,9 @@ def start_delivery(session: Session, settings: Settings, case: Case, letter: Let
 
 
 def answer_due(case: Case, delivered_at: dt.datetime) -> dt.date:
-    """The day the company's written answer is due: 10 days after delivery, in the consumer's calendar."""
-    return delivered_at.astimezone(ZoneInfo(case.timezone)).date() + dt.timedelta(days=ANSWER_DAYS)
+    """The day the company's written answer is due: its catalog's answer days (10 by default) after delivery,
+    in the consumer's calendar."""
+    return delivered_at.astimezone(ZoneInfo(case.timezone)).date() + dt.timedelta(days=clock.answer_days(case))
 
 
 def record_email_delivery(session: Session, email: OutboundEmail, now: dt.datetime, confirmation: str) -> None:
@@ -203,6 +212,7 @@ def record_email_delivery(session: Session, email: OutboundEmail, now: dt.dateti
         transition(session, case, CaseStatus.SENT, Actor.SYSTEM, "delivered", now,
                    data={"channel": "email", "letter_id": letter.id, "message_id": email.message_id,
                          "at": now.isoformat(), "answer_due": answer_due(case, now).isoformat()})
+    clock.letter_delivered(session, case, letter, now, now, {"channel": "email", "message_id": email.message_id})
 
 
 def channel_address(case: Case, letter: Letter, channel: str) -> str:
@@ -228,6 +238,9 @@ def record_submission(session: Session, settings: Settings, case: Case, channel:
     """
     if channel not in ("web_form", "post"):
         raise CaseError("Choose the web form or the post.", {"channel": "must be web_form or post"})
+    if case.status is not CaseStatus.READY and (reminder := clock.awaiting_submission(session, case)) is not None:
+        return clock.record_reminder_submission(session, case, reminder, channel, at, confirmation, actor, now,
+                                                staff_id)
     if case.status is not CaseStatus.READY:
         raise CaseConflict("Only a confirmed letter waiting for delivery can be marked as submitted.")
     if awaiting_approval(settings, case):
@@ -250,6 +263,7 @@ def record_submission(session: Session, settings: Settings, case: Case, channel:
                             "answer_due": answer_due(case, at).isoformat()}
     if channel == "post" and confirmation:
         data["tracking_number"] = confirmation
+    clock.start_clock(case, at)
     transition(session, case, CaseStatus.SENT, actor, "delivered", now, data=data, staff_id=staff_id)
     return delivery
 
@@ -314,6 +328,7 @@ def withdraw(session: Session, case: Case, actor: Actor, now: dt.datetime) -> No
     case.status = CaseStatus.RESOLVED
     case.outcome = Outcome.WITHDRAWN
     case.updated_at = now
+    clock.status_changed(case, CaseStatus.RESOLVED, now)
     session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="withdrawn", from_status=previous,
                           to_status=CaseStatus.RESOLVED, data={}))
     _cancel_pending(session, case.id)
@@ -335,10 +350,15 @@ def _cancel_pending(session: Session, case_id: int) -> None:
 
 
 def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200) -> int:
-    """Cases never confirmed within 7 days: personal data deleted, the anonymous record kept."""
+    """Letter cases never confirmed within 7 days: personal data deleted, the anonymous record kept.
+
+    App-store cases have no letter to confirm: they stay open, with their reminders, until the consumer
+    says they cancelled.
+    """
     cutoff = now - UNCONFIRMED_LIFETIME
     cases = list(session.scalars(
         select(Case).where(Case.status == CaseStatus.NEW, Case.confirmed_at.is_(None),
+                           Case.billing_channel == BillingChannel.DIRECT,
                            Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff)
         .order_by(Case.id).limit(batch)
     ))
@@ -415,6 +435,7 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
     case.assessment = assessment
     case.updated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="facts_corrected", data={}))
+    reminder_planning.replan(session, case, now)
     session.flush()
     request_letter(session, case, "cancellation", now)
 
@@ -429,13 +450,16 @@ def record_response(session: Session, case: Case, kind: str, received_on: dt.dat
         target = CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW
         previous = case.status
         case.status, case.outcome, case.updated_at = target, None, now
+        clock.status_changed(case, target, now)
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="reopened", from_status=previous,
                               to_status=target, data={"because": kind}))
+        reminder_planning.replan(session, case, now)
     elif finished or case.status in (CaseStatus.NEW, CaseStatus.NEEDS_INFO):
         raise CaseConflict("An answer can be recorded once the letter is confirmed and until the case is finished.")
     response = CompanyResponse(case_id=case.id, type=kind, received_on=received_on, summary=summary,
                                recorded_by=actor, created_at=now)
     session.add(response)
+    clock.stop_clock(case)
     session.add(CaseEvent(case_id=case.id, at=now, actor=actor, action="response_recorded", data={"type": kind}))
     return response
 
@@ -448,6 +472,7 @@ def confirm_cancelled(session: Session, case: Case, now: dt.datetime) -> None:
         raise CaseConflict("This case is already finished.")
     previous = case.status
     case.status, case.outcome, case.updated_at = CaseStatus.RESOLVED, Outcome.REDIRECTED_APP_STORE, now
+    clock.status_changed(case, CaseStatus.RESOLVED, now)
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="cancelled_with_app_store",
                           from_status=previous, to_status=CaseStatus.RESOLVED, data={}))
     _cancel_pending(session, case.id)
