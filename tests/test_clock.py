@@ -116,6 +116,8 @@ def test_email_company_gets_a_follow_up_then_escalation_is_flagged(committed: Ru
     assert actions(committed, case_id).count("answer_overdue") == 1
     [follow_up] = letters(committed, case_id, "follow_up")
     assert follow_up.status == "pending"
+    [told] = emails(committed, case_id, "status_answer_due")  # the consumer hears the company missed its date
+    assert told.recipients == ["jane@example.com"]
 
     run_pending_jobs(committed)
     to_company = emails(committed, case_id, LETTER_TO_COMPANY)
@@ -127,6 +129,7 @@ def test_email_company_gets_a_follow_up_then_escalation_is_flagged(committed: Ru
     case = load(committed, case_id)
     assert case.status is CaseStatus.FOLLOW_UP
     assert case.answer_due_on == local_today(case) + dt.timedelta(days=10)
+    assert len(emails(committed, case_id, "status_follow_up")) == 1
     with committed.sessions() as session:
         deliveries = list(session.scalars(select(Delivery.letter_id).where(Delivery.case_id == case_id)
                                           .order_by(Delivery.id)))
@@ -236,6 +239,26 @@ def test_a_web_form_follow_up_is_handed_to_the_consumer_and_flagged(client: Flas
     assert notice.status == "rendered"
     assert emails(committed, case_id, "reminder_to_submit")[-1].attachments[0]["letter_id"] == notice.id
     assert "Final notice to submit" in client.get("/staff").get_data(as_text=True)
+
+
+def test_the_consumer_submits_the_follow_up_from_the_status_page(client: FlaskClient, committed: Runtime) -> None:
+    case_id = deliver(committed, by_email=False)  # Coursera: the Help Center form
+    assert run_clock_sweep(committed, utcnow() + 12 * DAY)["follow_ups"] == 1
+    run_pending_jobs(committed)
+    [told] = emails(committed, case_id, "reminder_to_submit")
+    link = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", told.body_text)
+    assert link is not None
+    page = client.get(link.group(1)).get_data(as_text=True)
+    follow_up_id = latest_letter_id(committed, case_id, "follow_up")
+    assert "Your follow-up letter is ready; please submit it yourself" in page
+    assert f"/letters/{follow_up_id}.pdf" in page
+    response = post_form(client, f"{link.group(1)}/delivery", {"channel": "web_form", "confirmation": "T-9"},
+                         page=link.group(1))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    case = load(committed, case_id)
+    assert case.status is CaseStatus.FOLLOW_UP
+    assert case.answer_due_on is not None
+    assert "ready; please submit it yourself" not in client.get(link.group(1)).get_data(as_text=True)
 
 
 def test_a_recorded_answer_stops_the_clock(committed: Runtime) -> None:

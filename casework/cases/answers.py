@@ -259,9 +259,11 @@ def _settings(session: Session) -> Settings | None:
 
 def notify_change(session: Session, case: Case, action: str, now: dt.datetime,
                    data: Mapping[str, Any] | None = None) -> None:
-    """Hook for every status change: delivery and resolution are e-mailed to the consumer."""
+    """Hook for every status change: delivery, a delivered follow-up and resolution are e-mailed to the consumer."""
     if case.status is CaseStatus.SENT and action == "delivered":
         what = "delivered"
+    elif case.status is CaseStatus.FOLLOW_UP and action == "delivered":
+        what = "follow_up"
     elif case.status is CaseStatus.RESOLVED:
         what = "resolved"
     else:

@@ -253,6 +253,10 @@ def on_silence(session: Session, settings: Settings, case: Case, due: dt.date, n
             case.follow_ups_sent = 1
             session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="answer_overdue",
                                   data={**data, "letter_id": letter.id}))
+            from casework.cases.answers import notify_status  # answers imports the workflow, which imports us
+
+            notify_status(session, settings, case, "answer_due", now, discriminator=due.isoformat(),
+                          answer_due=due.isoformat())
             counts["follow_ups"] += 1
             return
     case.escalation_due_at = now

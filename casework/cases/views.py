@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from casework.access import route_rule
 from casework.assess import consumer_today
+from casework.cases import clock
 from casework.cases.answers import (
     RESPONSE_TYPES,
     UPLOAD_REQUEST_MAX,
@@ -157,6 +158,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
     deliveries = list(session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)))
     channel = delivery_channel(letter) if letter is not None else None
+    to_submit = clock.awaiting_submission(session, case)
     provider = default_catalog().get(case.provider_slug)
     channel_note = ""
     if provider is not None and channel is not None:
@@ -172,6 +174,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
         deliveries=deliveries, channel=channel, channel_note=channel_note, failed_emails=failed_emails,
+        to_submit=to_submit, to_submit_channel=delivery_channel(to_submit) if to_submit is not None else None,
         awaiting_approval=awaiting_approval(runtime_of().settings, case),
         answer_due=delivered[-1].data["answer_due"] if delivered else None,
         paste_text=paste_text(case, letter) if letter is not None and letter.status == "rendered" else "",
