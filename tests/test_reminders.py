@@ -298,3 +298,42 @@ def test_the_beat_task_sends_a_due_reminder_through_a_real_worker(committed: Run
 
     sent = wait_for(recorded, 30, "the reminder e-mail to be recorded as sent")  # the file is written first
     assert (sent.kind, sent.message_id) == ("reminder", expected)
+
+
+def test_a_worker_killed_mid_sweep_loses_and_doubles_nothing(committed: Runtime, start_worker: Any) -> None:
+    now = utcnow()
+    case_id = file_app_store_case(committed, now, trial_start_date=now.date() + dt.timedelta(days=2))
+    with committed.sessions.begin() as session:
+        reminders = plan_reminders(session, session.get_one(Case, case_id), now)
+        session.flush()
+        for reminder in reminders:
+            reminder.due_at = now - dt.timedelta(minutes=1)
+        due = sorted(r.id for r in reminders)
+    assert due
+
+    stuck = start_worker(fault_pause_after_claim_seconds=60)
+    committed.dispatcher.send("deadlines.sweep", [])
+    wait_for(lambda: stuck.log_path.exists() and "pausing" in stuck.log_path.read_text(errors="replace"), 30,
+             "the sweep to claim its batch")
+    stuck.kill()  # kill -9 inside the batch's transaction: it rolls back
+    assert {r.status for r in reminders_of(committed, case_id) if r.id in due} == {"scheduled"}
+    with committed.sessions() as session:
+        assert session.execute(select(OutboundEmail.id).where(OutboundEmail.case_id == case_id)).first() is None
+
+    start_worker()
+    committed.dispatcher.send("deadlines.sweep", [])
+    committed.dispatcher.send("deadlines.sweep", [])  # a duplicate wake-up changes nothing
+    expected = {message_id_for(f"reminder:{rid}", committed.settings.message_id_domain) for rid in due}
+
+    def delivered() -> list[str]:
+        ids = [email.message_from_bytes(p.read_bytes())["Message-ID"] for p in committed.settings.outbox.glob("*.eml")]
+        found = [i for i in ids if i in expected]
+        return found if set(found) == expected else []
+
+    found = wait_for(delivered, 60, "every due reminder in the outbox")
+    assert sorted(found) == sorted(expected)  # each once
+    assert {r.status for r in reminders_of(committed, case_id) if r.id in due} == {"sent"}
+    with committed.sessions() as session:
+        rows = session.scalars(select(OutboundEmail.message_id).where(OutboundEmail.case_id == case_id,
+                                                                      OutboundEmail.kind == "reminder")).all()
+    assert sorted(rows) == sorted(expected)

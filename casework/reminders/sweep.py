@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -154,6 +155,10 @@ def run_reminder_sweep(runtime: Runtime, now: dt.datetime | None = None, batch: 
     while True:
         with runtime.sessions.begin() as session:
             counts = sweep_batch(session, runtime.settings, now, batch)
+            pause = runtime.settings.fault_pause_after_claim_seconds  # fault drills only (testing)
+            if pause and counts["claimed"]:
+                log.info("reminder sweep: %d claimed; pausing %.0f s before commit", counts["claimed"], pause)
+                time.sleep(pause)
         totals["sent"] += counts["sent"]
         totals["cancelled"] += counts["cancelled"]
         if counts["claimed"] < batch:
