@@ -173,7 +173,7 @@ def test_web_form_page_gives_the_address_the_text_and_the_pdf(client: FlaskClien
     assert "Jane Q. Consumer" in paste
     assert "the account jane@example.com" in paste
     assert case.reference in paste
-    assert "refund the payment of 599.00 AUD made on 2026-11-20" in paste
+    assert "refund the payment of 599.00 AUD made on 20 November 2026" in paste
     assert "earlier mail" not in paste  # the consumer's free text never goes to the company
     assert f"/c/{token}/letters/" in page
     assert "I have submitted it" in page

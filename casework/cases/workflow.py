@@ -284,6 +284,12 @@ def retry_email(session: Session, case: Case, email: OutboundEmail, staff_id: in
                                 "previous_error": (previous or "")[:500]}))
 
 
+def _words(iso_day: str) -> str:
+    """A date as the letter writes it (4 December 2026), so the pasted text and the PDF agree."""
+    day = dt.date.fromisoformat(iso_day)
+    return f"{day.day} {day:%B %Y}"
+
+
 def paste_text(case: Case, letter: Letter) -> str:
     """A short plain-text request for a company's web form, from the letter's frozen facts only.
 
@@ -295,13 +301,13 @@ def paste_text(case: Case, letter: Letter) -> str:
     refund = bool(s.get("ask_refund", s.get("requested_outcome") == "cancel_and_refund"))
     account = (f"the account {s['account_identifier']}" if s.get("account_identifier")
                else f"the account registered to {s['consumer']['email']}")
-    dated = f" dated {s['letter_date']}" if s.get("letter_date") else ""
+    dated = f" dated {_words(s['letter_date'])}" if s.get("letter_date") else ""
     asks = ["cancel this subscription now and stop all further charges to my payment method for it"]
     if refund:
         amount = s.get("amount")
         paid = f"the payment of {amount['value']} {amount['currency']}" if amount else "my most recent payment"
         if amount and s.get("payment_date"):
-            paid += f" made on {s['payment_date']}"
+            paid += f" made on {_words(s['payment_date'])}"
         asks.append(f"refund {paid} to the original payment method")
     asks.append(f"confirm in writing within {ANSWER_DAYS} days that the subscription is cancelled"
                 f"{' and the refund is made' if refund else ''}, quoting the reference "
