@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
     from casework.reminders import views as reminder_views
+    from casework.staff import user_views as staff_user_views
     from casework.staff import views as staff_views
 
     web.init_web(app)
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)
+    app.register_blueprint(staff_user_views.bp)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(reminder_views.bp)

@@ -17,7 +17,15 @@ from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import CatalogError, default_catalog
 from casework.countries import zone_for_country
 from casework.runtime import runtime_of
-from casework.staff.accounts import StaffError, create_staff, ensure_first_supervisor
+from casework.staff.accounts import (
+    StaffError,
+    create_staff,
+    disable_staff,
+    enable_staff,
+    ensure_first_supervisor,
+    find_staff,
+    reset_password,
+)
 
 db_cli = AppGroup("db", help="Database migrations.")
 catalog_cli = AppGroup("catalog", help="The company catalog.")
@@ -85,6 +93,47 @@ def staff_ensure(email: str) -> None:
     user, password = created
     click.secho("A staff account was created. This password is shown only once:", bold=True)
     click.echo(f"  login:    {user.email}\n  password: {password}")
+
+
+@staff_cli.command("disable")
+@click.argument("email")
+def staff_disable(email: str) -> None:
+    """Disable an account; its open sessions end at once."""
+    with runtime_of().sessions.begin() as session:
+        try:
+            user = find_staff(session, email)
+            disable_staff(session, user)
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"disabled {user.email}")
+
+
+@staff_cli.command("enable")
+@click.argument("email")
+def staff_enable(email: str) -> None:
+    """Enable a disabled account again (and lift a lock after failed sign-ins)."""
+    with runtime_of().sessions.begin() as session:
+        try:
+            user = find_staff(session, email)
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        enable_staff(user)
+        click.echo(f"enabled {user.email}")
+
+
+@staff_cli.command("reset-password")
+@click.argument("email")
+def staff_reset_password(email: str) -> None:
+    """Give an account a new random password, printed once; its open sessions end."""
+    with runtime_of().sessions.begin() as session:
+        try:
+            user = find_staff(session, email)
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        password = reset_password(user)
+        address = user.email
+    click.secho(f"The new password for {address} is shown only once:", bold=True)
+    click.echo(f"  password: {password}")
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -1,17 +1,24 @@
-"""Creating staff accounts and checking passwords (argon2)."""
+"""Creating and managing staff accounts, checking passwords (argon2), and locking an account after
+repeated failures."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import functools
 import secrets
 
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
-from sqlalchemy import func, select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from casework.db import UTCDateTime
 from casework.staff.models import ROLES, StaffUser
 
 _hasher = PasswordHasher()
+MAX_FAILURES = 5
+LOCK_FOR = dt.timedelta(minutes=15)
 
 
 class StaffError(Exception):
@@ -25,8 +32,94 @@ def hash_password(password: str) -> str:
 def verify_password(user: StaffUser, password: str) -> bool:
     try:
         return _hasher.verify(user.password_hash, password)
-    except VerificationError:
+    except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def authenticate(session: Session, email: str, password: str, now: dt.datetime) -> StaffUser | None:
+    """The account if the password is right and the account is usable, else None.
+
+    Unknown, disabled, locked and wrong all take one argon2 verification, so neither the answer nor its
+    timing tells them apart. The fifth failure in a row locks the account for LOCK_FOR; the counter is
+    raised in SQL so that parallel attempts cannot lose a failure.
+    """
+    user = session.execute(select(StaffUser).where(StaffUser.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_dummy_hash(), password)
+        return None
+    right = verify_password(user, password)
+    if not user.active or (user.locked_until is not None and user.locked_until > now):
+        return None
+    if not right:
+        reaches = StaffUser.failed_logins + 1 >= MAX_FAILURES
+        session.execute(
+            update(StaffUser).where(StaffUser.id == user.id).values(
+                failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
+                locked_until=case((reaches, literal(now + LOCK_FOR, UTCDateTime())), else_=StaffUser.locked_until),
+            ).execution_options(synchronize_session="fetch")
+        )
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    user.session_token = secrets.token_urlsafe(32)  # every earlier sign-in of this account ends
+    return user
+
+
+def end_sessions(user: StaffUser) -> None:
+    """Every signed-in browser of this account is signed out at its next request."""
+    user.session_token = None
+
+
+def find_staff(session: Session, email: str) -> StaffUser:
+    email = email.strip().lower()
+    user = session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
+    if user is None:
+        raise StaffError(f"There is no staff account for {email}.")
+    return user
+
+
+def _active_supervisors(session: Session) -> int:
+    return session.execute(select(func.count(StaffUser.id)).where(
+        StaffUser.role == "supervisor", StaffUser.active.is_(True))).scalar_one()
+
+
+def disable_staff(session: Session, user: StaffUser, by: StaffUser | None = None) -> None:
+    """Refused for one's own account and for the last active supervisor: nobody could undo it."""
+    if by is not None and by.id == user.id:
+        raise StaffError("You cannot disable your own account; ask another supervisor.")
+    if user.active and user.role == "supervisor" and _active_supervisors(session) <= 1:
+        raise StaffError(f"{user.email} is the last active supervisor; enable or create another one first.")
+    user.active = False
+    end_sessions(user)
+
+
+def enable_staff(user: StaffUser) -> None:
+    user.active = True
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def reset_password(user: StaffUser) -> str:
+    """A new random password (shown once by the caller); the account's sessions and any lock end."""
+    password = new_password()
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    end_sessions(user)
+    return password
 
 
 def create_staff(
@@ -49,5 +142,5 @@ def ensure_first_supervisor(session: Session, email: str) -> tuple[StaffUser, st
     """Create a supervisor with a random password when there is no staff account at all."""
     if session.execute(select(func.count(StaffUser.id))).scalar_one():
         return None
-    password = secrets.token_urlsafe(12)
+    password = new_password()
     return create_staff(session, email, "Supervisor", password, role="supervisor"), password

@@ -23,6 +23,10 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    # Rotated at every sign-in and cleared at sign-out: a copied session cookie dies with it.
+    session_token: Mapped[str | None] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
 
     __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
 
@@ -35,4 +39,5 @@ class StaffUser(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the login session holds: the id and this sign-in's token, checked on every request."""
+        return f"{self.id}:{self.session_token or ''}"

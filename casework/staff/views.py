@@ -5,6 +5,7 @@ send the final notice after the company's silence)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -33,7 +34,7 @@ from casework.letters.models import Letter
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.runtime import runtime_of
-from casework.staff.accounts import verify_password
+from casework.staff.accounts import authenticate, end_sessions
 from casework.staff.models import StaffUser
 from casework.web import db, limiter, login_manager
 
@@ -42,10 +43,15 @@ PAGE_SIZE = 50
 
 
 def _load_user(user_id: str) -> StaffUser | None:
-    if not user_id.isdigit():
+    """The session holds "<id>:<token>"; a token that is no longer the account's (signed out, signed in
+    elsewhere, password reset, disabled) ends this session."""
+    raw_id, _, token = user_id.partition(":")
+    if not raw_id.isdigit() or len(raw_id) > 10 or not token:
         return None
-    user = db().get(StaffUser, int(user_id))
-    return user if user is not None and user.active else None
+    user = db().get(StaffUser, int(raw_id))
+    if user is None or not user.active or user.session_token is None:
+        return None
+    return user if secrets.compare_digest(user.session_token.encode(), token.encode()) else None
 
 
 login_manager.user_loader(_load_user)
@@ -64,12 +70,11 @@ def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip().lower()[:254]
     password = request.form.get("password", "")[:1000]
     session_db = db()
-    user = session_db.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
-    if user is None or not user.active or not verify_password(user, password):
+    user = authenticate(session_db, email, password, utcnow())
+    session_db.commit()  # a failure is counted too
+    if user is None:
         return render_template("staff/login.html", email=email,
                                error="The e-mail address or password is not right."), 401
-    user.last_login_at = utcnow()
-    session_db.commit()
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
     return redirect(url_for("staff.cases"), 303)
@@ -78,6 +83,10 @@ def login_submit() -> ResponseReturnValue:
 @bp.post("/logout")
 @route_rule("staff")
 def logout() -> ResponseReturnValue:
+    user = db().get(StaffUser, int(current_user.id))
+    if user is not None:
+        end_sessions(user)
+        db().commit()
     logout_user()
     session.clear()
     flash("You are signed out.")
