@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email
+import gc
 import socket
 import threading
+import warnings
 from email.message import Message
 from typing import Any
 
@@ -83,4 +85,9 @@ class SMTPServer:
         self.controller.start()
 
     def stop(self) -> None:
-        self.controller.stop()
+        # A client killed mid-conversation (a worker under kill -9) leaves its server-side transport
+        # open; the stopped loop cannot close it, so it is collected here rather than warning later.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            self.controller.stop()
+            gc.collect()
