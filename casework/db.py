@@ -26,6 +26,8 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# Execution option of a session whose transactions write (SQLite then begins them IMMEDIATE).
+WRITE_INTENT = "casework_write_intent"
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -85,7 +87,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock at its start: SQLite cannot turn a reading
+        # transaction into a writing one once another connection has written, and fails at once.
+        immediate = connection.get_execution_options().get(WRITE_INTENT)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
@@ -106,11 +111,18 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def writing_session(factory: sessionmaker[Session]) -> Session:
+    """A session for work that reads and then writes (jobs, sweeps): on SQLite each of its transactions takes
+    the write lock at its start, so a write committed elsewhere meanwhile makes it wait, not fail."""
+    return factory(execution_options={WRITE_INTENT: True})
+
+
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def partial_index(name: str, column: str, where: str) -> Index:
-    """An index over the rows a sweep looks at only (PostgreSQL and SQLite both support WHERE)."""
+def partial_index(name: str, columns: str | tuple[str, ...], where: str) -> Index:
+    """An index over the rows a sweep or a queue looks at only (PostgreSQL and SQLite both support WHERE)."""
     condition = text(where)
-    return Index(name, column, postgresql_where=condition, sqlite_where=condition)
+    names = (columns,) if isinstance(columns, str) else columns
+    return Index(name, *names, postgresql_where=condition, sqlite_where=condition)

@@ -12,12 +12,14 @@ from casework.cases.models import (
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
-from casework.staff.models import StaffUser
+from casework.staff.models import CaseNote, CaseRead, StaffApiToken, StaffUser
 
 __all__ = [
     "AccessToken",
     "Case",
     "CaseEvent",
+    "CaseNote",
+    "CaseRead",
     "CompanyResponse",
     "ConfirmationCode",
     "Delivery",
@@ -25,5 +27,6 @@ __all__ = [
     "Letter",
     "OutboundEmail",
     "Reminder",
+    "StaffApiToken",
     "StaffUser",
 ]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from casework.api.errors import http_error, is_api_request
+from casework.db import WRITE_INTENT
 from casework.runtime import runtime_of
 
 csrf = CSRFProtect()
@@ -31,9 +32,13 @@ _SECRET_IN_URL = re.compile(r"(/c/)[A-Za-z0-9_-]{16,}|(code=)[A-Za-z0-9-]+")
 
 
 def db() -> Session:
-    """The request's session: made on first use, closed when the request ends; views commit once."""
+    """The request's session: made on first use, closed when the request ends; views commit once.
+
+    A request that may change something declares it, so that SQLite takes its write lock first.
+    """
     if "db" not in g:
-        g.db = runtime_of().sessions()
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        g.db = runtime_of().sessions(execution_options={WRITE_INTENT: True} if writes else {})
     session: Session = g.db
     return session
 

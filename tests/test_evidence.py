@@ -27,6 +27,7 @@ from casework.letters.services import request_letter
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
+from casework.staff.models import CaseRead
 from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import filing_form, post_form, token_from_location
@@ -332,6 +333,9 @@ def test_staff_downloads_need_a_signed_in_caseworker(client: FlaskClient, commit
     assert pdf.status_code == 200
     assert reference in pdf_text(pdf.data)
     assert client.get(f"/staff/cases/{reference}/evidence.zip").status_code == 200
+    with committed.sessions() as session:
+        downloads = session.scalars(select(CaseRead.via).where(CaseRead.via == "evidence")).all()
+    assert len(downloads) == 2  # who took a copy of the consumer's evidence is on record
     assert client.get("/staff/cases/CW-2026-NOPE0000/evidence.pdf").status_code == 404
     with committed.sessions.begin() as session:
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=8)) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,3 +66,34 @@ def test_constraints_carry_convention_names(scratch_database_url: str) -> None:
         engine.dispose()
     assert {"ck_cases_status", "ck_cases_outcome_iff_resolved", "ck_cases_amount_positive"} <= checks
     assert "uq_cases_reference" in uniques
+
+
+def test_the_queue_revision_gives_existing_open_cases_their_urgency(scratch_database_url: str) -> None:
+    """Cases filed before the queue existed are ordered like new ones: their urgency is computed on upgrade."""
+    migrate.upgrade(scratch_database_url, "0007")
+    today = dt.datetime.now(dt.UTC).date()
+    refund_end = today + dt.timedelta(days=5)
+    deadlines = [{"kind": "refund_window_end", "date": refund_end.isoformat(),
+                  "act_by": (refund_end - dt.timedelta(days=1)).isoformat()}]
+    engine = create_engine(scratch_database_url)
+    try:
+        with engine.begin() as connection:
+            for reference, status, outcome in (("CW-2026-OPEN0001", "sent", None),
+                                               ("CW-2026-DONE0001", "resolved", "cancelled")):
+                connection.execute(text(
+                    "INSERT INTO cases (reference, status, outcome, consumer_name, consumer_email, country, timezone,"
+                    " provider_slug, plan_slug, policy_version, billing_channel, payment_date, certificate_earned,"
+                    " requested_outcome, assessment, consent_at, created_at, updated_at, version, follow_ups_sent)"
+                    " VALUES (:reference, :status, :outcome, 'A', 'a@example.com', 'GB', 'UTC', 'coursera',"
+                    " 'coursera-plus-annual', 'coursera@1', 'direct', :paid, false, 'cancel', :assessment, :now,"
+                    " :now, :now, 1, 0)"),
+                    {"reference": reference, "status": status, "outcome": outcome, "paid": today,
+                     "assessment": json.dumps({"deadlines": deadlines}), "now": dt.datetime.now(dt.UTC)})
+        migrate.upgrade(scratch_database_url)
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT reference, urgency_on FROM cases"))
+            rows = {row.reference: row.urgency_on for row in found}
+    finally:
+        engine.dispose()
+    assert str(rows["CW-2026-OPEN0001"]) == (refund_end - dt.timedelta(days=1)).isoformat()
+    assert str(rows["CW-2026-DONE0001"]) == "9999-12-31"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from casework.cases.urgency_sweep import refresh_expired
 from casework.cases.workflow import run_expiry
+from casework.db import utcnow
 from casework.jobs.relay import run_relay
 from casework.letters.jobs import render_letter
 from casework.mail.jobs import send_email
@@ -38,7 +40,8 @@ def expire_unconfirmed() -> int:
 
 @app.task(name="deadlines.sweep", acks_late=True, time_limit=600)
 def deadlines_sweep() -> dict[str, int]:
-    """Every minute: due consumer reminders, then the company-answer clock (follow-ups and escalations)."""
+    """Every minute: due consumer reminders, the company-answer clock (follow-ups and escalations), then the
+    queue order of cases whose deadline day has gone by."""
     counts = {f"reminders.{name}": value for name, value in run_reminder_sweep(runtime()).items()}
     try:
         from casework.cases.clock import run_clock_sweep
@@ -46,4 +49,5 @@ def deadlines_sweep() -> dict[str, int]:
         log.warning("the company-answer clock is not installed; only reminders were swept")
         return counts
     counts.update({f"clock.{name}": value for name, value in run_clock_sweep(runtime()).items()})
+    counts["queue.urgency_refreshed"] = refresh_expired(runtime(), utcnow())
     return counts

@@ -25,7 +25,7 @@ from casework.cases.tokens import issue_token
 from casework.catalog import default_catalog
 from casework.catalog.loader import Provider
 from casework.config import Settings
-from casework.db import utcnow
+from casework.db import utcnow, writing_session
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.services import queue_email
@@ -203,13 +203,13 @@ def run_clock_sweep(runtime: Runtime, now: dt.datetime | None = None) -> dict[st
     counts = {"follow_ups": 0, "escalations": 0, "closed": 0}
     last_id = 0
     while True:
-        with runtime.sessions.begin() as session:
+        with writing_session(runtime.sessions) as session, session.begin():
             batch = overdue_batch(session, runtime.settings, now, counts, last_id)
         if batch.done < SWEEP_BATCH:
             break
         last_id = batch.last_id
     while True:
-        with runtime.sessions.begin() as session:
+        with writing_session(runtime.sessions) as session, session.begin():
             closed = close_batch(session, runtime.settings, now)
         counts["closed"] += closed
         if closed < SWEEP_BATCH:

@@ -19,8 +19,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
+from casework.cases import urgency
+from casework.cases.states import (
+    ESCALATION_KINDS,
+    REVIEW_ACTIONS,
+    Actor,
+    BillingChannel,
+    CaseStatus,
+    Outcome,
+    RequestedOutcome,
+)
+from casework.cases.urgency import NO_DEADLINE
 from casework.db import Base, JsonType, partial_index, utcnow
+
+OPEN_CONDITION = "status NOT IN ('resolved', 'closed')"
 
 
 def _enum(enum_cls: type[Any], name: str) -> Enum:
@@ -74,6 +86,16 @@ class Case(Base):
     assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[dt.datetime | None]
+    # The staff queue's order (see casework.cases.urgency): kept by the flush hook below and the sweep.
+    urgency_on: Mapped[dt.date] = mapped_column(default=NO_DEADLINE)
+    urgency_kind: Mapped[str | None] = mapped_column(String(32))
+    urgency_expires_at: Mapped[dt.datetime | None]
+    # Something the consumer (or the clock) did that a caseworker has not looked at yet.
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    # Where an escalated case went: a regulator, an ombudsman or the consumer's card issuer, and its name.
+    escalated_to: Mapped[str | None] = mapped_column(String(16))
+    escalated_to_name: Mapped[str | None] = mapped_column(String(200))
     consent_at: Mapped[dt.datetime]
     email_confirmed_at: Mapped[dt.datetime | None]
     # When an unconfirmed case expired and its personal data was removed.
@@ -106,6 +128,14 @@ class Case(Base):
     __table_args__ = (
         partial_index("ix_cases_answer_due", "answer_due_on", "answer_due_on IS NOT NULL"),
         partial_index("ix_cases_resolved_at", "resolved_at", "status = 'resolved'"),
+        # The queue: open cases by urgency, then oldest; the same per status and per assignee; and the
+        # few cases whose urgency runs out (for the sweep).
+        partial_index("ix_cases_open_queue", ("urgency_on", "id"), OPEN_CONDITION),
+        Index("ix_cases_status_queue", "status", "urgency_on", "id"),
+        Index("ix_cases_assignee_queue", "assignee_id", "urgency_on", "id"),
+        partial_index("ix_cases_needs_review", ("urgency_on", "id"), "needs_review"),
+        partial_index("ix_cases_urgency_expires", "urgency_expires_at", "urgency_expires_at IS NOT NULL"),
+        CheckConstraint(f"escalated_to IS NULL OR escalated_to IN {ESCALATION_KINDS}", name="escalated_to"),
 
         CheckConstraint(
             "(status IN ('resolved', 'closed')) = (outcome IS NOT NULL)", name="outcome_iff_resolved"
@@ -249,3 +279,25 @@ def _events_are_append_only(session: Session, flush_context: Any, instances: Any
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, CaseEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise ValueError("case events are append-only")
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_queue_columns(session: Session, flush_context: Any, instances: Any) -> None:
+    """A new event may call for a caseworker's look (or be one); every changed case gets its urgency again."""
+    now = utcnow()
+    for obj in list(session.new):
+        if not isinstance(obj, CaseEvent) or obj.case_id is None:
+            continue
+        reviewed = obj.actor is Actor.STAFF and obj.action not in PASSIVE_STAFF_ACTIONS
+        wants_review = obj.actor is not Actor.STAFF and obj.action in REVIEW_ACTIONS
+        if reviewed or wants_review:
+            case = session.get(Case, obj.case_id)
+            if case is not None and case.needs_review != wants_review:
+                case.needs_review = wants_review
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Case) and (obj in session.new or session.is_modified(obj)):
+            urgency.apply(obj, now)
+
+
+# Staff events that are not a look at the case's new facts (they leave "needs review" alone).
+PASSIVE_STAFF_ACTIONS = frozenset({"assigned", "released", "note_added"})

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from casework.assess import AssessmentFacts, assess, consumer_today
+from casework.cases import urgency
 from casework.cases.filing_rows import FilingRows, insert_filing
 from casework.cases.models import Case
 from casework.cases.references import new_reference
@@ -131,6 +132,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
         "requested_outcome": facts.requested_outcome, "assessment": assessment_of(facts, now),
         "consent_at": now, "created_at": now, "updated_at": now, "version": 1,
     }
+    case_values.update(urgency.columns(case_values, now))
     token, digest = new_token(secret_key)
     rows = FilingRows(
         case=case_values,

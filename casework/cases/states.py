@@ -64,3 +64,11 @@ def can_transition(current: CaseStatus, target: CaseStatus, came_from: CaseStatu
     if current is S.NEEDS_INFO and came_from is not None and target is came_from:
         return True
     return target in TRANSITIONS[current]
+
+
+# Events (by the consumer or the system) that put a case in front of a caseworker: "needs review".
+REVIEW_ACTIONS = frozenset({"response_recorded", "info_provided", "refund_received", "attachment_added",
+                            "reopened", "escalation_due", "facts_corrected"})
+# Events only staff see: the consumer's page and the consumer's API leave them out.
+INTERNAL_ACTIONS = frozenset({"note_added", "assigned", "released", "reviewed"})
+ESCALATION_KINDS = ("regulator", "ombudsman", "card_issuer")

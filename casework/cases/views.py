@@ -34,7 +34,7 @@ from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_ca
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.schemas import normalised_email
 from casework.cases.services import CaseError, file_case
-from casework.cases.states import Actor
+from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token
 from casework.cases.workflow import (
     TRACKING_MAX,
@@ -155,7 +155,9 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     letter = latest_letter(session, case.id)
     letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.status == "rendered")
                                    .order_by(Letter.id)))
-    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                          CaseEvent.action.not_in(INTERNAL_ACTIONS))
+                                  .order_by(CaseEvent.id)))
     deliveries = list(session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id)))
     channel = delivery_channel(letter) if letter is not None else None
     to_submit = clock.awaiting_submission(session, case)

@@ -26,7 +26,7 @@ from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, ca
 from casework.cases.tokens import issue_token
 from casework.catalog import default_catalog
 from casework.config import Settings
-from casework.db import utcnow
+from casework.db import utcnow, writing_session
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
@@ -390,7 +390,7 @@ def run_expiry(runtime: Runtime) -> int:
     """Beat: expire unconfirmed cases, batch by batch, each batch its own transaction."""
     total = 0
     while True:
-        with runtime.sessions.begin() as session:
+        with writing_session(runtime.sessions) as session, session.begin():
             done = expire_unconfirmed(session, utcnow())
         total += done
         if done == 0:

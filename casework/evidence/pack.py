@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from weasyprint import CSS, HTML
 
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
+from casework.cases.states import INTERNAL_ACTIONS
 from casework.cases.workflow import letter_filename
 from casework.catalog import default_catalog
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
@@ -192,7 +193,9 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
                  status_change=(f"{event.from_status.value if event.from_status else '—'} → {event.to_status.value}"
                                 if event.to_status else ""),
                  details=_event_details(event.data or {}))
-        for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+        for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                             CaseEvent.action.not_in(INTERNAL_ACTIONS))
+                                     .order_by(CaseEvent.id))
     ]
     deliveries = [
         DeliveryRow(channel=words(d.channel), address=d.address, at=clock(d.at), by=d.by.value,

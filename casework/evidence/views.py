@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import select
 
 from casework.access import route_rule
@@ -14,6 +15,7 @@ from casework.evidence.bundle import evidence_zip, stored_letters
 from casework.evidence.pack import build_pack, pack_filename, render_pack
 from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
 from casework.runtime import runtime_of
+from casework.staff.reads import log_read_now
 from casework.web import db, limiter
 
 bp = Blueprint("evidence", __name__)
@@ -94,9 +96,12 @@ def _consumer_case(token: str) -> Case:
 
 
 def _staff_case(reference: str) -> Case:
-    case = db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
+    """The case, with the download logged: evidence holds the consumer's personal data."""
+    session = db()
+    case = session.execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
     if case is None:
         abort(404)
+    log_read_now(session, case.id, int(current_user.id), "evidence", utcnow())
     return case
 
 

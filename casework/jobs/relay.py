@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from casework.db import is_postgresql, utcnow
+from casework.db import is_postgresql, utcnow, writing_session
 from casework.jobs.claims import PENDING
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.models import Letter
@@ -61,7 +61,7 @@ def relay_due(session: Session, relay_after_seconds: float, now: dt.datetime | N
 
 
 def run_relay(runtime: Runtime) -> dict[str, int]:
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         counts = relay_due(session, runtime.settings.relay_after_seconds)
     if counts:
         log.info("relay dispatched %s", counts)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor
 from casework.cases.workflow import after_letter_rendered
-from casework.db import utcnow
+from casework.db import utcnow, writing_session
 from casework.jobs.claims import claim, fail_attempt, finish
 from casework.letters.models import Letter
 from casework.letters.render import renderer
@@ -26,7 +26,7 @@ log = logging.getLogger("casework.letters")
 def render_letter(runtime: Runtime, letter_id: int) -> str:
     """Render one letter; returns what happened (``rendered``, ``skipped``, ``retry``, ``failed``)."""
     settings = runtime.settings
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         token = claim(session, Letter, letter_id, settings.job_lease_seconds)
         if token is None:
             return "skipped"
@@ -39,7 +39,7 @@ def render_letter(runtime: Runtime, letter_id: int) -> str:
         rendered = renderer().render(kind, snapshot)
     except Exception as exc:
         log.exception("letter %s failed to render", letter_id)
-        with runtime.sessions() as session, session.begin():
+        with writing_session(runtime.sessions) as session, session.begin():
             status = fail_attempt(session, Letter, letter_id, token, f"{type(exc).__name__}: {exc}",
                                   settings.job_max_attempts)
             if status == "failed":
@@ -49,7 +49,7 @@ def render_letter(runtime: Runtime, letter_id: int) -> str:
         return "failed" if status == "failed" else "retry"
 
     now = utcnow()
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         stored = finish(
             session, Letter, letter_id, token,
             status="rendered", pdf=rendered.pdf, sha256=rendered.sha256, pages=rendered.pages,

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from casework.cases.models import CaseEvent
 from casework.cases.states import Actor
 from casework.cases.workflow import LETTER_TO_COMPANY, record_email_delivery
-from casework.db import utcnow
+from casework.db import utcnow, writing_session
 from casework.jobs.claims import claim, fail_attempt, finish
 from casework.mail.compose import build_message
 from casework.mail.models import OutboundEmail
@@ -66,7 +66,7 @@ def addressee_refused(email: OutboundEmail, accepted: Accepted) -> SendFailure |
 def send_email(runtime: Runtime, email_id: int) -> str:
     """Send one e-mail; returns ``sent``, ``skipped``, ``retry`` or ``failed``."""
     settings = runtime.settings
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         token = claim(session, OutboundEmail, email_id, settings.job_lease_seconds)
         if token is None:
             return "skipped"
@@ -86,7 +86,7 @@ def send_email(runtime: Runtime, email_id: int) -> str:
     if settings.fault_pause_after_send_seconds:
         time.sleep(settings.fault_pause_after_send_seconds)
     now = utcnow()
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         if not finish(session, OutboundEmail, email_id, token, status="sent", sent_at=now,
                       transport_confirmation=accepted.confirmation[:500], recipients_refused=accepted.refused):
             return "skipped"
@@ -108,7 +108,7 @@ def _failed(runtime: Runtime, email: OutboundEmail, token: str, failure: SendFai
     settings = runtime.settings
     log.warning("e-mail %s not sent (%s): %s", email.id, "permanent" if failure.permanent else "temporary",
                 failure.error)
-    with runtime.sessions() as session, session.begin():
+    with writing_session(runtime.sessions) as session, session.begin():
         status = fail_attempt(session, OutboundEmail, email.id, token, failure.error,
                               0 if failure.permanent else settings.job_max_attempts)
         if status == "lost":

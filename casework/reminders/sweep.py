@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from casework.cases.models import AccessToken, Case
 from casework.cases.tokens import new_token
 from casework.config import Settings
-from casework.db import is_postgresql, utcnow
+from casework.db import is_postgresql, utcnow, writing_session
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.mail.compose import message_id_for
 from casework.mail.models import OutboundEmail
@@ -149,11 +149,11 @@ def sweep_batch(session: Session, settings: Settings, now: dt.datetime, batch: i
 def run_reminder_sweep(runtime: Runtime, now: dt.datetime | None = None, batch: int = 500) -> dict[str, int]:
     """Beat, every minute: plan new app-store cases, then send every due reminder; returns the counts."""
     now = now or utcnow()
-    with runtime.sessions.begin() as session:
+    with writing_session(runtime.sessions) as session, session.begin():
         planned = plan_new_app_store_cases(session, now)
     totals = {"planned_cases": planned, "sent": 0, "cancelled": 0}
     while True:
-        with runtime.sessions.begin() as session:
+        with writing_session(runtime.sessions) as session, session.begin():
             counts = sweep_batch(session, runtime.settings, now, batch)
             pause = runtime.settings.fault_pause_after_claim_seconds  # fault drills only (testing)
             if pause and counts["claimed"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.db import Base, utcnow
@@ -41,3 +41,48 @@ class StaffUser(Base):
     def get_id(self) -> str:
         """What the login session holds: the id and this sign-in's token, checked on every request."""
         return f"{self.id}:{self.session_token or ''}"
+
+
+class StaffApiToken(Base):
+    """A caseworker's token for the API (integrations, scripts): shown once, stored as HMAC-SHA-256,
+    revocable, and only as good as its owner's account."""
+
+    __tablename__ = "staff_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The first characters of the token, so a person can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class CaseNote(Base):
+    """A caseworker's internal note on a case: on the staff case page and in the staff API, never shown to
+    the consumer."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CaseRead(Base):
+    """A member of staff opened a case (page, API or a document): who looked at a person's data, and when."""
+
+    __tablename__ = "case_reads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # page, api, letter, evidence
+    via: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_case_reads_case_id_at", "case_id", "at"),)
