@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import assess, filing_to_outbox, intake, letters, reminders_sweep
+from bench import assess, filing_to_outbox, intake, letters, queue, reminders_sweep
 
 BENCHMARKS = {"assess": assess.main, "filing_to_outbox": filing_to_outbox.main, "intake": intake.main,
-              "letters": letters.main, "reminders_sweep": reminders_sweep.main}
+              "letters": letters.main, "queue": queue.main, "reminders_sweep": reminders_sweep.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):

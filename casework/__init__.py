@@ -30,11 +30,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from casework import cli, health, presentation, web
     from casework.api import cases as api_cases
+    from casework.api import staff as api_staff
     from casework.api import views as api_views
     from casework.cases import views as consumer_views
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
     from casework.reminders import views as reminder_views
+    from casework.staff import queue_views, token_views
     from casework.staff import user_views as staff_user_views
     from casework.staff import views as staff_views
 
@@ -44,11 +46,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)
     app.register_blueprint(staff_user_views.bp)
+    app.register_blueprint(queue_views.bp)
+    app.register_blueprint(token_views.bp)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(reminder_views.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_cases.bp)
+    app.register_blueprint(api_staff.bp)
     for blueprint in (api_views.bp, api_cases.bp):
         web.csrf.exempt(blueprint)  # no cookies authenticate the API
     web.limiter.exempt(health.bp)

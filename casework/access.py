@@ -1,7 +1,8 @@
 """Every view declares who may use it; a test walks the URL map and fails on a view without a rule.
 
 ``staff`` and ``supervisor`` rules are enforced here; ``consumer`` views find their case by the
-secret token in the URL and answer 404 to any other; ``anonymous`` views are open.
+secret token in the URL and answer 404 to any other; ``staff_token`` views (the staff API) check the
+``Authorization: Bearer`` staff token themselves and answer 401 without one; ``anonymous`` views are open.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal, TypeVar, cast
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
-Audience = Literal["anonymous", "consumer", "staff", "supervisor"]
+Audience = Literal["anonymous", "consumer", "staff", "supervisor", "staff_token"]
 F = TypeVar("F", bound=Callable[..., Any])
 RULE_ATTRIBUTE = "casework_route_rule"
 

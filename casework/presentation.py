@@ -56,6 +56,13 @@ EVENT_TEXT = {
     "facts_corrected": "The facts of the case were corrected.",
     "links_resent": "New links to this case were e-mailed.",
     "reopened": "The case was reopened.",
+    "info_requested": "A caseworker asked you a question.",
+    "resolved": "The case was resolved.",
+    "closed": "The case was closed.",
+    "escalated": "A caseworker took the case further (to a regulator, an ombudsman or your card issuer).",
+    "follow_up_requested": "A caseworker is preparing a follow-up letter to the company.",
+    "letter_regenerated": "A caseworker had a new version of your letter written.",
+    "letter_resent": "A caseworker e-mailed your letter to the company again.",
 }
 
 EMAIL_KIND_TEXT = {

@@ -19,7 +19,8 @@ def test_every_route_has_a_rule(app: Flask) -> None:
         if rule.endpoint == "static":
             continue
         view = app.view_functions[rule.endpoint]
-        if getattr(view, RULE_ATTRIBUTE, None) not in ("anonymous", "consumer", "staff", "supervisor"):
+        if getattr(view, RULE_ATTRIBUTE, None) not in ("anonymous", "consumer", "staff", "supervisor",
+                                                             "staff_token"):
             missing.append(f"{rule.rule} ({rule.endpoint})")
     assert missing == []
 
@@ -37,7 +38,10 @@ def test_rules_hold_for_strangers(app: Flask) -> None:
         path = rule.build(values)[1]
         method = "GET" if "GET" in (rule.methods or ()) else sorted(set(rule.methods or ()) - {"HEAD", "OPTIONS"})[0]
         response = client.open(path, method=method)
-        if audience == "consumer":
+        if audience == "staff_token":
+            assert response.status_code == 401, path  # the staff API without a staff token
+            assert response.get_json()["error"] == "unauthorized", path
+        elif audience == "consumer":
             assert response.status_code in (404, 400), path  # 400: a POST without its CSRF token
             if method == "GET":
                 assert response.status_code == 404, path

@@ -1,4 +1,4 @@
-"""Staff: sign in with an argon2 hash, the case list newest first, a case's timeline."""
+"""Staff: sign in with an argon2 hash, the case list, a case's timeline."""
 
 from __future__ import annotations
 
@@ -51,14 +51,15 @@ def test_the_list_needs_a_signed_in_caseworker(client: FlaskClient) -> None:
     assert client.get("/staff").status_code == 200
 
 
-def test_cases_newest_first_with_their_timeline(client: FlaskClient, committed: Runtime) -> None:
+def test_cases_are_listed_with_their_timeline(client: FlaskClient, committed: Runtime) -> None:
     post_form(client, "/", filing_form(**{"consumer.name": "First Filer"}))
     post_form(client, "/", filing_form(**{"consumer.name": "Second Filer", "plan": "other:other-annual",
                                           "company.name": "Acme", "company.email": "c@acme.example"}))
     run_pending_jobs(committed)
     sign_in(client)
     page = client.get("/staff").get_data(as_text=True)
-    assert page.index("Second Filer") < page.index("First Filer")
+    assert "First Filer" in page  # the order is the queue's (tests/test_staff_queue.py)
+    assert "Second Filer" in page
     assert "Acme" in page
     assert "coursera" in page
     reference = page.split('href="/staff/cases/')[1].split('"')[0]

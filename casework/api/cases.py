@@ -1,7 +1,9 @@
 """API v1 cases: filing (with Idempotency-Key), the case document, its letters, consumer actions.
 
 A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong or missing token
-is a 404, so nobody learns whether a reference exists.
+is a 404, so nobody learns whether a reference exists. A staff API token (``cwst_…``) reads every case,
+with the staff's extras (assignee, urgency, internal notes and events), each read logged; it never works on
+the consumer's own actions (404 there, as for any token that is not the case's).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request, 
 from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
 from casework.cases.services import assessment_of, file_case
-from casework.cases.states import Actor
+from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token, issue_token
+from casework.cases.urgency import NO_DEADLINE
 from casework.cases.workflow import (
     case_as_request,
     confirm,
@@ -49,6 +52,9 @@ from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
+from casework.staff.api_tokens import looks_like_staff_token, staff_for_token
+from casework.staff.models import CaseNote, StaffUser
+from casework.staff.reads import log_read_now
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
@@ -117,6 +123,31 @@ class CaseOut(BaseModel):
     events: list[EventOut]
 
 
+class AssigneeOut(BaseModel):
+    id: int
+    name: str
+
+
+class UrgencyOut(BaseModel):
+    on: str | None = Field(description="The queue's date for this case (null: nothing dated to act on).")
+    kind: str | None
+
+
+class NoteOut(BaseModel):
+    at: str
+    by: str | None
+    body: str
+
+
+class StaffCaseOut(CaseOut):
+    """The case as a staff token sees it: the consumer's document plus the caseworkers' view."""
+
+    assignee: AssigneeOut | None
+    needs_review: bool
+    urgency: UrgencyOut
+    notes: list[NoteOut]
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -144,8 +175,9 @@ def _instant(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat() if value is not None else None
 
 
-def case_document(session: Session, case: Case, now: dt.datetime) -> dict[str, Any]:
-    """The case as API.md describes it, with each deadline's ``passed`` re-evaluated for today."""
+def case_document(session: Session, case: Case, now: dt.datetime, *, internal: bool = False) -> dict[str, Any]:
+    """The case as API.md describes it, with each deadline's ``passed`` re-evaluated for today; staff-only
+    events (notes, assignment, review) only when ``internal``."""
     provider = default_catalog().get(case.provider_slug)
     plan = provider.plan(case.plan_slug) if provider else None
     company = case.company or {}
@@ -157,7 +189,10 @@ def case_document(session: Session, case: Case, now: dt.datetime) -> dict[str, A
     letters = session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id))
     deliveries = session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id))
     reminders = session.scalars(select(Reminder).where(Reminder.case_id == case.id).order_by(Reminder.due_at))
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    event_query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    if not internal:
+        event_query = event_query.where(CaseEvent.action.not_in(INTERNAL_ACTIONS))
+    events = session.scalars(event_query)
     base = f"/api/v1/cases/{case.reference}/letters"
     return {
         "reference": case.reference,
@@ -183,6 +218,28 @@ def case_document(session: Session, case: Case, now: dt.datetime) -> dict[str, A
                     "to_status": e.to_status.value if e.to_status else None, "actor": e.actor.value}
                    for e in events],
     }
+
+
+def _staff_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u.name for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(wanted)))}
+
+
+def staff_document(session: Session, case: Case, now: dt.datetime) -> dict[str, Any]:
+    """The case for a staff token: every event, plus who has it, how urgent it is, and the internal notes."""
+    document = case_document(session, case, now, internal=True)
+    notes = list(session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)))
+    names = _staff_names(session, {case.assignee_id, *(n.staff_id for n in notes)})
+    assignee = case.assignee_id
+    document["assignee"] = None if assignee is None else {"id": assignee, "name": names.get(assignee, "")}
+    document["needs_review"] = case.needs_review
+    document["urgency"] = {"on": None if case.urgency_on == NO_DEADLINE else case.urgency_on.isoformat(),
+                           "kind": case.urgency_kind}
+    document["notes"] = [{"at": _instant(n.created_at), "by": names.get(n.staff_id) if n.staff_id else None,
+                          "body": n.body} for n in notes]
+    return document
 
 
 def canonical_sha256(body: bytes) -> str:
@@ -249,13 +306,42 @@ def file() -> ResponseReturnValue:
     return api_error(409, "conflict", "A request with this Idempotency-Key is being processed; retry.")
 
 
-def _consumer_case(reference: str) -> Case | None:
+def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def bearer_staff() -> StaffUser | None:
+    """The caseworker behind a live staff API token in this request, or None."""
+    token = bearer_token()
+    if token is None or not looks_like_staff_token(token):
         return None
-    case = case_for_token(db(), runtime_of().settings.secret_key, token.strip())
+    session = db()
+    staff = staff_for_token(session, runtime_of().settings.secret_key, token, utcnow())
+    session.commit()  # end the lookup's read: a later write then waits its turn instead of failing (SQLite)
+    return staff
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
+
+
+def _consumer_case(reference: str) -> Case | None:
+    """The case of a consumer's token; a staff token is never one (consumer-only actions answer 404)."""
+    token = bearer_token()
+    if token is None:
+        return None
+    case = case_for_token(db(), runtime_of().settings.secret_key, token)
     return case if case is not None and case.reference == reference else None
+
+
+def _reader(reference: str) -> tuple[Case | None, StaffUser | None]:
+    """Who reads the case: a caseworker (any case) or its consumer."""
+    staff = bearer_staff()
+    if staff is not None:
+        return case_by_reference(reference), staff
+    return _consumer_case(reference), None
 
 
 def _not_found() -> Response:
@@ -270,10 +356,14 @@ operation(Operation("GET", "/api/v1/cases/{reference}", "A case, its letters, de
 @route_rule("consumer")
 @limiter.limit("120 per minute")
 def get_case(reference: str) -> ResponseReturnValue:
-    case = _consumer_case(reference)
+    case, staff = _reader(reference)
+    session, now = db(), utcnow()
     if case is None:
         return _not_found()
-    return jsonify(case_document(db(), case, utcnow()))
+    if staff is None:
+        return jsonify(case_document(session, case, now))
+    log_read_now(session, case.id, staff.id, "api", now)
+    return jsonify(staff_document(session, case, now))
 
 
 operation(Operation("GET", "/api/v1/cases/{reference}/letters/{id}.pdf", "A letter's PDF (ETag: its SHA-256)",
@@ -286,12 +376,15 @@ operation(Operation("GET", "/api/v1/cases/{reference}/letters/{id}.pdf", "A lett
 @route_rule("consumer")
 @limiter.limit("60 per minute")
 def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
-    case = _consumer_case(reference)
-    letter = None if case is None else db().execute(
+    case, staff = _reader(reference)
+    session = db()
+    letter = None if case is None else session.execute(
         select(Letter).where(Letter.id == letter_id, Letter.case_id == case.id, Letter.status == "rendered")
     ).scalar_one_or_none()
     if case is None or letter is None or letter.pdf is None:
         return _not_found()
+    if staff is not None:
+        log_read_now(session, case.id, staff.id, "letter", utcnow())
     etag = f'"{letter.sha256}"'
     if request.headers.get("If-None-Match") == etag:
         return "", 304, {"ETag": etag}
@@ -438,6 +531,12 @@ operation(Operation("POST", "/api/v1/cases/{reference}/confirm-cancelled",
 @route_rule("consumer")
 @limiter.limit("30 per hour")
 def responses(reference: str) -> ResponseReturnValue:
+    staff = bearer_staff()
+    if staff is not None:
+        from casework.api.staff import record_answer  # the staff API builds on this module
+
+        return record_answer(reference, staff, ResponseBody)
+
     def run(session: Session, case: Case, body: ResponseBody) -> None:
         now = utcnow()
         if body.received_on > now.astimezone(ZoneInfo(case.timezone)).date():

@@ -1,14 +1,17 @@
-"""Staff pages: sign in and out, the list of cases (newest first), a case with its timeline and the
-caseworker's delivery actions (approve, record a web-form or postal delivery, send a failed e-mail again,
-send the final notice after the company's silence)."""
+"""Staff pages: sign in and out, and a case with everything staff may see (timeline, letters, e-mails, notes,
+who viewed it) and every caseworker's action on it: assignment, notes, the company's answer, resolving,
+closing and reopening, a question to the consumer, escalation, letters and delivery. Every action goes
+through ``_staff_action`` (version check, one commit, a flash); the rules live in casework.staff.actions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -17,9 +20,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
 from casework.cases import clock
-from casework.cases.models import Case, CaseEvent, Delivery
+from casework.cases.answers import RESPONSE_TYPES, UPLOAD_REQUEST_MAX, Upload, info_request
+from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
+from casework.cases.schemas import AMOUNT_RE
 from casework.cases.services import CaseError
-from casework.cases.states import Actor
+from casework.cases.states import ESCALATION_KINDS, Actor, BillingChannel, CaseStatus, Outcome
+from casework.cases.urgency import NO_DEADLINE
 from casework.cases.workflow import (
     CaseConflict,
     approve_delivery,
@@ -33,13 +39,21 @@ from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
+from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
+from casework.staff import actions
 from casework.staff.accounts import authenticate, end_sessions
-from casework.staff.models import StaffUser
+from casework.staff.actions import transitions_for
+from casework.staff.claiming import ClaimRefused, assign
+from casework.staff.models import CaseNote, CaseRead, StaffUser
+from casework.staff.reads import log_read_now
 from casework.web import db, limiter, login_manager
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-PAGE_SIZE = 50
+READS_SHOWN = 20
+# Longer input than any field takes is cut before checking, so the error names the limit, not a crash.
+NOTE_READ = 20_000
+ROW_ID_MAX = 2_147_483_647
 
 
 def _load_user(user_id: str) -> StaffUser | None:
@@ -77,7 +91,7 @@ def login_submit() -> ResponseReturnValue:
                                error="The e-mail address or password is not right."), 401
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
-    return redirect(url_for("staff.cases"), 303)
+    return redirect(url_for("queue.index"), 303)
 
 
 @bp.post("/logout")
@@ -93,21 +107,6 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("staff.login"), 303)
 
 
-@bp.get("")
-@route_rule("staff")
-def cases() -> ResponseReturnValue:
-    """Newest first, a page at a time by id (no OFFSET)."""
-    before = request.args.get("before", "")
-    query = select(Case).order_by(Case.id.desc()).limit(PAGE_SIZE + 1)
-    if before.isdigit():
-        query = query.where(Case.id < int(before))
-    rows = list(db().scalars(query))
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return render_template("staff/cases.html", cases=rows, next_before=rows[-1].id if more else None,
-                           user=current_user, flags=clock.staff_flags(db(), rows))
-
-
 def _find_case(reference: str) -> Case:
     found = db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
     if found is None:
@@ -118,10 +117,16 @@ def _find_case(reference: str) -> Case:
 @bp.get("/cases/<reference>")
 @route_rule("staff")
 def case(reference: str) -> ResponseReturnValue:
-    return _case_page(_find_case(reference))
+    """The case with everything staff may see; each look is logged (who read a person's data, when)."""
+    found = _find_case(reference)
+    session_db = db()
+    log_read_now(session_db, found.id, int(current_user.id), "page", utcnow())
+    return _case_page(found)
 
 
-def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
+def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 200,
+               values: Mapping[str, str] | None = None) -> ResponseReturnValue:
+    """The page; after a refused form, with its errors and the values that were typed."""
     session_db = db()
     events = list(session_db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id)
                                      .order_by(CaseEvent.id)))
@@ -132,12 +137,67 @@ def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 
                                          .order_by(Delivery.id)))
     letter = latest_letter(session_db, found.id)
     settings = runtime_of().settings
+    extras = _staff_context(session_db, found, events, deliveries)
     return render_template("staff/case.html", case=found, events=events, letters=letters, emails=emails,
                            deliveries=deliveries, user=current_user, errors=errors or {},
-                           channel=delivery_channel(letter) if letter is not None else None,
+                           values={k: v for k, v in (values or {}).items() if k not in ("csrf_token", "version")},
+                           channel=delivery_channel(letter) if letter is not None else None, letter=letter,
                            awaiting_approval=found.confirmed_at is not None and awaiting_approval(settings, found),
-                           staff_names=_staff_names(events), flags=clock.staff_flags(session_db, [found])[found.id],
-                           to_submit=_to_submit(session_db, found)), status
+                           flags=clock.staff_flags(session_db, [found])[found.id],
+                           to_submit=_to_submit(session_db, found), **extras), status
+
+
+def _staff_context(session_db: Session, found: Case, events: list[CaseEvent],
+                   deliveries: list[Delivery]) -> dict[str, Any]:
+    """What only staff see: notes, who viewed the case, the company's answers, and what may be done now."""
+    notes = list(session_db.scalars(select(CaseNote).where(CaseNote.case_id == found.id).order_by(CaseNote.id)))
+    reads = list(session_db.scalars(select(CaseRead).where(CaseRead.case_id == found.id)
+                                    .order_by(CaseRead.at.desc(), CaseRead.id.desc()).limit(READS_SHOWN)))
+    responses = list(session_db.scalars(select(CompanyResponse).where(CompanyResponse.case_id == found.id)
+                                        .order_by(CompanyResponse.id)))
+    attachments = list(session_db.scalars(select(CaseAttachment).where(CaseAttachment.case_id == found.id)
+                                          .order_by(CaseAttachment.id)))
+    reminders = list(session_db.scalars(select(Reminder).where(Reminder.case_id == found.id)
+                                        .order_by(Reminder.due_at, Reminder.id)))
+    ids = {e.actor_staff_id for e in events} | {n.staff_id for n in notes} | {r.staff_id for r in reads}
+    ids |= {d.by_staff_id for d in deliveries} | {found.assignee_id}
+    me = int(current_user.id)
+    return {
+        "notes": notes, "reads": reads, "responses": responses, "attachments": attachments, "reminders": reminders,
+        "staff_names": _names(session_db, {i for i in ids if i is not None}),
+        "transitions": [s.value for s in transitions_for(found)], "response_types": RESPONSE_TYPES,
+        "outcomes": [o.value for o in Outcome if o is not Outcome.WITHDRAWN], "escalation_kinds": ESCALATION_KINDS,
+        "is_supervisor": current_user.role == "supervisor", "me": me,
+        "staff_choices": _staff_choices(session_db) if current_user.role == "supervisor" else [],
+        "info_question": info_request(events) if found.status is CaseStatus.NEEDS_INFO else None,
+        "can_regenerate": _can_regenerate(session_db, found), "can_resend": _can_resend(found),
+        "follow_up_possible": (found.status is CaseStatus.SENT and not clock.answered_since_delivery(session_db, found)
+                               and found.personal_data_deleted_at is None),
+        "no_deadline": NO_DEADLINE,
+    }
+
+
+def _can_regenerate(session_db: Session, found: Case) -> bool:
+    latest = latest_letter(session_db, found.id)
+    if found.billing_channel is not BillingChannel.DIRECT or found.personal_data_deleted_at is not None:
+        return False
+    return (latest is not None and latest.status == "failed") or (
+        found.status is CaseStatus.NEW and found.confirmed_at is None)
+
+
+def _can_resend(found: Case) -> bool:
+    return found.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.NEW)
+
+
+def _names(session_db: Session, ids: set[int]) -> dict[int, str]:
+    """Who did what: the names of the staff on this page."""
+    if not ids:
+        return {}
+    return {u.id: u.name for u in session_db.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
+
+
+def _staff_choices(session_db: Session) -> list[StaffUser]:
+    return list(session_db.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)))
 
 
 def _to_submit(session_db: Session, found: Case) -> tuple[Letter, str, str] | None:
@@ -146,35 +206,33 @@ def _to_submit(session_db: Session, found: Case) -> tuple[Letter, str, str] | No
     return (letter, *delivery_channel(letter)) if letter is not None else None
 
 
-def _staff_names(events: list[CaseEvent]) -> dict[int, str]:
-    """Who did what: the names of the caseworkers in this timeline."""
-    ids = {e.actor_staff_id for e in events if e.actor_staff_id is not None}
-    if not ids:
-        return {}
-    return {u.id: u.name for u in db().scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
-
-
 def _staff_action(reference: str, action: Callable[[Session, Case, int, dt.datetime], str]) -> ResponseReturnValue:
-    """A caseworker's form: the case's ``version`` must match (else 409 stale), one commit, a flash, back."""
+    """A caseworker's form: the case's ``version`` must match (else 409 stale), one commit, a flash, back.
+    A refused form shows the page again with what was typed."""
     found = _find_case(reference)
     session_db = db()
+    typed = request.form.to_dict()
     if request.form.get("version", "") != str(found.version):
         return _case_page(found, {"version": "Someone changed this case since you opened it. Check it again, "
-                                             "then repeat your action."}, 409)
+                                             "then repeat your action."}, 409, typed)
     try:
         done = action(session_db, found, int(current_user.id), utcnow())
         session_db.commit()
     except StaleDataError:
         session_db.rollback()
         return _case_page(_find_case(reference), {"version": "Someone changed this case at the same moment. "
-                                                             "Check it again."}, 409)
+                                                             "Check it again."}, 409, typed)
+    except ClaimRefused as refused:
+        session_db.rollback()
+        return _case_page(_find_case(reference), {"assignee": str(refused)}, 403 if refused.forbidden else 409,
+                          typed)
     except CaseConflict as conflict:
         session_db.rollback()
-        return _case_page(_find_case(reference), {"action": str(conflict)}, 409)
+        return _case_page(_find_case(reference), {"action": str(conflict)}, 409, typed)
     except CaseError as error:
         session_db.rollback()
-        return _case_page(_find_case(reference), {**error.fields, "action": str(error)} if error.fields
-                          else {"action": str(error)}, 422)
+        return _case_page(_find_case(reference), dict(error.fields) if error.fields else {"action": str(error)},
+                          422, typed)
     flash(done)
     return redirect(url_for("staff.case", reference=found.reference), 303)
 
@@ -183,7 +241,7 @@ def _staff_action(reference: str, action: Callable[[Session, Case, int, dt.datet
 @route_rule("staff")
 def retry_failed_email(reference: str, email_id: str) -> ResponseReturnValue:
     """Send a failed e-mail again: the same row, so the same Message-ID."""
-    if not email_id.isdigit() or len(email_id) > 10:
+    if _row_id(email_id) is None:
         abort(404)
 
     def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
@@ -254,3 +312,227 @@ def catalog() -> ResponseReturnValue:
     providers = [p for p in default_catalog().providers.values() if p.slug != "other"]
     return render_template("staff/catalog.html", providers=providers, today=today,
                            stale_before=today - STALE_AFTER, user=current_user)
+
+
+# --- the caseworker's actions on a case -----------------------------------------------------------------
+
+
+def _row_id(raw: str) -> int | None:
+    """A row id as typed into a URL or form: digits within the columns' 32-bit range, else None."""
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= ROW_ID_MAX else None
+
+
+def _me(session_db: Session, staff_id: int) -> StaffUser:
+    return session_db.get_one(StaffUser, staff_id)
+
+
+@bp.post("/cases/<reference>/assign")
+@route_rule("staff")
+def assign_case(reference: str) -> ResponseReturnValue:
+    """Take, release, or (supervisors) give the case to someone."""
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        me = _me(session_db, staff_id)
+        raw = request.form.get("assignee", "").strip()
+        if raw == "me":
+            target: StaffUser | None = me
+        elif raw == "":
+            target = None
+        elif _row_id(raw) is not None and (chosen := session_db.get(StaffUser, int(raw))) is not None:
+            target = chosen
+        else:
+            raise CaseError("Choose a member of staff.", {"assignee": "Choose a member of staff."})
+        assign(session_db, found, target, me, now)
+        if target is None:
+            return "The case is unassigned now."
+        return "The case is yours now." if target.id == me.id else f"The case is assigned to {target.name} now."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/notes")
+@route_rule("staff")
+def add_case_note(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.add_note(session_db, found, _me(session_db, staff_id), request.form.get("note", "")[:NOTE_READ], now)
+        return "Note added."
+
+    return _staff_action(reference, run)
+
+
+def _form_date(field: str, errors: dict[str, str]) -> dt.date | None:
+    raw = request.form.get(field, "").strip()[:40]
+    if not raw:
+        errors[field] = "Enter the date."
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = "Enter a date such as 2026-12-01."
+        return None
+
+
+def _upload() -> Upload | None:
+    storage = request.files.get("response.file")
+    if storage is None or not storage.filename:
+        return None
+    return Upload(storage.filename, storage.stream.read(UPLOAD_REQUEST_MAX))
+
+
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Only the answer form may carry a file; it gets the larger limit before the CSRF check reads the form."""
+    if endpoint == "staff.record_response" and request.method == "POST":
+        request.max_content_length = UPLOAD_REQUEST_MAX
+
+
+@bp.post("/cases/<reference>/responses")
+@route_rule("staff")
+def record_response(reference: str) -> ResponseReturnValue:
+    """The company's answer as it reached a caseworker, with an optional copy of it."""
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        errors: dict[str, str] = {}
+        received_on = _form_date("response.received_on", errors)
+        if errors or received_on is None:
+            raise CaseError("Some fields need correcting.", errors)
+        actions.record_company_response(session_db, found, _me(session_db, staff_id),
+                                        request.form.get("response.type", ""), received_on,
+                                        request.form.get("response.summary", "")[:NOTE_READ], now, _upload())
+        return "The company's answer is recorded."
+
+    return _staff_action(reference, run)
+
+
+def _refunded() -> actions.Refunded | None:
+    """The optional refund with the outcome: nothing typed is no refund; anything typed must be whole."""
+    raw_amount = request.form.get("refund.amount", "").strip().replace(",", "")[:20]
+    raw_currency = request.form.get("refund.currency", "").strip().upper()[:10]
+    if not raw_amount and not request.form.get("refund.on", "").strip():
+        return None
+    errors: dict[str, str] = {}
+    amount = decimal.Decimal(0)
+    if not AMOUNT_RE.match(raw_amount) or decimal.Decimal(raw_amount) <= 0:
+        errors["refund.amount"] = "Enter the amount, such as 12.00."
+    else:
+        amount = decimal.Decimal(raw_amount)
+    if len(raw_currency) != 3:
+        errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
+    on = _form_date("refund.on", errors)
+    if errors or on is None:
+        raise CaseError("The refund needs correcting.", errors)
+    return actions.Refunded(amount, raw_currency, on)
+
+
+@bp.post("/cases/<reference>/resolve")
+@route_rule("staff")
+def resolve_case(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        raw = request.form.get("outcome", "")
+        if raw not in {o.value for o in Outcome}:
+            raise CaseError("A resolved case needs an outcome.", {"outcome": "Choose the outcome."})
+        actions.resolve(session_db, runtime_of().settings, found, _me(session_db, staff_id), Outcome(raw), now,
+                        _refunded())
+        return "The case is resolved."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/close")
+@route_rule("staff")
+def close_case(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.close(session_db, found, _me(session_db, staff_id), now)
+        return "The case is closed."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/reopen")
+@route_rule("staff")
+def reopen_case(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.reopen(session_db, runtime_of().settings, found, _me(session_db, staff_id),
+                       request.form.get("reason", "")[:NOTE_READ], now)
+        return f"The case is reopened ({found.status.value.replace('_', ' ')})."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/ask")
+@route_rule("staff")
+def ask_consumer(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.ask_consumer(session_db, runtime_of().settings, found, _me(session_db, staff_id),
+                             request.form.get("question", "")[:NOTE_READ], now)
+        return "The question is e-mailed to the consumer; the case waits for their answer."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/escalate")
+@route_rule("staff")
+def escalate_case(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        where = actions.Escalation(request.form.get("escalation.kind", "")[:40],
+                                   request.form.get("escalation.name", "")[:NOTE_READ],
+                                   request.form.get("escalation.reference", "")[:NOTE_READ] or None)
+        final = request.form.get("final_notice", "") == "1"
+        actions.escalate(session_db, runtime_of().settings, found, _me(session_db, staff_id), where, now,
+                         final_notice=final)
+        return f"The case is escalated to {found.escalated_to_name}." + (
+            " The final notice is being written." if final else "")
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/follow-up")
+@route_rule("staff")
+def follow_up_now(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.send_follow_up_now(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
+        return "The follow-up is being written; it goes out by the company's channel once written."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/letters/regenerate")
+@route_rule("staff")
+def regenerate_letter(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        letter = actions.regenerate_letter(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
+        return f"Version {letter.version} of the letter is being written."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/letters/resend")
+@route_rule("staff")
+def resend_letter(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        email = actions.resend_letter(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
+        return f"The letter is e-mailed to {', '.join(email.recipients)} again."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/reviewed")
+@route_rule("staff")
+def mark_reviewed(reference: str) -> ResponseReturnValue:
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        actions.mark_reviewed(session_db, found, _me(session_db, staff_id), now)
+        return "Marked reviewed."
+
+    return _staff_action(reference, run)
+
+
+@bp.get("/cases/<reference>/attachments/<int(max=2147483647):attachment_id>")
+@route_rule("staff")
+def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
+    """A file the consumer or a caseworker added, as the bytes it was checked to be (a download, never inline)."""
+    found = _find_case(reference)
+    session_db = db()
+    row = session_db.get(CaseAttachment, attachment_id)
+    if row is None or row.case_id != found.id:
+        abort(404)
+    log_read_now(session_db, found.id, int(current_user.id), "evidence", utcnow())
+    return Response(row.data, mimetype=row.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{row.filename}"', "X-Content-Type-Options": "nosniff"})

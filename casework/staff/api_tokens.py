@@ -1,0 +1,95 @@
+"""Staff API tokens: ``cwst_`` plus 256 random bits, shown once, stored as HMAC-SHA-256 under the server key.
+
+The same scheme as consumers' tokens (see :mod:`casework.cases.tokens`): the random part makes a slow hash
+pointless, and a leaked table is useless without the key. A token is only as good as its owner's account:
+a disabled account's tokens stop working at once, without being revoked one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from casework.cases.tokens import token_hmac
+from casework.staff.models import StaffApiToken, StaffUser
+
+TOKEN_PREFIX = "cwst_"  # noqa: S105 - the public marker of a staff token, not a secret
+SHOWN_PREFIX = 10
+MAX_TOKEN_LENGTH = 100
+NAME_MAX = 100
+# last_used_at is a hint for people ("is this token still in use?"), not an audit trail: writing it on
+# every request would turn each API read into a write.
+USE_GRANULARITY = dt.timedelta(minutes=1)
+
+
+class TokenRefused(Exception):
+    """This person may not revoke that token (HTTP 403)."""
+
+
+def issue_token(session: Session, user: StaffUser, name: str, secret_key: str,
+                now: dt.datetime) -> tuple[str, StaffApiToken]:
+    """A new token for ``user``: the secret (for the caller to show once) and its stored row."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = StaffApiToken(staff_id=user.id, name=name, token_hmac=token_hmac(secret_key, token),
+                        prefix=token[:SHOWN_PREFIX], created_at=now)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def may_revoke(row: StaffApiToken, by: StaffUser) -> bool:
+    return row.staff_id == by.id or by.role == "supervisor"
+
+
+def revoke(session: Session, row: StaffApiToken, by: StaffUser, now: dt.datetime) -> None:
+    """Ends the token for good; one's own, or anyone's by a supervisor. Revoking twice changes nothing."""
+    if not may_revoke(row, by):
+        raise TokenRefused("Only the token's owner or a supervisor can revoke it.")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.flush()
+
+
+def looks_like_staff_token(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= MAX_TOKEN_LENGTH
+
+
+def staff_for_token(session: Session, secret_key: str, token: str, now: dt.datetime) -> StaffUser | None:
+    """The active account behind a live token, or None (unknown, revoked, or the account is disabled)."""
+    if not looks_like_staff_token(token):
+        return None
+    found = session.execute(
+        select(StaffApiToken, StaffUser)
+        .join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
+        .where(StaffApiToken.token_hmac == token_hmac(secret_key, token), StaffApiToken.revoked_at.is_(None),
+               StaffUser.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    row: StaffApiToken = found.StaffApiToken
+    user: StaffUser = found.StaffUser
+    if row.last_used_at is None or row.last_used_at <= now - USE_GRANULARITY:
+        _mark_used(session, row.id, now)
+    return user
+
+
+def _mark_used(session: Session, token_id: int, now: dt.datetime) -> None:
+    """A short write transaction of its own, in the request's session: the lookup's read is ended first (on
+    SQLite a reading transaction cannot start writing once another connection has written), and no row lock
+    is held while the request runs."""
+    session.commit()
+    session.execute(update(StaffApiToken).where(StaffApiToken.id == token_id).values(last_used_at=now)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def tokens_for(session: Session, user: StaffUser) -> list[tuple[StaffApiToken, StaffUser]]:
+    """The tokens this person may see: their own, or (a supervisor) everyone's, newest first."""
+    query = (select(StaffApiToken, StaffUser).join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
+             .order_by(StaffApiToken.id.desc()))
+    if user.role != "supervisor":
+        query = query.where(StaffApiToken.staff_id == user.id)
+    return [(row.StaffApiToken, row.StaffUser) for row in session.execute(query)]

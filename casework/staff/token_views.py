@@ -1,0 +1,74 @@
+"""Staff API tokens: each caseworker makes and revokes their own; supervisors can revoke anyone's.
+
+A new token is put in the answer page itself (never in a flash, which would carry it in the session
+cookie) and is never logged or stored in clear.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from casework.access import route_rule
+from casework.db import utcnow
+from casework.runtime import runtime_of
+from casework.staff.api_tokens import NAME_MAX, issue_token, may_revoke, revoke, tokens_for
+from casework.staff.models import StaffApiToken, StaffUser
+from casework.web import db
+
+bp = Blueprint("staff_tokens", __name__, url_prefix="/staff/tokens")
+
+
+def _me() -> StaffUser:
+    user = db().get(StaffUser, int(current_user.id))
+    if user is None:
+        abort(404)
+    return user
+
+
+def _page(values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+          shown: tuple[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
+    me = _me()
+    return render_template("staff/tokens.html", tokens=tokens_for(db(), me), values=values or {},
+                           errors=errors or {}, shown=shown, user=current_user,
+                           everyone=me.role == "supervisor", name_max=NAME_MAX), status
+
+
+@bp.get("")
+@route_rule("staff")
+def index() -> ResponseReturnValue:
+    return _page()
+
+
+@bp.post("")
+@route_rule("staff")
+def create() -> ResponseReturnValue:
+    name = request.form.get("name", "").strip()[:NAME_MAX + 1]
+    if not name:
+        return _page({"name": name}, {"name": "Give the token a name, such as the program that will use it."},
+                     status=422)
+    if len(name) > NAME_MAX:
+        return _page({"name": name}, {"name": f"At most {NAME_MAX} characters."}, status=422)
+    session_db = db()
+    token, _ = issue_token(session_db, _me(), name, runtime_of().settings.secret_key, utcnow())
+    session_db.commit()
+    return _page(shown=(name, token), status=201)
+
+
+@bp.post("/<token_id>/revoke")
+@route_rule("staff")
+def revoke_token(token_id: str) -> ResponseReturnValue:
+    if not token_id.isdigit() or len(token_id) > 10:
+        abort(404)
+    session_db = db()
+    row = session_db.get(StaffApiToken, int(token_id))
+    me = _me()
+    if row is None:
+        abort(404)
+    if not may_revoke(row, me):
+        abort(403)
+    revoke(session_db, row, me, utcnow())
+    session_db.commit()
+    flash(f"The token “{row.name}” is revoked; programs using it are refused from now on.")
+    return redirect(url_for("staff_tokens.index"), 303)

@@ -1,0 +1,222 @@
+"""A caseworker's day in a real browser (Debian's chromium through Playwright), against the served app:
+sign in, take the most urgent case from the queue, record the company's answer, resolve it; two
+caseworkers taking cases at the same moment get different ones; sign-in and role checks."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from casework.cases.models import Case, CaseEvent, CompanyResponse
+from casework.cases.states import CaseStatus, Outcome
+from casework.runtime import Runtime
+from casework.web import limiter
+from tests.support.smtp import free_port
+from tests.test_claiming import PASSWORD, new_case, new_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.http]
+CHROMIUM = Path("/usr/bin/chromium")
+CASE_URL = re.compile(r"/staff/cases/(CW-[A-Z0-9-]+)$")
+QUEUE_URL = re.compile(r"/staff$")
+TAKE_NEXT = "form[action$='/staff/take-next']"
+
+if not CHROMIUM.exists():
+    if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
+        raise RuntimeError("browser tests need Debian's chromium: apt-get install -y chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def served(app: Flask, committed: Runtime) -> Iterator[str]:
+    limiter.reset()
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def new_page() -> Iterator[Callable[[], Any]]:
+    """Pages in separate browser contexts: each its own cookies, so each its own signed-in person."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        contexts: list[Any] = []
+
+        def make() -> Any:
+            context = browser.new_context()
+            contexts.append(context)
+            return context.new_page()
+
+        yield make
+        for context in contexts:
+            context.close()
+        browser.close()
+
+
+@pytest.fixture
+def shots(var_dir: Path) -> Path:
+    folder = var_dir / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def seed(runtime: Runtime, *people: tuple[str, str]) -> tuple[list[str], dict[str, int]]:
+    """Waiting cases (most urgent first: references in queue order) and the named staff accounts."""
+    today = dt.datetime.now(dt.UTC).date()
+    with runtime.sessions.begin() as session:
+        staff = {name: new_staff(session, name, role).id for name, role in people}
+        cases = [
+            new_case(session, CaseStatus.SENT, due=today - dt.timedelta(days=2)),  # the company is late
+            new_case(session, CaseStatus.SENT, due=today + dt.timedelta(days=3)),
+            new_case(session, CaseStatus.READY, deadlines=[{
+                "kind": "refund_window_end", "date": (today + dt.timedelta(days=9)).isoformat(),
+                "act_by": (today + dt.timedelta(days=8)).isoformat()}]),
+            new_case(session, CaseStatus.FOLLOW_UP, due=today + dt.timedelta(days=12)),
+            new_case(session, CaseStatus.SENT, due=today + dt.timedelta(days=20)),
+            new_case(session, CaseStatus.READY),
+        ]
+        return [case.reference for case in cases], staff
+
+
+def sign_in(page: Any, served: str, name: str, password: str = PASSWORD) -> Any:
+    page.goto(served + "/staff/login")
+    page.fill("#email", f"{name}@casework.test")
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def submit(page: Any, button: str) -> None:
+    """Press a form's button and wait for the page the server answers with."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=button).click()
+    assert "Internal Server Error" not in page.content()
+
+
+def stored(runtime: Runtime, reference: str) -> Case:
+    with runtime.sessions() as session:
+        return session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+
+
+def test_a_caseworker_takes_the_most_urgent_case_and_resolves_it(served: str, new_page: Callable[[], Any],
+                                                                  committed: Runtime, shots: Path) -> None:
+    references, staff = seed(committed, ("casey", "caseworker"))
+    page = sign_in(new_page(), served, "casey")
+    assert QUEUE_URL.search(page.url)
+    rows = page.locator("tr[data-reference]")
+    assert [rows.nth(i).get_attribute("data-reference") for i in range(rows.count())] == references
+    page.screenshot(path=str(shots / "staff-queue.png"), full_page=True)
+
+    submit(page, "Take next case")
+    match = CASE_URL.search(page.url)
+    assert match is not None
+    assert match.group(1) == references[0]
+    assert f"Case {references[0]} is yours now." in page.content()
+    assert "Casey" in page.locator(".case-assign, main").first.inner_text()
+
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    page.select_option("#response-type", "confirmed_cancellation")
+    page.fill("#response-received_on", yesterday)
+    page.fill("#response-summary", "They confirmed the cancellation by e-mail; no refund yet.")
+    submit(page, "Record answer")
+    assert page.locator(".error-summary").count() == 0
+    assert "answer is recorded" in page.content()
+
+    page.select_option("#outcome", "cancelled")
+    submit(page, "Resolve case")
+    assert page.locator(".error-summary").count() == 0
+    assert page.locator("span.tag[data-status='resolved']").first.is_visible()
+    page.screenshot(path=str(shots / "staff-case.png"), full_page=True)
+
+    case = stored(committed, references[0])
+    assert (case.status, case.outcome) == (CaseStatus.RESOLVED, Outcome.CANCELLED)
+    with committed.sessions() as session:
+        answers = list(session.scalars(select(CompanyResponse).where(CompanyResponse.case_id == case.id)))
+        takers = list(session.scalars(select(CaseEvent.actor_staff_id)
+                                      .where(CaseEvent.case_id == case.id, CaseEvent.action == "assigned")))
+    assert takers == [staff["casey"]]
+    assert [(a.received_on.isoformat(), "no refund yet" in (a.summary or "")) for a in answers] == [(yesterday, True)]
+    assert all(stored(committed, ref).assignee_id is None for ref in references[1:])
+
+    # The open queue moves on without it.
+    page.goto(served + "/staff")
+    rows = page.locator("tr[data-reference]")
+    assert [rows.nth(i).get_attribute("data-reference") for i in range(rows.count())] == references[1:]
+
+
+def test_two_caseworkers_taking_at_the_same_moment_get_different_cases(served: str, new_page: Callable[[], Any],
+                                                                        committed: Runtime) -> None:
+    references, staff = seed(committed, ("ann", "caseworker"), ("ben", "caseworker"))
+    pages = {name: sign_in(new_page(), served, name) for name in ("ann", "ben")}
+    taken: dict[str, list[str]] = {"ann": [], "ben": []}
+    for _ in range(3):
+        for page in pages.values():
+            page.goto(served + "/staff")
+            page.wait_for_selector(TAKE_NEXT)
+        # Both forms go off before either answer is waited for.
+        with contextlib.ExitStack() as stack:
+            landed = {name: stack.enter_context(page.expect_navigation()) for name, page in pages.items()}
+            for page in pages.values():
+                page.evaluate(f"document.querySelector(\"{TAKE_NEXT}\").submit()")
+        for name, page in pages.items():
+            response = landed[name].value
+            assert (response.status, response.url) == (200, page.url), page.locator("main").inner_text()[:300]
+            match = CASE_URL.search(page.url)
+            assert match is not None
+            taken[name].append(match.group(1))
+
+    everything = taken["ann"] + taken["ben"]
+    assert sorted(everything) == sorted(references)  # six different cases, all of them
+    for name, refs in taken.items():
+        assert all(stored(committed, ref).assignee_id == staff[name] for ref in refs)
+
+    # Nothing is left: both are told so on the queue.
+    for page in pages.values():
+        page.goto(served + "/staff")
+        submit(page, "Take next case")
+        assert QUEUE_URL.search(page.url)
+        assert "No unassigned case is waiting." in page.content()
+
+
+def test_a_wrong_password_is_refused_and_a_caseworker_cannot_manage_staff(served: str,
+                                                                          new_page: Callable[[], Any],
+                                                                          committed: Runtime) -> None:
+    seed(committed, ("casey", "caseworker"), ("sue", "supervisor"))
+    page = sign_in(new_page(), served, "casey", password="not the password at all")
+    assert "/staff/login" in page.url
+    assert page.locator(".error-summary").is_visible()
+    assert "The e-mail address or password is not right." in page.content()
+    assert page.input_value("#email") == "casey@casework.test"
+
+    sign_in(page, served, "casey")
+    assert QUEUE_URL.search(page.url)
+    assert page.locator("nav.staff-nav a", has_text="Staff accounts").count() == 0
+    refused = page.goto(served + "/staff/users")
+    assert refused is not None
+    assert refused.status == 403
+
+    supervisor = sign_in(new_page(), served, "sue")
+    allowed = supervisor.goto(served + "/staff/users")
+    assert allowed is not None
+    assert allowed.status == 200
