@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
     from casework.reminders import views as reminder_views
-    from casework.staff import queue_views, token_views
+    from casework.staff import queue_views, stats_views, token_views
     from casework.staff import user_views as staff_user_views
     from casework.staff import views as staff_views
 
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_user_views.bp)
     app.register_blueprint(queue_views.bp)
     app.register_blueprint(token_views.bp)
+    app.register_blueprint(stats_views.bp)
     app.register_blueprint(wizard.bp)
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(reminder_views.bp)
