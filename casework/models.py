@@ -4,6 +4,7 @@ from casework.cases.models import (
     AccessToken,
     Case,
     CaseEvent,
+    CaseStatusDelta,
     CompanyResponse,
     ConfirmationCode,
     Delivery,
@@ -12,7 +13,7 @@ from casework.cases.models import (
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
-from casework.staff.models import CaseNote, CaseRead, StaffApiToken, StaffUser
+from casework.staff.models import CaseNote, CaseRead, SavedView, StaffApiToken, StaffUser
 
 __all__ = [
     "AccessToken",
@@ -20,6 +21,7 @@ __all__ = [
     "CaseEvent",
     "CaseNote",
     "CaseRead",
+    "CaseStatusDelta",
     "CompanyResponse",
     "ConfirmationCode",
     "Delivery",
@@ -27,6 +29,7 @@ __all__ = [
     "Letter",
     "OutboundEmail",
     "Reminder",
+    "SavedView",
     "StaffApiToken",
     "StaffUser",
 ]

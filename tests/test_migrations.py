@@ -64,7 +64,7 @@ def test_constraints_carry_convention_names(scratch_database_url: str) -> None:
         uniques = {c["name"] for c in inspector.get_unique_constraints("cases")}
     finally:
         engine.dispose()
-    assert {"ck_cases_status", "ck_cases_outcome_iff_resolved", "ck_cases_amount_positive"} <= checks
+    assert {"ck_cases_status", "ck_cases_outcome_iff_finished", "ck_cases_amount_positive"} <= checks
     assert "uq_cases_reference" in uniques
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from casework.cases.status_counts import run_fold
 from casework.cases.urgency_sweep import refresh_expired
 from casework.cases.workflow import run_expiry
 from casework.db import utcnow
@@ -41,7 +42,7 @@ def expire_unconfirmed() -> int:
 @app.task(name="deadlines.sweep", acks_late=True, time_limit=600)
 def deadlines_sweep() -> dict[str, int]:
     """Every minute: due consumer reminders, the company-answer clock (follow-ups and escalations), then the
-    queue order of cases whose deadline day has gone by."""
+    queue order of cases whose deadline day has gone by, and the per-status counts folded together."""
     counts = {f"reminders.{name}": value for name, value in run_reminder_sweep(runtime()).items()}
     try:
         from casework.cases.clock import run_clock_sweep
@@ -50,4 +51,5 @@ def deadlines_sweep() -> dict[str, int]:
         return counts
     counts.update({f"clock.{name}": value for name, value in run_clock_sweep(runtime()).items()})
     counts["queue.urgency_refreshed"] = refresh_expired(runtime(), utcnow())
+    counts["queue.status_rows_folded"] = run_fold(runtime())
     return counts

@@ -33,6 +33,9 @@ from casework.cases.urgency import NO_DEADLINE
 from casework.db import Base, JsonType, partial_index, utcnow
 
 OPEN_CONDITION = "status NOT IN ('resolved', 'closed')"
+# A finished case has an outcome, an open one none; a case merged into another is closed without one.
+OUTCOME_RULE = ("((status IN ('resolved', 'closed')) = (outcome IS NOT NULL))"
+                " OR (status = 'closed' AND outcome IS NULL AND merged_into_id IS NOT NULL)")
 
 
 def _enum(enum_cls: type[Any], name: str) -> Enum:
@@ -93,6 +96,8 @@ class Case(Base):
     urgency_expires_at: Mapped[dt.datetime | None]
     # Something the consumer (or the clock) did that a caseworker has not looked at yet.
     needs_review: Mapped[bool] = mapped_column(default=False)
+    # A duplicate folded into another case (same consumer and company): closed, and pointing to it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     # Where an escalated case went: a regulator, an ombudsman or the consumer's card issuer, and its name.
     escalated_to: Mapped[str | None] = mapped_column(String(16))
     escalated_to_name: Mapped[str | None] = mapped_column(String(200))
@@ -135,11 +140,12 @@ class Case(Base):
         Index("ix_cases_assignee_queue", "assignee_id", "urgency_on", "id"),
         partial_index("ix_cases_needs_review", ("urgency_on", "id"), "needs_review"),
         partial_index("ix_cases_urgency_expires", "urgency_expires_at", "urgency_expires_at IS NOT NULL"),
+        # Search by part of a name: a trigram index on PostgreSQL (a plain one elsewhere, where LIKE scans).
+        Index("ix_cases_name_trgm", "consumer_name", postgresql_using="gin",
+              postgresql_ops={"consumer_name": "gin_trgm_ops"}),
         CheckConstraint(f"escalated_to IS NULL OR escalated_to IN {ESCALATION_KINDS}", name="escalated_to"),
 
-        CheckConstraint(
-            "(status IN ('resolved', 'closed')) = (outcome IS NOT NULL)", name="outcome_iff_resolved"
-        ),
+        CheckConstraint(OUTCOME_RULE, name="outcome_iff_finished"),
         CheckConstraint("amount_value IS NULL OR amount_value > 0", name="amount_positive"),
         CheckConstraint(
             "payment_date IS NOT NULL OR trial_start_date IS NOT NULL", name="payment_or_trial_date"
@@ -301,3 +307,15 @@ def _keep_queue_columns(session: Session, flush_context: Any, instances: Any) ->
 
 # Staff events that are not a look at the case's new facts (they leave "needs review" alone).
 PASSIVE_STAFF_ACTIONS = frozenset({"assigned", "released", "note_added"})
+
+
+class CaseStatusDelta(Base):
+    """A change in the number of cases per status, written by database triggers on ``cases`` (migration 0009)
+    and folded together by the sweep: the queue's counts are a sum over a few rows, never a count of the
+    table, and no counter row is shared by concurrent transactions."""
+
+    __tablename__ = "case_status_deltas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    delta: Mapped[int]

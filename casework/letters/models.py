@@ -57,6 +57,7 @@ class Letter(JobMixin, Base):
         CheckConstraint(f"status IN {LETTER_STATUSES}", name="status"),
         CheckConstraint(LETTER_PDF_RULE, name="rendered_has_pdf"),
         partial_index("ix_letters_relay", "relay_at", "status = 'pending'"),
+        partial_index("ix_letters_failed_case", "case_id", "status = 'failed'"),  # the queue's "failed" filter
     )
 
 

@@ -51,4 +51,5 @@ class OutboundEmail(JobMixin, Base):
     __table_args__ = (
         CheckConstraint(f"status IN {EMAIL_STATUSES}", name="status"),
         partial_index("ix_outbound_emails_relay", "relay_at", "status = 'pending'"),
+        partial_index("ix_outbound_emails_failed_case", "case_id", "status = 'failed'"),  # the queue's "failed"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.db import Base, utcnow
@@ -86,3 +86,17 @@ class CaseRead(Base):
     via: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_case_reads_case_id_at", "case_id", "at"),)
+
+
+class SavedView(Base):
+    """A caseworker's named queue filter (the query string of the queue page), listed on their queue."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("staff_id", "name", name="uq_saved_views_staff_id_name"),)
