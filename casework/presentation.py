@@ -56,6 +56,8 @@ EVENT_TEXT = {
     "facts_corrected": "The facts of the case were corrected.",
     "links_resent": "New links to this case were e-mailed.",
     "reopened": "The case was reopened.",
+    "merged_into": "A caseworker joined this case to another case of yours about the same company.",
+    "merged_from": "A caseworker joined another case of yours about the same company to this one.",
     "info_requested": "A caseworker asked you a question.",
     "resolved": "The case was resolved.",
     "closed": "The case was closed.",

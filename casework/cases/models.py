@@ -97,7 +97,8 @@ class Case(Base):
     # Something the consumer (or the clock) did that a caseworker has not looked at yet.
     needs_review: Mapped[bool] = mapped_column(default=False)
     # A duplicate folded into another case (same consumer and company): closed, and pointing to it.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    # (No ON DELETE action: a survivor is never deleted from under the cases merged into it.)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     # Where an escalated case went: a regulator, an ombudsman or the consumer's card issuer, and its name.
     escalated_to: Mapped[str | None] = mapped_column(String(16))
     escalated_to_name: Mapped[str | None] = mapped_column(String(200))

@@ -173,6 +173,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
                                      .order_by(CompanyResponse.id)))
     attachments = list(session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)
                                        .order_by(CaseAttachment.id)))
+    merged_into = session.get(Case, case.merged_into_id) if case.merged_into_id is not None else None
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
         deliveries=deliveries, channel=channel, channel_note=channel_note, failed_emails=failed_emails,
@@ -183,6 +184,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         zone=ZoneInfo(case.timezone), today=consumer_today(utcnow(), case.timezone).isoformat(),
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
+        merged_into=merged_into.reference if merged_into is not None else None,
     ), status
 
 

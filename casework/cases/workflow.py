@@ -451,6 +451,9 @@ def record_response(session: Session, case: Case, kind: str, received_on: dt.dat
     """The company's answer; being charged again reopens a finished case (never a withdrawn one)."""
     finished = case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED)
     if kind == "charged_again" and finished:
+        if case.merged_into_id is not None:
+            raise CaseConflict("This case was merged into another case, which carries on with the request; "
+                               "record it there.")
         if case.outcome is Outcome.WITHDRAWN:
             raise CaseConflict("A withdrawn case cannot be reopened; file a new case.")
         target = CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW

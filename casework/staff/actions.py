@@ -250,6 +250,8 @@ def reopen(session: Session, settings: Settings, case: Case, staff: StaffUser, r
                                     f"{_words(case.status)}.")
     if case.outcome is Outcome.WITHDRAWN:
         raise workflow.CaseConflict("A withdrawn case cannot be reopened; the consumer can file a new case.")
+    if case.merged_into_id is not None:
+        raise workflow.CaseConflict("A merged case cannot be reopened; the case it was merged into carries on.")
     if case.personal_data_deleted_at is not None:
         raise workflow.CaseConflict("This case's personal data is deleted; it cannot be reopened.")
     text = _text(reason, "reason", REASON_MAX, "why the case is reopened")
@@ -415,7 +417,7 @@ def transitions_for(case: Case) -> list[CaseStatus]:
     the delivery itself, and the consumer's answer returns a needs-info case. Reopening is offered as
     its target (sent or new) for a finished case that was not withdrawn.
     """
-    if case.personal_data_deleted_at is not None:
+    if case.personal_data_deleted_at is not None or case.merged_into_id is not None:
         return []
     if case.status in FINISHED:
         found = [CaseStatus.CLOSED] if case.status is CaseStatus.RESOLVED else []

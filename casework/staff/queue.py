@@ -5,6 +5,13 @@ a page is one index range scan after the previous page's last row: the cursor ho
 (urgency_on, id) and the next page starts strictly after it, with no OFFSET however deep the page. Every
 filter lives in the URL, so a filtered list can be shared; values that make no sense are dropped with a
 notice rather than refused, because a stale bookmark should still open the queue.
+
+Every query here is written so that an index bounds it (tests/test_queue_plans.py reads the plans): the
+open queue, one status (several statuses are one branch per status, merged in order), an assignee, the cases
+needing review, the failed deliveries, an e-mail address (``lower(consumer_email)`` on PostgreSQL), a
+reference, or a name (a trigram index on PostgreSQL, for three characters or more; a shorter name is looked
+for among the newest cases only). The counts per status without any other filter are the trigger-kept
+totals of :mod:`casework.cases.status_counts`, never a count of the table.
 """
 
 from __future__ import annotations
@@ -17,16 +24,31 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, tuple_, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    String,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from casework.cases import clock, urgency
 from casework.cases.models import Case
 from casework.cases.states import CaseStatus
+from casework.cases.status_counts import status_counts
 from casework.cases.urgency import NO_DEADLINE
 from casework.catalog import default_catalog
+from casework.db import is_postgresql
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
+from casework.staff import duplicates
 from casework.staff.models import StaffUser
 
 PAGE_SIZE = 50
@@ -40,7 +62,13 @@ TRUE_VALUES = frozenset({"1", "on", "true", "yes"})
 FALSE_VALUES = frozenset({"", "0", "off", "false", "no"})
 NEEDS_REVIEW = "Needs review"
 FAILED_DELIVERY = "Failed e-mail or letter"
+POSSIBLE_DUPLICATE = "Possible duplicate"
 BAD_CURSOR = "That page link is no longer valid, so the list starts from the top."
+# A name shorter than a trigram cannot use the name index: it is looked for among the newest cases only.
+MIN_NAME_SEARCH = 3
+RECENT_CASES = 10_000
+SHORT_NAME = (f"Names shorter than {MIN_NAME_SEARCH} characters are looked for among the newest "
+              f"{RECENT_CASES:,} cases only; type more of the name to search every case.")
 
 
 @dataclass(frozen=True)
@@ -232,33 +260,60 @@ def _is_open() -> ColumnElement[bool]:
     return Case.status.not_in([literal_column(f"'{status.value}'") for status in FINISHED])
 
 
-def _status_condition(filters: QueueFilters) -> ColumnElement[bool]:
+def _status_branches(filters: QueueFilters) -> list[ColumnElement[bool]]:
+    """One condition per branch of the page's query: the open queue, or each chosen status on its own, so each
+    branch is a range of ``ix_cases_status_queue`` already in urgency order (an IN list would need a sort)."""
     if not filters.statuses:
-        return _is_open()
-    chosen = Case.status.in_(filters.statuses)
-    # Open statuses only: the open queue's index gives the order, the statuses are checked on its rows.
-    return and_(_is_open(), chosen) if set(filters.statuses) <= set(OPEN_STATUSES) else chosen
+        return [_is_open()]
+    return [Case.status == status for status in filters.statuses]
 
 
 def _has_failure() -> ColumnElement[bool]:
     """A failed e-mail or a failed letter of the case: something a caseworker has to send another way.
 
     Written as ``id IN (… UNION ALL …)`` rather than two EXISTS joined by OR: PostgreSQL turns the IN into
-    one hashed semi-join, where the OR of EXISTS costs a subplan per case (and, on a large table, a JIT
-    compilation per query)."""
+    one hashed semi-join over the two partial indexes of failed rows, where the OR of EXISTS costs a subplan
+    per case (and, on a large table, a JIT compilation per query)."""
     failed_emails = select(OutboundEmail.case_id).where(OutboundEmail.status == "failed",
                                                         OutboundEmail.case_id.is_not(None))
     failed_letters = select(Letter.case_id).where(Letter.status == "failed")
     return Case.id.in_(union_all(failed_emails, failed_letters))
 
 
-def _search_condition(search: str) -> ColumnElement[bool]:
-    """A reference (exact), an e-mail address (exact, any case) or part of a name (any case)."""
+def _like_escaped(value: str) -> str:
+    """``value`` matched literally by LIKE/ILIKE with PostgreSQL's default escape character."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _name_condition(search: str, postgresql: bool, newest: int) -> ColumnElement[bool]:
+    """Part of a name, any case: ILIKE on PostgreSQL (its trigram index serves a pattern of three characters or
+    more), LIKE on SQLite (which has no such index). A shorter name looks at the cases after id ``newest`` -
+    RECENT_CASES only, a bound given as a value so the planner sees a primary-key range."""
+    condition: ColumnElement[bool]
+    if postgresql:
+        condition = Case.consumer_name.ilike(f"%{_like_escaped(search)}%")
+    else:
+        condition = func.lower(Case.consumer_name).contains(search.lower(), autoescape=True)
+    if len(search) >= MIN_NAME_SEARCH:
+        return condition
+    return and_(condition, Case.id > newest - RECENT_CASES)
+
+
+def _search_condition(search: str, postgresql: bool, newest: int) -> ColumnElement[bool]:
+    """A reference (exact), an e-mail address (exact, any case) or part of a name (any case).
+
+    The address is compared as ``lower(consumer_email) = lower(:q)``, the expression PostgreSQL's
+    ``ix_cases_email_lower`` is built on."""
     if REFERENCE_RE.fullmatch(search):
         return Case.reference == search.upper()
     if "@" in search:
-        return func.lower(Case.consumer_email) == search.lower()
-    return func.lower(Case.consumer_name).contains(search.lower(), autoescape=True)
+        return func.lower(Case.consumer_email) == func.lower(search)
+    return _name_condition(search, postgresql, newest)
+
+
+def _is_short_name(search: str | None) -> bool:
+    return (search is not None and len(search) < MIN_NAME_SEARCH and "@" not in search
+            and not REFERENCE_RE.fullmatch(search))
 
 
 def _assignee_condition(assignee: str, me: int) -> ColumnElement[bool]:
@@ -269,25 +324,42 @@ def _assignee_condition(assignee: str, me: int) -> ColumnElement[bool]:
     return Case.assignee_id == int(assignee)
 
 
-def _other_conditions(filters: QueueFilters, me: int, today: dt.date) -> list[ColumnElement[bool]]:
-    """Every condition but the status one (the counts per status are taken under these)."""
+def _overdue(today: dt.date) -> ColumnElement[bool]:
+    """A company answer overdue, or an escalation due, on a case waiting for the company.
+
+    Such a case's urgency is at most its answer date (before today) or the consumer's day when escalation
+    became due (set to "now", so at most tomorrow in UTC terms): the bound on ``urgency_on`` changes no answer
+    and makes the query an index range."""
+    return and_(Case.status.in_(CLOCK_STATUSES), Case.urgency_on <= today + dt.timedelta(days=1),
+                or_(Case.answer_due_on < today, Case.escalation_due_at.is_not(None)))
+
+
+def _act_by_within(today: dt.date, days: int) -> ColumnElement[bool]:
+    """An act-by date within ``days``. A finished case has no deadline (see :mod:`casework.cases.urgency`), so
+    saying "open" changes no answer and lets the open queue's index give the range, for the counts too."""
+    return and_(_is_open(), Case.urgency_on <= today + dt.timedelta(days=days))
+
+
+def _other_conditions(filters: QueueFilters, me: int, today: dt.date, postgresql: bool,
+                      newest: int = 0) -> list[ColumnElement[bool]]:
+    """Every condition but the status one (the counts per status are taken under these); ``newest`` is the
+    highest case id, for a short name search."""
     conditions: list[ColumnElement[bool]] = []
     if filters.company:
         conditions.append(Case.provider_slug == filters.company)
     if filters.assignee:
         conditions.append(_assignee_condition(filters.assignee, me))
     if filters.answer_overdue:
-        conditions.append(and_(Case.status.in_(CLOCK_STATUSES),
-                               or_(Case.answer_due_on < today, Case.escalation_due_at.is_not(None))))
+        conditions.append(_overdue(today))
     if filters.within_days is not None:
-        conditions.append(Case.urgency_on <= today + dt.timedelta(days=filters.within_days))
+        conditions.append(_act_by_within(today, filters.within_days))
     if filters.failed:
         conditions.append(_has_failure())
     if filters.needs_review:
         # Bare, as the partial index says it: SQLAlchemy would write "= 1" on SQLite, which misses that index.
         conditions.append(literal_column("cases.needs_review"))
     if filters.search:
-        conditions.append(_search_condition(filters.search))
+        conditions.append(_search_condition(filters.search, postgresql, newest))
     return conditions
 
 
@@ -303,9 +375,22 @@ def _checked_assignee(session: Session, filters: QueueFilters) -> tuple[QueueFil
     return dataclasses.replace(filters, assignee=None), [f"Ignored assignee={staff_id}: not an active caseworker."]
 
 
-def _counts(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:
+def _counts_query(others: list[ColumnElement[bool]]) -> Select[str, int] | None:
+    """The count per status under the other filters, or None when there are none (the kept totals answer)."""
+    if not others:
+        return None
+    # Grouped by an expression, not the bare column: SQLite would otherwise walk all of ix_cases_status_queue
+    # for its order instead of reading the filter's index and sorting the few rows found.
+    status = literal_column("cases.status || ''", String).label("status")
+    return select(status, func.count()).select_from(Case).where(*others).group_by(status)
+
+
+def _counts(session: Session, others: list[ColumnElement[bool]]) -> dict[str, int]:
+    """Per status: the trigger-kept totals without other filters, else a count bounded by their index."""
+    query = _counts_query(others)
+    if query is None:
+        return status_counts(session)
     counts = {status.value: 0 for status in CaseStatus}
-    query = select(Case.status, func.count()).where(*conditions).group_by(Case.status)
     for status, number in session.execute(query):
         counts[CaseStatus(status).value] = int(number)
     return counts
@@ -325,11 +410,14 @@ def _failed_ids(session: Session, ids: Iterable[int]) -> set[int]:
 def _flags(session: Session, rows: list[Case]) -> dict[int, list[str]]:
     flags = clock.staff_flags(session, rows)
     failed = _failed_ids(session, (case.id for case in rows))
+    doubled = duplicates.duplicate_ids(session, rows)
     for case in rows:
         if case.needs_review:
             flags[case.id].append(NEEDS_REVIEW)
         if case.id in failed:
             flags[case.id].append(FAILED_DELIVERY)
+        if case.id in doubled:
+            flags[case.id].append(POSSIBLE_DUPLICATE)
     return flags
 
 
@@ -341,14 +429,24 @@ def _assignee_names(session: Session, rows: list[Case]) -> dict[int, str]:
     return {staff_id: name for staff_id, name in found}
 
 
-def _rows(session: Session, conditions: list[ColumnElement[bool]], after: tuple[dt.date, int] | None,
-          limit: int) -> list[Case]:
-    query = select(Case).where(*conditions)
-    if after is not None:
-        # The row value (urgency_on, id) > (d, i), i.e. urgency_on > d OR (urgency_on = d AND id > i):
-        # both databases read it as the start of an index range.
-        query = query.where(tuple_(Case.urgency_on, Case.id) > tuple_(*after))
-    return list(session.scalars(query.order_by(Case.urgency_on, Case.id).limit(limit + 1)))
+def _rows_query(branches: list[ColumnElement[bool]], others: list[ColumnElement[bool]],
+                after: tuple[dt.date, int] | None, limit: int) -> Executable:
+    """The page: each branch in (urgency_on, id) order after the cursor; several branches merged in that order."""
+    queries = []
+    for branch in branches:
+        query = select(Case).where(branch, *others)
+        if after is not None:
+            # The row value (urgency_on, id) > (d, i), i.e. urgency_on > d OR (urgency_on = d AND id > i):
+            # both databases read it as the start of an index range.
+            query = query.where(tuple_(Case.urgency_on, Case.id) > tuple_(*after))
+        queries.append(query.order_by(Case.urgency_on, Case.id).limit(limit + 1))
+    if len(queries) == 1:
+        return queries[0]
+    # Each branch ordered and limited on its own, inside a subquery: PostgreSQL then merges the branches'
+    # index ranges (Merge Append) where a bare UNION ALL under one ORDER BY is read whole and sorted.
+    merged = union_all(*(select(query.subquery()) for query in queries)).subquery("page")
+    page = aliased(Case, merged, adapt_on_names=True)
+    return select(page).order_by(page.urgency_on, page.id).limit(limit + 1)
 
 
 def queue_page(session: Session, filters: QueueFilters, *, me: int, cursor: str | None, now: dt.datetime,
@@ -358,9 +456,13 @@ def queue_page(session: Session, filters: QueueFilters, *, me: int, cursor: str 
     after = decode_cursor(cursor) if cursor else None
     if cursor and after is None:
         notices.append(BAD_CURSOR)
+    newest = 0
+    if _is_short_name(filters.search):
+        notices.append(SHORT_NAME)
+        newest = session.execute(select(func.max(Case.id))).scalar_one() or 0
     today = (now if now.tzinfo is None else now.astimezone(dt.UTC)).date()  # naive means UTC
-    others = _other_conditions(filters, me, today)
-    rows = _rows(session, [_status_condition(filters), *others], after, limit)
+    others = _other_conditions(filters, me, today, is_postgresql(session), newest)
+    rows: list[Case] = list(session.scalars(_rows_query(_status_branches(filters), others, after, limit)))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].urgency_on, rows[-1].id) if more and rows else None

@@ -224,7 +224,8 @@ def refund_success(session: Session) -> RefundFigure:
                func.sum(when((asked, 1), else_=0)),
                func.sum(when((and_(asked, Case.outcome == Outcome.CANCELLED_REFUNDED), 1), else_=0)),
                func.sum(when((and_(asked, Case.outcome == Outcome.CANCELLED_PARTIAL_REFUND), 1), else_=0)))
-        .where(Case.status.in_(FINISHED)).group_by(Case.provider_slug, typed)
+        .where(Case.status.in_(FINISHED), Case.merged_into_id.is_(None))  # a merged case's result is its survivor's
+        .group_by(Case.provider_slug, typed)
     ).all()
     rows = _by_size([RefundRow(_company(r), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in result],
                     lambda r: r.asked)

@@ -1,7 +1,8 @@
 """Staff pages: sign in and out, and a case with everything staff may see (timeline, letters, e-mails, notes,
 who viewed it) and every caseworker's action on it: assignment, notes, the company's answer, resolving,
-closing and reopening, a question to the consumer, escalation, letters and delivery. Every action goes
-through ``_staff_action`` (version check, one commit, a flash); the rules live in casework.staff.actions."""
+closing and reopening, a question to the consumer, escalation, letters and delivery, merging a duplicate.
+Every action goes through ``_staff_action`` (version check, one commit, a flash); the rules live in
+casework.staff.actions (and casework.staff.duplicates)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
-from casework.staff import actions
+from casework.staff import actions, duplicates
 from casework.staff.accounts import authenticate, end_sessions
 from casework.staff.actions import transitions_for
 from casework.staff.claiming import ClaimRefused, assign
@@ -128,8 +129,8 @@ def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 
                values: Mapping[str, str] | None = None) -> ResponseReturnValue:
     """The page; after a refused form, with its errors and the values that were typed."""
     session_db = db()
-    events = list(session_db.scalars(select(CaseEvent).where(CaseEvent.case_id == found.id)
-                                     .order_by(CaseEvent.id)))
+    timeline, merged = duplicates.joined_timeline(session_db, found)
+    events = sorted((e for e in timeline if e.case_id == found.id), key=lambda e: e.id)
     letters = list(session_db.scalars(select(Letter).where(Letter.case_id == found.id).order_by(Letter.id)))
     emails = list(session_db.scalars(select(OutboundEmail).where(OutboundEmail.case_id == found.id)
                                      .order_by(OutboundEmail.id)))
@@ -138,6 +139,7 @@ def _case_page(found: Case, errors: dict[str, str] | None = None, status: int = 
     letter = latest_letter(session_db, found.id)
     settings = runtime_of().settings
     extras = _staff_context(session_db, found, events, deliveries)
+    extras.update(_merge_context(session_db, found, timeline, merged, extras))
     return render_template("staff/case.html", case=found, events=events, letters=letters, emails=emails,
                            deliveries=deliveries, user=current_user, errors=errors or {},
                            values={k: v for k, v in (values or {}).items() if k not in ("csrf_token", "version")},
@@ -175,6 +177,21 @@ def _staff_context(session_db: Session, found: Case, events: list[CaseEvent],
                                and found.personal_data_deleted_at is None),
         "no_deadline": NO_DEADLINE,
     }
+
+
+def _merge_context(session_db: Session, found: Case, timeline: list[CaseEvent], merged: dict[int, str],
+                   extras: dict[str, Any]) -> dict[str, Any]:
+    """Duplicates: the open ones to merge into this case, the cases merged into it (their events are on the
+    timeline, marked with their reference), and for a merged case where it went (nothing more is done here)."""
+    merged_into = session_db.get(Case, found.merged_into_id) if found.merged_into_id is not None else None
+    others = {e.actor_staff_id for e in timeline if e.case_id != found.id and e.actor_staff_id is not None}
+    names = dict(extras["staff_names"])
+    names.update(_names(session_db, others - set(names)))
+    context: dict[str, Any] = {"timeline": timeline, "merged_refs": merged, "merged_into": merged_into,
+                               "duplicates": duplicates.duplicates_of(session_db, found), "staff_names": names}
+    if found.merged_into_id is not None:
+        context.update(transitions=[], can_regenerate=False, can_resend=False)
+    return context
 
 
 def _can_regenerate(session_db: Session, found: Case) -> bool:
@@ -510,6 +527,24 @@ def resend_letter(reference: str) -> ResponseReturnValue:
     def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
         email = actions.resend_letter(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
         return f"The letter is e-mailed to {', '.join(email.recipients)} again."
+
+    return _staff_action(reference, run)
+
+
+@bp.post("/cases/<reference>/merge")
+@route_rule("staff")
+def merge_case(reference: str) -> ResponseReturnValue:
+    """Fold a duplicate (``absorb``, its reference) into this case; both cases' versions must be current."""
+    def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        raw = request.form.get("absorb", "").strip().upper()[:16]
+        other = session_db.execute(select(Case).where(Case.reference == raw)).scalar_one_or_none() if raw else None
+        if other is None:
+            raise CaseError("Choose a case to merge into this one.")
+        if request.form.get("absorb_version", "") != str(other.version):
+            raise CaseConflict(f"Someone changed {other.reference} since you opened this page. Check it again, "
+                               "then repeat the merge.")
+        duplicates.merge(session_db, runtime_of().settings, found, other, _me(session_db, staff_id), now)
+        return f"{other.reference} is merged into this case; its timeline is shown here."
 
     return _staff_action(reference, run)
 
