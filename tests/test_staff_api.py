@@ -301,7 +301,8 @@ def test_garbage_queue_arguments_are_ignored_with_notices(client: FlaskClient, c
                        headers=bearer(token))
     assert reply.status_code == 200, reply.get_data(as_text=True)
     page = reply.get_json()
-    assert set(page) == {"cases", "next_cursor", "counts", "notices"}
+    assert set(page) == {"cases", "next_cursor", "counts", "counts_capped", "notices"}
+    assert page["counts_capped"] is False
     assert len(page["notices"]) >= 4
     assert any("status=bogus" in notice for notice in page["notices"])
     assert [c["reference"] for c in page["cases"]] == [reference]

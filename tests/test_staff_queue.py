@@ -237,6 +237,25 @@ def test_counts_per_status_under_the_other_filters(client: FlaskClient, committe
     assert '<span class="status-counts__n">1</span>' in sent_link[:sent_link.index("</a>")]
 
 
+def test_counts_under_a_broad_filter_stop_at_the_cap_and_say_so(client: FlaskClient, committed: Runtime,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filter matching more cases than the cap counts only the first ones found, and the page and the API
+    say the numbers are lower bounds; below the cap they are exact."""
+    for _ in range(4):
+        make_case(committed, status=CaseStatus.SENT, answer_due_on=today() + 9 * DAY)
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    with committed.sessions() as session:
+        capped = queue.queue_page(session, queue.QueueFilters(company="coursera"), me=0, cursor=None, now=utcnow())
+        exact = queue.queue_page(session, queue.QueueFilters(statuses=(CaseStatus.SENT,)), me=0, cursor=None,
+                                 now=utcnow())
+    assert capped.counts_capped
+    assert capped.counts["sent"] == 4  # COUNT_CAP + 1 found, which is all four here
+    assert not exact.counts_capped  # no filter but the status: the kept totals, exact
+    page = client.get("/staff?company=coursera").get_data(as_text=True)
+    assert "counts are of the first 3 found" in page
+    assert '<span class="status-counts__n">4+</span>' in page
+
+
 def test_keyset_pages_give_every_row_once_in_order(client: FlaskClient, committed: Runtime) -> None:
     made = []
     for n in range(123):

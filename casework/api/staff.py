@@ -112,6 +112,7 @@ class QueueOut(BaseModel):
     cases: list[QueueCaseOut]
     next_cursor: str | None
     counts: dict[str, int]
+    counts_capped: bool = Field(description="More cases match than were counted: each count is a lower bound.")
     notices: list[str]
 
 
@@ -165,7 +166,8 @@ def queue(staff: StaffUser) -> ResponseReturnValue:
     after = request.args.get("after") or None
     page = queue_page(session, filters, me=staff.id, cursor=after, now=utcnow())
     return jsonify({"cases": summaries(session, page.rows, page.flags), "next_cursor": page.next_cursor,
-                    "counts": page.counts, "notices": [*notices, *page.notices]})
+                    "counts": page.counts, "counts_capped": page.counts_capped,
+                    "notices": [*notices, *page.notices]})
 
 
 operation(Operation("POST", "/api/v1/queue/take-next", "Take the most urgent unassigned case (null when none waits)",

@@ -52,6 +52,7 @@ from casework.staff import duplicates
 from casework.staff.models import StaffUser
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINISHED)
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
@@ -91,6 +92,9 @@ class QueuePage:
     next_cursor: str | None
     counts: dict[str, int]  # per status value, under the other filters
     flags: dict[int, list[str]] = field(default_factory=dict)
+    # True when more than COUNT_CAP cases match the other filters: the counts are then of the first
+    # COUNT_CAP + 1 found (at least that many), not of them all.
+    counts_capped: bool = False
     # What the page needs besides: filters dropped while querying (an unknown staff id, a bad cursor)
     # with their notices, the filters actually applied, and the names of the page's assignees.
     notices: list[str] = field(default_factory=list)
@@ -376,24 +380,28 @@ def _checked_assignee(session: Session, filters: QueueFilters) -> tuple[QueueFil
 
 
 def _counts_query(others: list[ColumnElement[bool]]) -> Select[str, int] | None:
-    """The count per status under the other filters, or None when there are none (the kept totals answer)."""
+    """The count per status under the other filters, of at most COUNT_CAP + 1 matching cases, or None when
+    there are none (the kept totals answer). A filter matching most of a million cases (one company, a common
+    name) would otherwise count them all on every page view."""
     if not others:
         return None
     # Grouped by an expression, not the bare column: SQLite would otherwise walk all of ix_cases_status_queue
     # for its order instead of reading the filter's index and sorting the few rows found.
     status = literal_column("cases.status || ''", String).label("status")
-    return select(status, func.count()).select_from(Case).where(*others).group_by(status)
+    found = select(status).select_from(Case).where(*others).limit(COUNT_CAP + 1).subquery()
+    return select(found.c.status, func.count()).group_by(found.c.status)
 
 
-def _counts(session: Session, others: list[ColumnElement[bool]]) -> dict[str, int]:
-    """Per status: the trigger-kept totals without other filters, else a count bounded by their index."""
+def _counts(session: Session, others: list[ColumnElement[bool]]) -> tuple[dict[str, int], bool]:
+    """Per status: the trigger-kept totals without other filters, else a count bounded by their index and by
+    COUNT_CAP; and whether the cap was reached."""
     query = _counts_query(others)
     if query is None:
-        return status_counts(session)
+        return status_counts(session), False
     counts = {status.value: 0 for status in CaseStatus}
     for status, number in session.execute(query):
         counts[CaseStatus(status).value] = int(number)
-    return counts
+    return counts, sum(counts.values()) > COUNT_CAP
 
 
 def _failed_ids(session: Session, ids: Iterable[int]) -> set[int]:
@@ -466,7 +474,8 @@ def queue_page(session: Session, filters: QueueFilters, *, me: int, cursor: str 
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].urgency_on, rows[-1].id) if more and rows else None
-    return QueuePage(rows=rows, next_cursor=next_cursor, counts=_counts(session, others),
+    counts, capped = _counts(session, others)
+    return QueuePage(rows=rows, next_cursor=next_cursor, counts=counts, counts_capped=capped,
                      flags=_flags(session, rows), notices=notices, filters=filters,
                      assignees=_assignee_names(session, rows))
 
