@@ -4,9 +4,7 @@ worker: file, receive the e-mail, confirm from its link, record the web-form del
 from __future__ import annotations
 
 import email
-import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,32 +12,20 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from casework.runtime import Runtime
-from casework.web import limiter
-from tests.support.smtp import free_port
+from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.http]
-CHROMIUM = Path("/usr/bin/chromium")
 
-if not CHROMIUM.exists():
-    if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
-        raise RuntimeError("browser tests need Debian's chromium: apt-get install -y chromium")
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture
 def served(app: Flask, committed: Runtime) -> Iterator[str]:
-    limiter.reset()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_app(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -47,11 +33,7 @@ def page(var_dir: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        browser = launch(playwright)
         context = browser.new_context()
         yield context.new_page()
         context.close()

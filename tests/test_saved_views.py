@@ -15,11 +15,10 @@ from werkzeug.test import TestResponse
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
 from casework.staff.models import SavedView
-from casework.web import limiter
+from tests.support.staff import PASSWORD, signed_in
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
-PASSWORD = "correct horse battery staple"
 VIEW_RE = re.compile(r'<li data-view-id="(\d+)"><a href="([^"]+)"[^>]*>([^<]*)</a>')
 
 
@@ -29,14 +28,6 @@ def staff(committed: Runtime) -> dict[str, int]:
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         sam = create_staff(session, "sam@casework.test", "Sam Other", PASSWORD)
         return {"casey": casey.id, "sam": sam.id}
-
-
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    limiter.reset()
-    client = app.test_client()
-    response = post_form(client, "/staff/login", {"email": email, "password": PASSWORD}, page="/staff/login")
-    assert response.status_code == 303
-    return client
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,37 +14,25 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.states import CaseStatus, Outcome
 from casework.runtime import Runtime
-from casework.web import limiter
-from tests.support.smtp import free_port
+from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.test_claiming import PASSWORD, new_case, new_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.http]
-CHROMIUM = Path("/usr/bin/chromium")
 CASE_URL = re.compile(r"/staff/cases/(CW-[A-Z0-9-]+)$")
 QUEUE_URL = re.compile(r"/staff$")
 TAKE_NEXT = "form[action$='/staff/take-next']"
 
-if not CHROMIUM.exists():
-    if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
-        raise RuntimeError("browser tests need Debian's chromium: apt-get install -y chromium")
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture
 def served(app: Flask, committed: Runtime) -> Iterator[str]:
-    limiter.reset()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_app(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -55,11 +41,7 @@ def new_page() -> Iterator[Callable[[], Any]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        browser = launch(playwright)
         contexts: list[Any] = []
 
         def make() -> Any:

@@ -14,17 +14,13 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus, Outcome
-from casework.db import utcnow
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
-from casework.web import limiter
-from tests.support.factories import case_facts
+from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
-PASSWORD = "correct horse battery staple"
 CHECKED_RE = re.compile(r'name="case" value="([^"]+)"[^>]*?\bchecked\b')
 
 
@@ -38,29 +34,12 @@ def staff(committed: Runtime) -> dict[str, int]:
         return {"casey": casey.id, "sam": sam.id, "sue": sue.id}
 
 
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    limiter.reset()
-    client = app.test_client()
-    response = post_form(client, "/staff/login", {"email": email, "password": PASSWORD}, page="/staff/login")
-    assert response.status_code == 303
-    return client
-
-
 @pytest.fixture
 def client(app: Flask, staff: dict[str, int]) -> FlaskClient:
     return signed_in(app, "casey@casework.test")
 
 
-def make_case(runtime: Runtime, status: CaseStatus = CaseStatus.READY, assignee_id: int | None = None) -> str:
-    with runtime.sessions.begin() as session:
-        filed = file_case(session, case_facts(), runtime.settings.secret_key)
-        case = session.get_one(Case, filed.case_id)
-        case.status = status
-        case.outcome = Outcome.CANCELLED if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
-        if status is not CaseStatus.NEW:
-            case.confirmed_at = case.email_confirmed_at = utcnow()
-        case.assignee_id = assignee_id
-        return filed.reference
+make_case = case_in_status
 
 
 def ticked(runtime: Runtime, *references: str) -> list[str]:

@@ -14,8 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from casework.cases.models import Case
-from casework.cases.services import file_case
-from casework.cases.states import CaseStatus, Outcome
+from casework.cases.states import CaseStatus
 from casework.cases.urgency import NO_DEADLINE
 from casework.db import utcnow
 from casework.letters.models import Letter
@@ -24,7 +23,7 @@ from casework.runtime import Runtime
 from casework.staff import queue
 from casework.staff.accounts import create_staff
 from casework.web import limiter
-from tests.support.factories import case_facts
+from tests.support.staff import case_in_status
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
@@ -68,21 +67,10 @@ def act_by(days: int, kind: str = "refund_window_end") -> list[dict[str, Any]]:
              "act_by": (today() + days * DAY).isoformat(), "passed": False, "label": kind}]
 
 
-def make_case(runtime: Runtime, *, status: CaseStatus = CaseStatus.READY, deadlines: list[dict[str, Any]] | None = None,
-              answer_due_on: dt.date | None = None, escalation_due_at: dt.datetime | None = None,
-              assignee_id: int | None = None, needs_review: bool = False, **facts: Any) -> str:
-    """A filed case put straight into the given state; its urgency is kept by the flush hook. The reference."""
-    with runtime.sessions.begin() as session:
-        filed = file_case(session, case_facts(**facts), runtime.settings.secret_key)
-        case = session.get_one(Case, filed.case_id)
-        case.status = status
-        case.outcome = Outcome.CANCELLED if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
-        if status is not CaseStatus.NEW:
-            case.confirmed_at = case.email_confirmed_at = utcnow()
-        case.assessment = {**(case.assessment or {}), "deadlines": deadlines or []}
-        case.answer_due_on, case.escalation_due_at = answer_due_on, escalation_due_at
-        case.assignee_id, case.needs_review = assignee_id, needs_review
-        return filed.reference
+def make_case(runtime: Runtime, *, status: CaseStatus = CaseStatus.READY,
+              deadlines: list[dict[str, Any]] | None = None, **changes: Any) -> str:
+    """A case in ``status`` whose only deadlines are ``deadlines`` (none unless given). The reference."""
+    return case_in_status(runtime, status, deadlines=deadlines or [], **changes)
 
 
 def refs(client: FlaskClient, query: str = "") -> list[str]:

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
@@ -392,7 +392,11 @@ def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
                              "Content-Disposition": f'attachment; filename="{case.reference}-v{letter.version}.pdf"'}
 
 
-def _action_body(model: type[_Body]) -> _Body:
+B = TypeVar("B", bound=BaseModel)
+
+
+def action_body(model: type[B]) -> B:
+    """An action's JSON body validated by ``model``; an empty body is ``{}`` (every field optional)."""
     raw = request.get_data(cache=False)
     if not raw.strip():
         raw = b"{}"
@@ -406,7 +410,7 @@ def _act(reference: str, model: type[_Body] | None, action: Any) -> Response:
     if case is None:
         return _not_found()
     session = db()
-    body = _action_body(model) if model is not None else None
+    body = action_body(model) if model is not None else None
     try:
         action(session, case, body)
     except CodeRefused as refused:

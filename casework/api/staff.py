@@ -29,6 +29,7 @@ from casework.access import route_rule
 from casework.api.cases import (
     REF_PARAM,
     StaffCaseOut,
+    action_body,
     bearer_staff,
     bearer_token,
     case_by_reference,
@@ -37,7 +38,7 @@ from casework.api.cases import (
 from casework.api.errors import api_error, register_domain_errors
 from casework.api.openapi import Operation, operation
 from casework.cases import clock
-from casework.cases.intake import BadRequest, IntakeErrors, validate
+from casework.cases.intake import BadRequest, IntakeErrors
 from casework.cases.models import Case
 from casework.cases.schemas import AMOUNT_RE, currencies
 from casework.cases.states import ESCALATION_KINDS, BillingChannel, CaseStatus, Outcome
@@ -247,15 +248,6 @@ class StatusBody(_Body):
     reason: str | None = Field(None, max_length=2000)
 
 
-def _body(model: type[BaseModel]) -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raw = b"{}"
-    elif request.mimetype != "application/json":
-        raise BadRequest("Send JSON with Content-Type: application/json.")
-    return validate(model, raw, utcnow())
-
-
 def _expected_version(required: bool) -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None:
@@ -284,7 +276,7 @@ def change_case(reference: str, staff: StaffUser, model: type[BaseModel], action
     if case is None:
         return api_error(404, "not_found", "No case with this reference.")
     expected = _expected_version(if_match)
-    body = _body(model)
+    body = action_body(model)
     if expected is not None and expected != case.version:
         return _stale(case.version)
     session, now = db(), utcnow()
