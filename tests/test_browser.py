@@ -75,10 +75,10 @@ def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed:
     page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
     assert "Waiting for your confirmation" in page.content()
 
-    message = wait_for(lambda: consumer_email(committed), 10, "the consumer's e-mail in the outbox")
+    # How long it took is printed, not asserted: speed belongs to the benchmarks (bench/filing_to_outbox.py).
+    message = wait_for(lambda: consumer_email(committed), 60, "the consumer's e-mail in the outbox")
     seconds = time.monotonic() - started
     print(f"\nfiling in the browser → consumer's e-mail in the outbox: {seconds:.2f} s")
-    assert seconds < 10
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
     link = re.search(r"http://casework\.test(/c/\S+/confirm\?code=\S+)", text.decode())
     assert link is not None

@@ -69,7 +69,9 @@ def test_failures_retry_then_give_up(db_session: Session) -> None:
 def test_relay_picks_due_unleased_rows_once(db_session: Session) -> None:
     letter = _letter(db_session)
     db_session.info.pop("casework.dispatch.pending", None)
-    now = utcnow() + dt.timedelta(seconds=5)
+    # A fresh row was dispatched as it was committed: the relay leaves it alone until the threshold ...
+    assert relay_due(db_session, relay_after_seconds=60, now=utcnow() + dt.timedelta(seconds=5)) == {}
+    now = utcnow() + dt.timedelta(seconds=61)
     assert relay_due(db_session, relay_after_seconds=60, now=now) == {"letters.render": 1}
     assert db_session.info["casework.dispatch.pending"] == [("letters.render", [letter.id])]
     # Not again before the threshold passes ...

@@ -36,11 +36,15 @@ def relay_due(session: Session, relay_after_seconds: float, now: dt.datetime | N
     """Mark due rows as dispatched and queue their wake-ups for after commit; returns counts by task."""
     now = now or utcnow()
     next_relay = now + dt.timedelta(seconds=relay_after_seconds)
+    # A new row was dispatched when it was committed: it is only lost if still untouched after the threshold.
+    # (Without this, a busy queue had every fresh row dispatched twice, and the extra tasks slowed it more.)
+    made_before = now - dt.timedelta(seconds=relay_after_seconds)
     counts: dict[str, int] = {}
     for model, task in JOB_TASKS:
         query = (
             select(model.id)
             .where(model.status == PENDING, model.relay_at <= now,
+                   or_(model.attempts > 0, model.created_at <= made_before),
                    or_(model.lease_until.is_(None), model.lease_until < now))
             .order_by(model.relay_at)
             .limit(BATCH)
