@@ -8,7 +8,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app casework
 PYTEST_ARGS ?=
 
-.PHONY: run setup syscheck test lint typecheck check bench clean
+.PHONY: run setup syscheck test lint typecheck check bench drills clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ check: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Failure drills on PostgreSQL + Redis (nothing lost, nothing twice); CASEWORK_DRILLS_SCALE=small for a quick run.
+drills: $(STAMP)
+	$(BIN)/python -m bench.drills $(DRILLS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

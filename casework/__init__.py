@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from casework.cases import views as consumer_views
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
+    from casework.privacy import api as api_privacy
+    from casework.privacy import views as privacy_views
     from casework.reminders import views as reminder_views
     from casework.staff import queue_views, stats_views, token_views
     from casework.staff import user_views as staff_user_views
@@ -52,10 +54,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(wizard.bp)
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(reminder_views.bp)
+    app.register_blueprint(privacy_views.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_cases.bp)
     app.register_blueprint(api_staff.bp)
-    for blueprint in (api_views.bp, api_cases.bp):
+    app.register_blueprint(api_privacy.bp)
+    for blueprint in (api_views.bp, api_cases.bp, api_privacy.bp):
         web.csrf.exempt(blueprint)  # no cookies authenticate the API
     web.limiter.exempt(health.bp)
     cli.register(app)

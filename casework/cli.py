@@ -192,5 +192,7 @@ def case_file(**options: str | None) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, catalog_cli, staff_cli, case_cli):
+    from casework.privacy.commands import export_consumer, purge
+
+    for group in (db_cli, catalog_cli, staff_cli, case_cli, purge, export_consumer):
         app.cli.add_command(group)

@@ -8,6 +8,7 @@ unreachable is not a configuration error: that is reported by ``/healthz`` and r
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -53,6 +54,9 @@ class Settings:
     ratelimit_enabled: bool = True
     # Default: memory for the embedded setup, the Redis broker's server in production.
     ratelimit_storage_url: str = ""
+    # Addresses or networks of the TLS-terminating proxies in front of the app (comma-separated). Only their
+    # X-Forwarded-For/-Proto/-Host are believed; anyone else could claim HTTPS or another client address.
+    trusted_proxies: str = ""
     # Fault injection for the failure tests: pause this long after claiming a job (testing only).
     fault_pause_after_claim_seconds: float = 0.0
     fault_pause_after_send_seconds: float = 0.0
@@ -69,6 +73,11 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.outbox_dir if self.outbox_dir is not None else self.var_dir / "outbox"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.trusted_proxies.split(",") if part.strip())
 
     @property
     def embedded_broker(self) -> bool:
@@ -95,6 +104,7 @@ _FIELD_TYPES: dict[str, type] = {
     "worker_max_tasks_per_child": int,
     "ratelimit_enabled": bool,
     "ratelimit_storage_url": str,
+    "trusted_proxies": str,
     "fault_pause_after_claim_seconds": float,
     "fault_pause_after_send_seconds": float,
     "require_delivery_approval": bool,
@@ -174,6 +184,11 @@ def _complete_and_validate(settings: Settings) -> Settings:
     if settings.smtp_url:
         _check_smtp_url(settings.smtp_url)
     _check_http_url("CASEWORK_BASE_URL", settings.base_url)
+    try:
+        settings.trusted_proxy_networks  # noqa: B018 - raises ValueError on a malformed address
+    except ValueError:
+        raise ConfigError("CASEWORK_TRUSTED_PROXIES must be comma-separated IP addresses or networks such as "
+                          f"10.0.0.0/8, not {settings.trusted_proxies!r}.") from None
     for field in ("relay_interval_seconds", "relay_after_seconds", "job_lease_seconds",
                   "render_time_limit_seconds", "smtp_timeout_seconds"):
         if getattr(settings, field) <= 0:

@@ -83,6 +83,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -12,6 +12,7 @@ from casework.cases.models import (
 )
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
+from casework.privacy.models import ErasureCode
 from casework.reminders.models import Reminder
 from casework.staff.models import CaseNote, CaseRead, SavedView, StaffApiToken, StaffUser
 
@@ -25,6 +26,7 @@ __all__ = [
     "CompanyResponse",
     "ConfirmationCode",
     "Delivery",
+    "ErasureCode",
     "IdempotencyKey",
     "Letter",
     "OutboundEmail",

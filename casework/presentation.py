@@ -65,6 +65,8 @@ EVENT_TEXT = {
     "follow_up_requested": "A caseworker is preparing a follow-up letter to the company.",
     "letter_regenerated": "A caseworker had a new version of your letter written.",
     "letter_resent": "A caseworker e-mailed your letter to the company again.",
+    "erasure_requested": "You asked to delete your details; a code was e-mailed to you.",
+    "personal_data_deleted": "The personal details of this case were deleted.",
 }
 
 EMAIL_KIND_TEXT = {

@@ -3,9 +3,11 @@ limits, staff login, error pages, and keeping consumers' secret links out of the
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, abort, g, render_template, request
 from flask_limiter import Limiter
@@ -15,10 +17,15 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casework.api.errors import http_error, is_api_request
 from casework.db import WRITE_INTENT
 from casework.runtime import runtime_of
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from flask.typing import ResponseReturnValue
 
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, default_limits=[])
@@ -28,6 +35,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+# Every response carries these, whatever policy a view set for itself (a download's sandbox, say).
+REQUIRED_DIRECTIVES = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'")
+_TOO_LARGE_PAGES: dict[str, Callable[[], ResponseReturnValue]] = {}
 _SECRET_IN_URL = re.compile(r"(/c/)[A-Za-z0-9_-]{16,}|(code=)[A-Za-z0-9-]+")
 
 
@@ -65,8 +75,53 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class TrustedProxies:
+    """Believe ``X-Forwarded-For/-Proto/-Host`` only on connections from a configured proxy.
+
+    Werkzeug's ProxyFix counts hops; it cannot tell the proxy from a client that reached the app directly
+    and claims HTTPS or another address (to dodge a rate limit, say).
+    """
+
+    def __init__(self, app: WSGIApplication,
+                 networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1)
+        self.networks = tuple(networks)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._from_proxy(str(environ.get("REMOTE_ADDR", ""))):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _from_proxy(self, address: str) -> bool:
+        try:
+            peer = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(peer.version == network.version and peer in network for network in self.networks)
+
+
+def too_large_page(endpoint: str) -> Callable[[Callable[[], ResponseReturnValue]], Callable[[], ResponseReturnValue]]:
+    """Register the page an upload form shows when its request is over the size limit.
+
+    The body is never read then, so the page can only name the file field; it beats a bare "too large" page
+    that leaves the person guessing which field was wrong.
+    """
+    def register(page: Callable[[], ResponseReturnValue]) -> Callable[[], ResponseReturnValue]:
+        _TOO_LARGE_PAGES[endpoint] = page
+        return page
+    return register
+
+
+def with_required_directives(policy: str) -> str:
+    named = {part.split()[0].lower() for part in policy.split(";") if part.strip()}
+    missing = [directive for directive in REQUIRED_DIRECTIVES if directive.split()[0] not in named]
+    return "; ".join([policy.strip().rstrip(";"), *missing]) if missing else policy
+
+
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = response.headers.get("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["Content-Security-Policy"] = with_required_directives(policy)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # a status page URL is a secret
     response.headers["X-Frame-Options"] = "DENY"
@@ -74,6 +129,15 @@ def _security_headers(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
+
+
+def _retry_after_whole_seconds(response: Response) -> Response:
+    """The limiter gives the seconds left in its window, which rounds down to 0 in the window's last second."""
+    if response.status_code == 429:
+        raw = response.headers.get("Retry-After", "")
+        seconds = int(raw) if raw.isdigit() else 0
+        response.headers["Retry-After"] = str(max(seconds, 1))
     return response
 
 
@@ -97,6 +161,7 @@ def init_web(app: Flask) -> None:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.base_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
@@ -104,7 +169,10 @@ def init_web(app: Flask) -> None:
         RATELIMIT_SWALLOW_ERRORS=True,  # an unreachable limit store must not take pages down
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    if settings.trusted_proxy_networks:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxy_networks)  # type: ignore[method-assign]
     csrf.init_app(app)
+    app.after_request(_retry_after_whole_seconds)  # before the limiter's: after-request hooks run last-first
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
@@ -127,7 +195,16 @@ def init_web(app: Flask) -> None:
         status = error.code or 500
         if is_api_request():
             retry_after = error.get_response().headers.get("Retry-After") if status == 429 else None
-            return http_error(status, retry_after)
+            answer = http_error(status, retry_after)
+            if status == 405:  # RFC 9110: a 405 names the methods the resource takes
+                answer.headers["Allow"] = error.get_response().headers.get("Allow", "")
+            return answer
+        page = _TOO_LARGE_PAGES.get(request.endpoint or "") if status == 413 else None
+        if page is not None:
+            try:
+                return page()
+            except HTTPException:
+                pass  # e.g. the page's case is not found: the plain page below
         title, message = PAGE_ERRORS.get(status, PAGE_ERRORS[500])
         return _error_page(status, title, message)
 

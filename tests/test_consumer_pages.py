@@ -278,10 +278,13 @@ def test_unconfirmed_cases_expire_and_lose_personal_data(client: FlaskClient, co
     assert case.consumer_name == "(deleted)"
     assert case.personal_data_deleted_at is not None
     assert case.status is CaseStatus.CLOSED
-    with committed.sessions() as session:
-        assert session.execute(select(func.count(Letter.id))).scalar_one() == 0
-        assert session.execute(select(func.count(OutboundEmail.id))).scalar_one() == 0
-    assert client.get(f"/c/{token}").status_code == 404  # its links are gone too
+    with committed.sessions() as session:  # the letter keeps its hash, not its PDF; the e-mail its Message-ID only
+        assert session.execute(select(func.count(Letter.id)).where(Letter.pdf.is_not(None))).scalar_one() == 0
+        kept = select(func.count(OutboundEmail.id)).where(OutboundEmail.body_text != "")
+        assert session.execute(kept).scalar_one() == 0
+    page = client.get(f"/c/{token}")  # its link only says the details are gone
+    assert "Your details are deleted" in page.get_data(as_text=True)
+    assert "Jane" not in page.get_data(as_text=True)
 
 
 def test_app_store_cases_have_nothing_to_confirm_and_do_not_expire(committed: Runtime) -> None:

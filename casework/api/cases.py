@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import re
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select
@@ -48,7 +49,7 @@ from casework.cases.workflow import (
     withdraw,
 )
 from casework.catalog import default_catalog
-from casework.db import utcnow
+from casework.db import is_postgresql, utcnow
 from casework.letters.models import Letter
 from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
@@ -116,6 +117,8 @@ class CaseOut(BaseModel):
     created_at: str
     version: int
     email_confirmed: bool
+    personal_data_deleted_at: str | None = Field(None, description="When the consumer's personal data was deleted "
+                                                 "(the case is then its anonymous record).")
     assessment: AssessmentOut | None
     delivery: list[DeliveryOut]
     letters: list[LetterOut]
@@ -204,6 +207,7 @@ def case_document(session: Session, case: Case, now: dt.datetime, *, internal: b
         "created_at": _instant(case.created_at),
         "version": case.version,
         "email_confirmed": case.email_confirmed_at is not None,
+        "personal_data_deleted_at": _instant(case.personal_data_deleted_at),
         "assessment": assessment,
         "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
                       "confirmation": d.confirmation} for d in deliveries],
@@ -275,6 +279,7 @@ def file() -> ResponseReturnValue:
     facts = parse_case_request(body, now)
     digest = canonical_sha256(body) if key is not None else ""
     secret = runtime_of().settings.secret_key
+    failure: Exception | None = None
     for _ in range(3):  # a concurrent twin may win the key; then it is a replay
         session = db()
         try:
@@ -284,7 +289,7 @@ def file() -> ResponseReturnValue:
                     session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == known.id))
                     known = None
                 if known is not None:
-                    if known.body_sha256 != digest:
+                    if not hmac.compare_digest(known.body_sha256, digest):  # a digest of personal data
                         session.rollback()
                         return api_error(409, "conflict", "This Idempotency-Key was used with another body.")
                     case = session.get(Case, known.case_id)
@@ -299,10 +304,13 @@ def file() -> ResponseReturnValue:
                 session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case_id, created_at=now))
             session.commit()
             return _filed(filed.reference, filed.status.value, filed.assessment, filed.access_token, 201)
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
             session.rollback()
             if key is None:
                 raise
+            failure = exc
+    if isinstance(failure, OperationalError):
+        raise failure  # still failing after the retries: the database is unreachable (503), not a twin (409)
     return api_error(409, "conflict", "A request with this Idempotency-Key is being processed; retry.")
 
 
@@ -313,13 +321,19 @@ def bearer_token() -> str | None:
 
 
 def bearer_staff() -> StaffUser | None:
-    """The caseworker behind a live staff API token in this request, or None."""
+    """The caseworker behind a live staff API token in this request, or None (looked up once per request:
+    the rate limiter asks too)."""
+    if "bearer_staff" in g:
+        found: StaffUser | None = g.bearer_staff
+        return found
     token = bearer_token()
     if token is None or not looks_like_staff_token(token):
         return None
     session = db()
     staff = staff_for_token(session, runtime_of().settings.secret_key, token, utcnow())
-    session.commit()  # end the lookup's read: a later write then waits its turn instead of failing (SQLite)
+    if not is_postgresql(session):
+        session.commit()  # end the lookup's read: a later write then waits its turn instead of failing (SQLite)
+    g.bearer_staff = staff
     return staff
 
 

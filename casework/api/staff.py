@@ -71,10 +71,11 @@ def _claim_refused(error: ClaimRefused) -> Response:
 
 
 def token_key() -> str:
-    """Rate limits count per token (a digest of it: the secret never reaches the limit store)."""
+    """Rate limits count per live token (a digest of it: the secret never reaches the limit store); missing
+    and wrong tokens count together per address, so trying many tokens is throttled like trying one."""
     token = bearer_token()
-    if token is None:
-        return get_remote_address()
+    if token is None or bearer_staff() is None:
+        return "staff-token-guess:" + get_remote_address()
     return "staff-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 

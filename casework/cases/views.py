@@ -54,8 +54,9 @@ from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
+from casework.privacy.views import erased_page
 from casework.runtime import runtime_of
-from casework.web import db, limiter
+from casework.web import db, limiter, too_large_page
 
 bp = Blueprint("consumer", __name__)
 
@@ -86,8 +87,12 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
         node = data
         *parents, leaf = name.split(".")
         for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
+            child = node.setdefault(parent, {})
+            if not isinstance(child, dict):
+                break  # a field named like a group ("consumer"): the validator refuses it
+            node = child
+        else:
+            node[leaf] = value
     data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
     data["certificate_earned"] = form.get("certificate_earned") == "yes"
     if provider == "other":
@@ -95,7 +100,7 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
         for key in ("trial_days", "refund_window_days"):
             raw = data["company"].get(key)
             if raw is not None:
-                data["company"][key] = int(raw) if raw.isdigit() else raw
+                data["company"][key] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else raw
     return data
 
 
@@ -146,6 +151,8 @@ def _case_or_404(token: str) -> Case:
     case = case_for_token(db(), runtime_of().settings.secret_key, token)
     if case is None:
         abort(404)
+    if case.personal_data_deleted_at is not None:
+        abort(erased_page(case))  # every page of the link says the details are gone, and what is left
     return case
 
 
@@ -280,7 +287,7 @@ def submitted(token: str) -> ResponseReturnValue:
             errors = {key: str(error) for key in error.fields} or {"channel": str(error)}
     if errors:
         session.rollback()
-        return _status_page(case, token, errors, 422)
+        return _status_page(case, token, errors, 422, request.form)
     session.commit()
     flash("Recorded: your letter was delivered. The company's answer is now due.")
     return redirect(url_for("consumer.status", token=token), 303)
@@ -372,6 +379,8 @@ def cancelled_with_app_store(token: str) -> ResponseReturnValue:
 
 
 UPLOAD_ENDPOINT = "consumer.company_answer"
+FILE_TOO_LARGE = ("The file is larger than we accept (at most 5 MB); nothing was saved. Send a smaller copy or a "
+                  "screenshot.")
 
 
 @bp.url_value_preprocessor
@@ -382,6 +391,13 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """
     if endpoint == UPLOAD_ENDPOINT and request.method == "POST":
         request.max_content_length = UPLOAD_REQUEST_MAX
+
+
+@too_large_page(UPLOAD_ENDPOINT)
+def _answer_too_large() -> ResponseReturnValue:
+    """The request is over the limit, so its form is never read: the page names the file and saves nothing."""
+    token = (request.view_args or {}).get("token", "")
+    return _status_page(_case_or_404(token), token, {"answer.file": FILE_TOO_LARGE}, 413)
 
 
 def _upload() -> Upload | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases import clock
@@ -20,7 +21,7 @@ from casework.cases.confirmation import CodeRefused, check_code, current_code, i
 
 __all__ = ["CaseConflict", "CodeRefused", "approve_delivery", "confirm", "record_submission", "retry_email",
            "withdraw"]
-from casework.cases.models import AccessToken, Case, CaseEvent, CompanyResponse, ConfirmationCode, Delivery
+from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.services import CaseError, NewCase
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, can_transition
 from casework.cases.tokens import issue_token
@@ -31,6 +32,7 @@ from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email, requeue_failed
+from casework.privacy.erasure import erase_case
 from casework.reminders import planning as reminder_planning
 from casework.reminders.models import Reminder
 from casework.runtime import Runtime
@@ -162,7 +164,12 @@ def approve_delivery(session: Session, settings: Settings, case: Case, staff_id:
 
 
 def delivery_channel(letter: Letter) -> tuple[str, str]:
-    company = letter.data_snapshot["company"]
+    return snapshot_channel(letter.data_snapshot)
+
+
+def snapshot_channel(snapshot: dict[str, Any]) -> tuple[str, str]:
+    """How the company takes the letter (kind, address), as frozen in the letter's facts."""
+    company = snapshot["company"]
     return str(company["delivery_kind"]), str(company["delivery_address"])
 
 
@@ -355,8 +362,8 @@ def _cancel_pending(session: Session, case_id: int) -> None:
     )
 
 
-def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200) -> int:
-    """Letter cases never confirmed within 7 days: personal data deleted, the anonymous record kept.
+def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200, outbox: Path | None = None) -> int:
+    """Letter cases never confirmed within 7 days: closed, personal data deleted, the anonymous record kept.
 
     App-store cases have no letter to confirm: they stay open, with their reminders, until the consumer
     says they cancelled.
@@ -369,20 +376,11 @@ def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200) -> 
         .order_by(Case.id).limit(batch)
     ))
     for case in cases:
-        case.consumer_name = "(deleted)"
-        case.consumer_email = "deleted@invalid"
-        case.consumer_postal_address = case.consumer_phone = None
-        case.account_identifier = case.details = None
-        case.company = {"name": (case.company or {}).get("name")} if case.company else None
-        case.personal_data_deleted_at = now
         previous = case.status
         case.status, case.outcome, case.updated_at = CaseStatus.CLOSED, Outcome.WITHDRAWN, now
         session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="expired_unconfirmed",
                               from_status=previous, to_status=CaseStatus.CLOSED, data={}))
-        # The letters and e-mails carry the consumer's name and address: they go.
-        for model in (ConfirmationCode, OutboundEmail, Letter, AccessToken):
-            session.execute(delete(model).where(model.case_id == case.id)
-                            .execution_options(synchronize_session=False))
+        erase_case(session, case, "expired", now, outbox=outbox)
     return len(cases)
 
 
@@ -391,7 +389,7 @@ def run_expiry(runtime: Runtime) -> int:
     total = 0
     while True:
         with writing_session(runtime.sessions) as session, session.begin():
-            done = expire_unconfirmed(session, utcnow())
+            done = expire_unconfirmed(session, utcnow(), outbox=runtime.settings.outbox)
         total += done
         if done == 0:
             return total

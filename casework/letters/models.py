@@ -21,9 +21,10 @@ from casework.jobs.models import JobMixin
 
 LETTER_KINDS = ("cancellation", "follow_up", "final_notice", "evidence_pack")
 LETTER_STATUSES = ("pending", "rendered", "failed", "superseded")
-# A rendered letter has its PDF; a superseded one keeps it as evidence; no other letter has one.
+# A rendered letter has its PDF (until the case's personal data is deleted: its hash stays); a superseded one
+# keeps it as evidence; no other letter has one.
 LETTER_PDF_RULE = (
-    "(status <> 'rendered' OR (pdf IS NOT NULL AND sha256 IS NOT NULL)) "
+    "(status <> 'rendered' OR (sha256 IS NOT NULL AND (pdf IS NOT NULL OR pdf_erased_at IS NOT NULL))) "
     "AND (status IN ('rendered', 'superseded') OR pdf IS NULL)"
 )
 _WRITE_ONCE = ("pdf", "sha256", "pages", "template_version", "data_snapshot", "kind", "version", "case_id",
@@ -50,6 +51,8 @@ class Letter(JobMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     rendered_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    # When the PDF went with the case's personal data (casework.privacy.erasure); sha256 and pages stay.
+    pdf_erased_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         UniqueConstraint("case_id", "kind", "version", name="uq_letters_case_kind_version"),

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from casework.staff.models import CaseRead
 
-VIAS = ("page", "api", "letter", "evidence")
+VIAS = ("page", "api", "letter", "evidence", "export")  # export: everything held about a consumer
 
 
 def log_read(session: Session, case_id: int, staff_id: int, via: str, now: dt.datetime) -> None:

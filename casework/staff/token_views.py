@@ -59,7 +59,7 @@ def create() -> ResponseReturnValue:
 @bp.post("/<token_id>/revoke")
 @route_rule("staff")
 def revoke_token(token_id: str) -> ResponseReturnValue:
-    if not token_id.isdigit() or len(token_id) > 10:
+    if not (token_id.isascii() and token_id.isdigit()) or len(token_id) > 10:
         abort(404)
     session_db = db()
     row = session_db.get(StaffApiToken, int(token_id))

@@ -76,7 +76,7 @@ def create() -> ResponseReturnValue:
 
 
 def _target(user_id: str) -> StaffUser:
-    if not user_id.isdigit() or len(user_id) > 10:
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 10:
         abort(404)
     found = db().get(StaffUser, int(user_id))
     if found is None:

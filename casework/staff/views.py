@@ -48,7 +48,7 @@ from casework.staff.actions import transitions_for
 from casework.staff.claiming import ClaimRefused, assign
 from casework.staff.models import CaseNote, CaseRead, StaffUser
 from casework.staff.reads import log_read_now
-from casework.web import db, limiter, login_manager
+from casework.web import db, limiter, login_manager, too_large_page
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 READS_SHOWN = 20
@@ -336,7 +336,7 @@ def catalog() -> ResponseReturnValue:
 
 def _row_id(raw: str) -> int | None:
     """A row id as typed into a URL or form: digits within the columns' 32-bit range, else None."""
-    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= ROW_ID_MAX else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= ROW_ID_MAX else None
 
 
 def _me(session_db: Session, staff_id: int) -> StaffUser:
@@ -400,6 +400,16 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Only the answer form may carry a file; it gets the larger limit before the CSRF check reads the form."""
     if endpoint == "staff.record_response" and request.method == "POST":
         request.max_content_length = UPLOAD_REQUEST_MAX
+
+
+@too_large_page("staff.record_response")
+def _response_too_large() -> ResponseReturnValue:
+    """Over the size limit the form is never read; a signed-in caseworker sees the case with the file's error."""
+    if not current_user.is_authenticated:
+        abort(413)
+    found = _find_case(str((request.view_args or {}).get("reference", "")))
+    return _case_page(found, {"response.file": "The file is larger than we accept (at most 5 MB); nothing was "
+                                               "saved."}, 413)
 
 
 @bp.post("/cases/<reference>/responses")

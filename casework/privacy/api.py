@@ -1,0 +1,82 @@
+"""API v1: the consumer asks for their personal data to be deleted, then confirms with the e-mailed code.
+
+Consumer token only, like the other consumer actions (a staff token is a 404 here). Both answer the
+case document; after the deletion it is the anonymous record (``personal_data_deleted_at`` set).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import Field
+
+from casework.access import route_rule
+from casework.api.cases import REF_PARAM, CaseOut, ConfirmBody, action_body, bearer_token, case_document
+from casework.api.errors import api_error, register_domain_errors
+from casework.api.openapi import Operation, operation
+from casework.cases.confirmation import CodeRefused
+from casework.cases.models import Case
+from casework.cases.tokens import case_for_token
+from casework.db import utcnow
+from casework.privacy.requests import confirm_erasure, request_erasure
+from casework.runtime import runtime_of
+from casework.web import db, limiter
+
+bp = Blueprint("api_privacy", __name__, url_prefix="/api/v1/cases")
+register_domain_errors(bp)
+
+
+class ErasureBody(ConfirmBody):
+    code: str = Field(min_length=1, max_length=32, description="The code from the deletion e-mail.")
+
+
+operation(Operation("POST", "/api/v1/cases/{reference}/erasure-request",
+                    "Ask to delete my personal data: a code is e-mailed to the case's address",
+                    {200: CaseOut, 404: None, 409: None, 429: None}, parameters=REF_PARAM, security=True))
+operation(Operation("POST", "/api/v1/cases/{reference}/erasure",
+                    "Delete my personal data with the e-mailed code (an open case is withdrawn first)",
+                    {200: CaseOut, 400: None, 404: None, 422: None, 429: None}, request=ErasureBody,
+                    parameters=REF_PARAM, security=True))
+
+
+def _consumer_case(reference: str) -> Case | None:
+    token = bearer_token()
+    if token is None:
+        return None
+    case = case_for_token(db(), runtime_of().settings.secret_key, token)
+    return case if case is not None and case.reference == reference else None
+
+
+def _not_found() -> Response:
+    return api_error(404, "not_found", "No case with this reference for this token.")
+
+
+@bp.post("/<reference>/erasure-request")
+@route_rule("consumer")
+@limiter.limit("3 per hour")
+def erasure_request(reference: str) -> ResponseReturnValue:
+    case = _consumer_case(reference)
+    if case is None:
+        return _not_found()
+    session, now = db(), utcnow()
+    request_erasure(session, runtime_of().settings, case, now)  # CaseConflict → 409 (already deleted)
+    session.commit()
+    return jsonify(case_document(session, case, now))
+
+
+@bp.post("/<reference>/erasure")
+@route_rule("consumer")
+@limiter.limit("10 per 15 minutes")
+def erasure(reference: str) -> ResponseReturnValue:
+    case = _consumer_case(reference)
+    if case is None:
+        return _not_found()
+    body = action_body(ErasureBody)
+    session, now = db(), utcnow()
+    try:
+        confirm_erasure(session, runtime_of().settings, case, body.code, now)
+    except CodeRefused as refused:
+        session.commit()  # the attempt counts
+        return api_error(422, "validation_failed", str(refused), fields={"code": str(refused)})
+    session.commit()
+    return jsonify(case_document(session, case, now))
