@@ -22,6 +22,7 @@ from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus
 from casework.cases.workflow import start_delivery, transition, withdraw
 from casework.db import utcnow
+from casework.evidence.pack import build_pack
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter
 from casework.reminders.models import Reminder
@@ -348,3 +349,18 @@ def test_a_merged_case_is_not_reopened(casey: FlaskClient, committed: Runtime) -
         "response.summary": "Charged again"})
     assert response.status_code == 409
     assert load(committed, absorbed).status is CaseStatus.CLOSED
+
+
+def test_the_survivors_evidence_pack_carries_the_merged_cases_history(casey: FlaskClient,
+                                                                     committed: Runtime) -> None:
+    absorbed = delivered_with_reminders(committed)
+    survivor = other_company(committed, "acme streaming", email="JANE@example.com")
+    assert merge(casey, committed, survivor, absorbed).status_code == 303
+    with committed.sessions() as session:
+        pack = build_pack(session, session.get_one(Case, survivor.case_id), "https://casework.test", utcnow())
+    merged_note = f"on {absorbed.reference} (merged into this case)"
+    delivered = [row for row in pack.events if row.action == "delivered"]
+    assert delivered
+    assert all(merged_note in row.details for row in delivered)
+    assert [row.action for row in pack.events if merged_note not in row.details][-1] == "merged_from"
+    assert "merged_into" in {row.action for row in pack.events if merged_note in row.details}

@@ -27,6 +27,7 @@ from casework.letters.models import Letter
 from casework.letters.render import LETTER_TEMPLATES, renderer
 from casework.mail.models import OutboundEmail
 from casework.presentation import STATUS_TITLES, event_text
+from casework.staff.duplicates import merged_ids
 
 PACK_TEMPLATE = "evidence_pack.html"
 PACK_CSS = LETTER_TEMPLATES / "evidence.css"
@@ -162,6 +163,12 @@ def _event_details(data: dict[str, Any]) -> str:
     return "; ".join(f"{words(key)} {data[key]}" for key in EVENT_DETAILS if data.get(key) not in (None, ""))
 
 
+def _merged_details(reference: str | None, details: str) -> str:
+    if reference is None:
+        return details
+    return "; ".join(part for part in (f"on {reference} (merged into this case)", details) if part)
+
+
 def _letter_rows(session: Session, case: Case, clock: Clock, verify_base: str) -> list[LetterRow]:
     letters = case_letters(session, case)
     newer = {letter.supersedes_id: letter.version for letter in letters if letter.supersedes_id is not None}
@@ -188,14 +195,17 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
     verify_base = f"{base_url.rstrip('/')}/verify/"
     letter_names = {letter.id: f"{words(letter.kind)} v{letter.version}" for letter in case_letters(session, case)}
 
+    # A duplicate merged into this case brings its history along: one timeline, each event marked with the
+    # case it happened on, so the pack still proves what was sent and when under either reference.
+    merged = merged_ids(session, case)
     events = [
         EventRow(at=clock(event.at), actor=event.actor.value, action=event.action, text=event_text(event),
                  status_change=(f"{event.from_status.value if event.from_status else '—'} → {event.to_status.value}"
                                 if event.to_status else ""),
-                 details=_event_details(event.data or {}))
-        for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                 details=_merged_details(merged.get(event.case_id), _event_details(event.data or {})))
+        for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_([case.id, *merged]),
                                                              CaseEvent.action.not_in(INTERNAL_ACTIONS))
-                                     .order_by(CaseEvent.id))
+                                     .order_by(CaseEvent.at, CaseEvent.id))
     ]
     deliveries = [
         DeliveryRow(channel=words(d.channel), address=d.address, at=clock(d.at), by=d.by.value,
