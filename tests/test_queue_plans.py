@@ -27,7 +27,7 @@ from casework.cases.urgency import NO_DEADLINE
 from casework.db import utcnow
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
-from casework.staff import queue
+from casework.staff import claiming, queue
 from casework.staff.models import StaffUser
 
 pytestmark = pytest.mark.storage
@@ -244,3 +244,22 @@ def test_a_short_name_looks_at_the_newest_cases_with_a_notice(db_session: Sessio
     assert all("wu" in case.consumer_name.lower() for case in page.rows)
     longer = queue.queue_page(db_session, queue.QueueFilters(search="quill"), me=me, cursor=None, now=utcnow())
     assert queue.SHORT_NAME not in longer.notices
+
+
+def test_take_next_reads_only_the_cases_still_to_hand_out(db_session: Session,
+                                                           captured: list[tuple[str, Any]]) -> None:
+    """Claimed cases leave ``ix_cases_take_next``, so they cannot pile up at the head of the next claim's scan.
+    SQLite (no row versions left behind) may as well read the unassigned part of the assignee index."""
+    me = seed(db_session)
+    captured.clear()
+    taken = claiming.take_next(db_session, me, utcnow())
+    assert taken is not None
+    assert taken.assignee_id == me
+    updates = [(sql, params) for sql, params in captured if sql.lstrip().upper().startswith("UPDATE CASES")]
+    assert len(updates) == 1, captured
+    connection = db_session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        check(connection, *updates[0], ("ix_cases_take_next",))
+    else:
+        check(connection, *updates[0], ("ix_cases_take_next|ix_cases_assignee_queue",))

@@ -13,7 +13,7 @@ import decimal
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from casework.staff import actions
 from casework.staff.claiming import ClaimRefused, assign, take_next
 from casework.staff.models import StaffUser
 from casework.staff.queue import parse_filters, queue_page
+from casework.staff.queue_line import QueueLine
 from casework.web import csrf, db, limiter
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
@@ -122,15 +123,18 @@ class TakenOut(BaseModel):
     case: QueueCaseOut | None
 
 
-def _names(session: Session, cases: list[Case]) -> dict[int, str]:
-    ids = {c.assignee_id for c in cases if c.assignee_id is not None}
+def _names(session: Session, cases: Sequence[QueueLine], known: dict[int, str]) -> dict[int, str]:
+    ids = {c.assignee_id for c in cases if c.assignee_id is not None} - known.keys()
     if not ids:
-        return {}
-    return {u.id: u.name for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))}
+        return known
+    found = session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(ids)))
+    return {**known, **{staff_id: name for staff_id, name in found}}
 
 
-def summaries(session: Session, cases: list[Case], flags: dict[int, list[str]]) -> list[dict[str, Any]]:
-    names = _names(session, cases)
+def summaries(session: Session, cases: Sequence[QueueLine], flags: dict[int, list[str]],
+              known_names: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """The queue's lines as JSON; ``known_names`` (staff id → name) spares looking up the caller's own name."""
+    names = _names(session, cases, known_names or {})
     return [{
         "reference": c.reference,
         "status": c.status.value,
@@ -181,12 +185,13 @@ operation(Operation("POST", "/api/v1/queue/take-next", "Take the most urgent una
 @limiter.limit("60 per minute", key_func=token_key)
 @staff_token
 def take_next_case(staff: StaffUser) -> ResponseReturnValue:
+    """The answer is built before the commit, from the row the claim returned: no second read of the case."""
     session = db()
     case = take_next(session, staff.id, utcnow())
+    body = None if case is None else summaries(session, [case], clock.staff_flags(session, [case]),
+                                               {staff.id: staff.name})[0]
     session.commit()
-    if case is None:
-        return jsonify({"case": None})
-    return jsonify({"case": summaries(session, [case], clock.staff_flags(session, [case]))[0]})
+    return jsonify({"case": body})
 
 
 # --- changes to one case --------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from casework.cases import workflow
@@ -282,7 +283,27 @@ def close_batch(session: Session, settings: Settings, now: dt.datetime) -> int:
 # --- what caseworkers see --------------------------------------------------------------------------------
 
 
-def staff_flags(session: Session, cases: list[Case]) -> dict[int, list[str]]:
+# Built once: it runs for every queue page and every "take next".
+_LETTERS_TO_SUBMIT = (
+    select(Letter.case_id, Letter.kind, Letter.data_snapshot)
+    .where(Letter.case_id.in_(bindparam("case_ids", expanding=True)), Letter.kind.in_(REMINDER_KINDS),
+           Letter.status == "rendered", Letter.sent_at.is_(None))
+    .order_by(Letter.id)
+)
+
+
+class FlaggedCase(Protocol):
+    """What :func:`staff_flags` reads of a case (a queue line is enough)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> CaseStatus: ...
+    @property
+    def escalation_due_at(self) -> dt.datetime | None: ...
+
+
+def staff_flags(session: Session, cases: Sequence[FlaggedCase]) -> dict[int, list[str]]:
     """Per case on a staff list: "Escalation due" and "Follow-up to submit" (or final notice)."""
     flags: dict[int, list[str]] = {case.id: [] for case in cases}
     open_ids = [case.id for case in cases if case.status not in FINISHED]
@@ -290,13 +311,8 @@ def staff_flags(session: Session, cases: list[Case]) -> dict[int, list[str]]:
         if case.escalation_due_at is not None and case.status in CLOCK_STATUSES:
             flags[case.id].append("Escalation due")
     if open_ids:
-        waiting = session.scalars(
-            select(Letter).where(Letter.case_id.in_(open_ids), Letter.kind.in_(REMINDER_KINDS),
-                                 Letter.status == "rendered", Letter.sent_at.is_(None))
-            .order_by(Letter.id)
-        )
-        for letter in waiting:
-            label = ("Follow-up to submit" if letter.kind == "follow_up" else "Final notice to submit")
-            if workflow.delivery_channel(letter)[0] != "email" and label not in flags[letter.case_id]:
-                flags[letter.case_id].append(label)
+        for case_id, kind, snapshot in session.execute(_LETTERS_TO_SUBMIT, {"case_ids": open_ids}):
+            label = ("Follow-up to submit" if kind == "follow_up" else "Final notice to submit")
+            if workflow.snapshot_channel(snapshot)[0] != "email" and label not in flags[case_id]:
+                flags[case_id].append(label)
     return flags

@@ -33,6 +33,8 @@ from casework.cases.urgency import NO_DEADLINE
 from casework.db import Base, JsonType, partial_index, utcnow
 
 OPEN_CONDITION = "status NOT IN ('resolved', 'closed')"
+# The cases "take next" hands out (casework.staff.claiming.TAKE_STATUSES): unassigned and waiting for someone.
+TAKE_CONDITION = "assignee_id IS NULL AND status IN ('needs_info', 'ready', 'sent', 'follow_up', 'escalated')"
 # A finished case has an outcome, an open one none; a case merged into another is closed without one.
 OUTCOME_RULE = ("((status IN ('resolved', 'closed')) = (outcome IS NOT NULL))"
                 " OR (status = 'closed' AND outcome IS NULL AND merged_into_id IS NOT NULL)")
@@ -137,6 +139,8 @@ class Case(Base):
         # The queue: open cases by urgency, then oldest; the same per status and per assignee; and the
         # few cases whose urgency runs out (for the sweep).
         partial_index("ix_cases_open_queue", ("urgency_on", "id"), OPEN_CONDITION),
+        # "Take next": only the cases still to hand out, so claimed ones never pile up at the head of the scan.
+        partial_index("ix_cases_take_next", ("urgency_on", "id"), TAKE_CONDITION),
         Index("ix_cases_status_queue", "status", "urgency_on", "id"),
         Index("ix_cases_assignee_queue", "assignee_id", "urgency_on", "id"),
         partial_index("ix_cases_needs_review", ("urgency_on", "id"), "needs_review"),

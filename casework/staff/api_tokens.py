@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.tokens import token_hmac
@@ -57,22 +57,25 @@ def looks_like_staff_token(token: str) -> bool:
     return token.startswith(TOKEN_PREFIX) and len(token) <= MAX_TOKEN_LENGTH
 
 
+# Built once (only the digest changes per request): every staff API call runs it.
+_LIVE_TOKEN = (
+    select(StaffApiToken.id, StaffApiToken.last_used_at, StaffUser)
+    .join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
+    .where(StaffApiToken.token_hmac == bindparam("digest"), StaffApiToken.revoked_at.is_(None),
+           StaffUser.active.is_(True))
+)
+
+
 def staff_for_token(session: Session, secret_key: str, token: str, now: dt.datetime) -> StaffUser | None:
     """The active account behind a live token, or None (unknown, revoked, or the account is disabled)."""
     if not looks_like_staff_token(token):
         return None
-    found = session.execute(
-        select(StaffApiToken, StaffUser)
-        .join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
-        .where(StaffApiToken.token_hmac == token_hmac(secret_key, token), StaffApiToken.revoked_at.is_(None),
-               StaffUser.active.is_(True))
-    ).first()
+    found = session.execute(_LIVE_TOKEN, {"digest": token_hmac(secret_key, token)}).first()
     if found is None:
         return None
-    row: StaffApiToken = found.StaffApiToken
-    user: StaffUser = found.StaffUser
-    if row.last_used_at is None or row.last_used_at <= now - USE_GRANULARITY:
-        _mark_used(session, row.id, now)
+    token_id, last_used_at, user = found
+    if last_used_at is None or last_used_at <= now - USE_GRANULARITY:
+        _mark_used(session, token_id, now)
     return user
 
 

@@ -11,20 +11,28 @@ same case, and nobody waits on another's claim.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.services import CaseError
 from casework.cases.states import Actor, CaseStatus
-from casework.db import is_postgresql
 from casework.staff.models import StaffUser
+from casework.staff.queue_line import QUEUE_LINE_COLUMNS, QueueLine
 
 # The statuses where a caseworker has something to do; unconfirmed new cases wait for the consumer.
 TAKE_STATUSES = (CaseStatus.NEEDS_INFO, CaseStatus.READY, CaseStatus.SENT, CaseStatus.FOLLOW_UP,
                  CaseStatus.ESCALATED)
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+
+
+def waiting_for_someone() -> ColumnElement[bool]:
+    """The statuses "take next" hands out, written with literals as the partial index ``ix_cases_take_next``
+    says them: only then can either database prove the index fits (a bound parameter proves nothing), and only
+    that index leaves out the cases already claimed, which would otherwise pile up at the head of the scan."""
+    return Case.status.in_([literal_column(f"'{status.value}'") for status in TAKE_STATUSES])
 
 
 class ClaimRefused(CaseError):
@@ -35,29 +43,40 @@ class ClaimRefused(CaseError):
         self.forbidden = forbidden
 
 
-def take_next(session: Session, staff_id: int, now: dt.datetime) -> Case | None:
-    """Assign the most urgent unassigned open case to ``staff_id`` and return it (None when none is left).
+def _take_next_statement() -> Update:
+    """Built once: the statement is the same for every claim (only the caseworker and the time change), and
+    building it anew costs more than running it. SQLite has no row locks and renders no FOR UPDATE."""
+    pick = (select(Case.id)
+            .where(Case.assignee_id.is_(None), waiting_for_someone())
+            .order_by(Case.urgency_on, Case.id)
+            .limit(1)
+            .with_for_update(skip_locked=True))
+    cases = cast(Table, Case.__table__)
+    return (update(cases)
+            .where(cases.c.id == pick.scalar_subquery(), cases.c.assignee_id.is_(None))
+            .values(assignee_id=bindparam("staff_id"), assigned_at=bindparam("now"), updated_at=bindparam("now"),
+                    version=cases.c.version + 1)
+            .returning(*QUEUE_LINE_COLUMNS))
+
+
+_TAKE_NEXT = _take_next_statement()
+_ASSIGNED_EVENT = insert(cast(Table, CaseEvent.__table__))
+
+
+def take_next(session: Session, staff_id: int, now: dt.datetime) -> QueueLine | None:
+    """Assign the most urgent unassigned open case to ``staff_id`` and return its queue line (None when none
+    is left): one UPDATE that picks, claims and returns the case, and one INSERT for its timeline.
 
     The caller commits; until then the row stays locked (PostgreSQL) or the database write-locked (SQLite).
     """
-    pick = (select(Case.id)
-            .where(Case.assignee_id.is_(None), Case.status.in_(TAKE_STATUSES))
-            .order_by(Case.urgency_on, Case.id)
-            .limit(1))
-    if is_postgresql(session):
-        pick = pick.with_for_update(skip_locked=True)
-    claimed = session.execute(
-        update(Case)
-        .where(Case.id == pick.scalar_subquery(), Case.assignee_id.is_(None))
-        .values(assignee_id=staff_id, assigned_at=now, updated_at=now, version=Case.version + 1)
-        .returning(Case.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    claimed = session.execute(_TAKE_NEXT, {"staff_id": staff_id, "now": now}).first()
     if claimed is None:
         return None
-    session.add(CaseEvent(case_id=claimed, at=now, actor=Actor.STAFF, actor_staff_id=staff_id, action="assigned",
-                          data={"to": staff_id, "how": "take_next"}))
-    return session.get_one(Case, claimed, populate_existing=True)
+    # "assigned" leaves urgency and review alone, so the event needs none of the ORM's flush hooks.
+    session.execute(_ASSIGNED_EVENT, {"case_id": claimed.id, "at": now, "actor": Actor.STAFF,
+                                      "actor_staff_id": staff_id, "action": "assigned",
+                                      "data": {"to": staff_id, "how": "take_next"}})
+    return cast(QueueLine, claimed)
 
 
 def assign(session: Session, case: Case, assignee: StaffUser | None, by: StaffUser, now: dt.datetime) -> None:

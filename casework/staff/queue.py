@@ -37,7 +37,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, load_only
 
 from casework.cases import clock, urgency
 from casework.cases.models import Case
@@ -50,9 +50,13 @@ from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.staff import duplicates
 from casework.staff.models import StaffUser
+from casework.staff.queue_line import QUEUE_LINE_COLUMNS, queue_line_only
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000
+# Counts under a filter stop at this many matching cases (then shown as lower bounds): counting fetches
+# each matching row, and past a thousand the exact figure helps nobody work the queue (the stats page has
+# the totals). Without filters the counts are the kept totals and always exact.
+COUNT_CAP = 1_000
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINISHED)
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
@@ -442,7 +446,7 @@ def _rows_query(branches: list[ColumnElement[bool]], others: list[ColumnElement[
     """The page: each branch in (urgency_on, id) order after the cursor; several branches merged in that order."""
     queries = []
     for branch in branches:
-        query = select(Case).where(branch, *others)
+        query = select(Case).options(queue_line_only()).where(branch, *others)
         if after is not None:
             # The row value (urgency_on, id) > (d, i), i.e. urgency_on > d OR (urgency_on = d AND id > i):
             # both databases read it as the start of an index range.
@@ -454,7 +458,8 @@ def _rows_query(branches: list[ColumnElement[bool]], others: list[ColumnElement[
     # index ranges (Merge Append) where a bare UNION ALL under one ORDER BY is read whole and sorted.
     merged = union_all(*(select(query.subquery()) for query in queries)).subquery("page")
     page = aliased(Case, merged, adapt_on_names=True)
-    return select(page).order_by(page.urgency_on, page.id).limit(limit + 1)
+    line = load_only(*(getattr(page, column.key) for column in QUEUE_LINE_COLUMNS), raiseload=True)
+    return select(page).options(line).order_by(page.urgency_on, page.id).limit(limit + 1)
 
 
 def queue_page(session: Session, filters: QueueFilters, *, me: int, cursor: str | None, now: dt.datetime,
