@@ -244,6 +244,22 @@ def test_counts_under_a_broad_filter_stop_at_the_cap_and_say_so(client: FlaskCli
     assert '<span class="status-counts__n">4+</span>' in page
 
 
+def test_a_name_search_counts_fewer_cases_than_other_filters(client: FlaskClient, committed: Runtime,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matching part of a name reads names one by one, so such a search stops counting sooner."""
+    for _ in range(3):
+        make_case(committed, status=CaseStatus.SENT, consumer_name="Mai Nguyen")
+    monkeypatch.setattr(queue, "NAME_SEARCH_COUNT_CAP", 2)
+    with committed.sessions() as session:
+        by_name = queue.queue_page(session, queue.QueueFilters(search="Nguyen"), me=0, cursor=None, now=utcnow())
+        by_company = queue.queue_page(session, queue.QueueFilters(company="coursera"), me=0, cursor=None,
+                                      now=utcnow())
+    assert (by_name.count_cap, by_name.counts_capped, by_name.counts["sent"]) == (2, True, 3)
+    assert len(by_name.rows) == 3  # the page itself is never cut short
+    assert (by_company.count_cap, by_company.counts_capped) == (queue.COUNT_CAP, False)
+    assert "counts are of the first 2 found" in client.get("/staff?q=Nguyen").get_data(as_text=True)
+
+
 def test_keyset_pages_give_every_row_once_in_order(client: FlaskClient, committed: Runtime) -> None:
     made = []
     for n in range(123):

@@ -57,6 +57,9 @@ PAGE_SIZE = 50
 # each matching row, and past a thousand the exact figure helps nobody work the queue (the stats page has
 # the totals). Without filters the counts are the kept totals and always exact.
 COUNT_CAP = 1_000
+# A search by part of a name that matches hundreds of cases is too broad to count further: finding each
+# match means reading names one by one (a common surname is in every twentieth case).
+NAME_SEARCH_COUNT_CAP = 200
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINISHED)
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
@@ -96,9 +99,10 @@ class QueuePage:
     next_cursor: str | None
     counts: dict[str, int]  # per status value, under the other filters
     flags: dict[int, list[str]] = field(default_factory=dict)
-    # True when more than COUNT_CAP cases match the other filters: the counts are then of the first
-    # COUNT_CAP + 1 found (at least that many), not of them all.
+    # True when more than ``count_cap`` cases match the other filters: the counts are then of the first
+    # ``count_cap`` + 1 found (at least that many), not of them all.
     counts_capped: bool = False
+    count_cap: int = 0
     # What the page needs besides: filters dropped while querying (an unknown staff id, a bad cursor)
     # with their notices, the filters actually applied, and the names of the page's assignees.
     notices: list[str] = field(default_factory=list)
@@ -383,8 +387,8 @@ def _checked_assignee(session: Session, filters: QueueFilters) -> tuple[QueueFil
     return dataclasses.replace(filters, assignee=None), [f"Ignored assignee={staff_id}: not an active caseworker."]
 
 
-def _counts_query(others: list[ColumnElement[bool]]) -> Select[str, int] | None:
-    """The count per status under the other filters, of at most COUNT_CAP + 1 matching cases, or None when
+def _counts_query(others: list[ColumnElement[bool]], cap: int) -> Select[str, int] | None:
+    """The count per status under the other filters, of at most ``cap`` + 1 matching cases, or None when
     there are none (the kept totals answer). A filter matching most of a million cases (one company, a common
     name) would otherwise count them all on every page view."""
     if not others:
@@ -392,20 +396,28 @@ def _counts_query(others: list[ColumnElement[bool]]) -> Select[str, int] | None:
     # Grouped by an expression, not the bare column: SQLite would otherwise walk all of ix_cases_status_queue
     # for its order instead of reading the filter's index and sorting the few rows found.
     status = literal_column("cases.status || ''", String).label("status")
-    found = select(status).select_from(Case).where(*others).limit(COUNT_CAP + 1).subquery()
+    found = select(status).select_from(Case).where(*others).limit(cap + 1).subquery()
     return select(found.c.status, func.count()).group_by(found.c.status)
 
 
-def _counts(session: Session, others: list[ColumnElement[bool]]) -> tuple[dict[str, int], bool]:
+def count_cap(filters: QueueFilters) -> int:
+    """How many matching cases a page counts at most under these filters."""
+    search = filters.search
+    if search and "@" not in search and not REFERENCE_RE.fullmatch(search):
+        return min(COUNT_CAP, NAME_SEARCH_COUNT_CAP)
+    return COUNT_CAP
+
+
+def _counts(session: Session, others: list[ColumnElement[bool]], cap: int) -> tuple[dict[str, int], bool]:
     """Per status: the trigger-kept totals without other filters, else a count bounded by their index and by
-    COUNT_CAP; and whether the cap was reached."""
-    query = _counts_query(others)
+    ``cap``; and whether the cap was reached."""
+    query = _counts_query(others, cap)
     if query is None:
         return status_counts(session), False
     counts = {status.value: 0 for status in CaseStatus}
     for status, number in session.execute(query):
         counts[CaseStatus(status).value] = int(number)
-    return counts, sum(counts.values()) > COUNT_CAP
+    return counts, sum(counts.values()) > cap
 
 
 def _failed_ids(session: Session, ids: Iterable[int]) -> set[int]:
@@ -479,8 +491,9 @@ def queue_page(session: Session, filters: QueueFilters, *, me: int, cursor: str 
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].urgency_on, rows[-1].id) if more and rows else None
-    counts, capped = _counts(session, others)
-    return QueuePage(rows=rows, next_cursor=next_cursor, counts=counts, counts_capped=capped,
+    cap = count_cap(filters)
+    counts, capped = _counts(session, others, cap)
+    return QueuePage(rows=rows, next_cursor=next_cursor, counts=counts, counts_capped=capped, count_cap=cap,
                      flags=_flags(session, rows), notices=notices, filters=filters,
                      assignees=_assignee_names(session, rows))
 

@@ -53,7 +53,7 @@ def _page(args: MultiDict[str, str], status: int = 200, **extra: Any) -> Respons
                                "view_errors": {}, "view_name": "", **extra}
     return render_template(
         "staff/queue.html", user=current_user, page=page, filters=filters, notices=[*notices, *page.notices],
-        today=now.date(), statuses=list(CaseStatus), count_cap=queue.COUNT_CAP,
+        today=now.date(), statuses=list(CaseStatus),
         open_count=sum(page.counts.get(status.value, 0) for status in queue.OPEN_STATUSES),
         companies=_companies(), company_names={slug: name for slug, name in _companies()},
         caseworkers=_caseworkers(), other_args=other_args, urgency_words=queue.urgency_words,
