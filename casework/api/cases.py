@@ -341,7 +341,7 @@ def case_by_reference(reference: str) -> Case | None:
     return db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
 
 
-def _consumer_case(reference: str) -> Case | None:
+def consumer_case(reference: str) -> Case | None:
     """The case of a consumer's token; a staff token is never one (consumer-only actions answer 404)."""
     token = bearer_token()
     if token is None:
@@ -355,10 +355,10 @@ def _reader(reference: str) -> tuple[Case | None, StaffUser | None]:
     staff = bearer_staff()
     if staff is not None:
         return case_by_reference(reference), staff
-    return _consumer_case(reference), None
+    return consumer_case(reference), None
 
 
-def _not_found() -> Response:
+def case_not_found() -> Response:
     return api_error(404, "not_found", "No case with this reference for this token.")
 
 
@@ -373,7 +373,7 @@ def get_case(reference: str) -> ResponseReturnValue:
     case, staff = _reader(reference)
     session, now = db(), utcnow()
     if case is None:
-        return _not_found()
+        return case_not_found()
     if staff is None:
         return jsonify(case_document(session, case, now))
     log_read_now(session, case.id, staff.id, "api", now)
@@ -396,7 +396,7 @@ def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
         select(Letter).where(Letter.id == letter_id, Letter.case_id == case.id, Letter.status == "rendered")
     ).scalar_one_or_none()
     if case is None or letter is None or letter.pdf is None:
-        return _not_found()
+        return case_not_found()
     if staff is not None:
         log_read_now(session, case.id, staff.id, "letter", utcnow())
     etag = f'"{letter.sha256}"'
@@ -420,9 +420,9 @@ def action_body(model: type[B]) -> B:
 
 
 def _act(reference: str, model: type[_Body] | None, action: Any) -> Response:
-    case = _consumer_case(reference)
+    case = consumer_case(reference)
     if case is None:
-        return _not_found()
+        return case_not_found()
     session = db()
     body = action_body(model) if model is not None else None
     try:
@@ -519,9 +519,9 @@ operation(Operation("PATCH", "/api/v1/cases/{reference}", "Correct facts before 
 @route_rule("consumer")
 @limiter.limit("20 per hour")
 def correct(reference: str) -> ResponseReturnValue:
-    case = _consumer_case(reference)
+    case = consumer_case(reference)
     if case is None:
-        return _not_found()
+        return case_not_found()
     session = db()
     now = utcnow()
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -62,7 +63,16 @@ class CodeRefused(Exception):
     """Why a code was not accepted, in words for the consumer."""
 
 
-def check_code(row: ConfirmationCode, code: str, secret_key: str, now: dt.datetime) -> None:
+class LiveCode(Protocol):
+    """A code e-mailed to the consumer and typed back: confirmation codes and erasure codes alike."""
+
+    code_hmac: bytes
+    expires_at: dt.datetime
+    attempts: int
+    used_at: dt.datetime | None
+
+
+def check_code(row: LiveCode, code: str, secret_key: str, now: dt.datetime) -> None:
     """Count the attempt and raise CodeRefused unless ``code`` is the live code."""
     if row.expires_at <= now:
         raise CodeRefused("This code has expired. Ask for a new one.")

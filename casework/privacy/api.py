@@ -6,17 +6,23 @@ case document; after the deletion it is the anonymous record (``personal_data_de
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from casework.access import route_rule
-from casework.api.cases import REF_PARAM, CaseOut, ConfirmBody, action_body, bearer_token, case_document
+from casework.api.cases import (
+    REF_PARAM,
+    CaseOut,
+    ConfirmBody,
+    action_body,
+    case_document,
+    case_not_found,
+    consumer_case,
+)
 from casework.api.errors import api_error, register_domain_errors
 from casework.api.openapi import Operation, operation
 from casework.cases.confirmation import CodeRefused
-from casework.cases.models import Case
-from casework.cases.tokens import case_for_token
 from casework.db import utcnow
 from casework.privacy.requests import confirm_erasure, request_erasure
 from casework.runtime import runtime_of
@@ -39,25 +45,13 @@ operation(Operation("POST", "/api/v1/cases/{reference}/erasure",
                     parameters=REF_PARAM, security=True))
 
 
-def _consumer_case(reference: str) -> Case | None:
-    token = bearer_token()
-    if token is None:
-        return None
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    return case if case is not None and case.reference == reference else None
-
-
-def _not_found() -> Response:
-    return api_error(404, "not_found", "No case with this reference for this token.")
-
-
 @bp.post("/<reference>/erasure-request")
 @route_rule("consumer")
 @limiter.limit("3 per hour")
 def erasure_request(reference: str) -> ResponseReturnValue:
-    case = _consumer_case(reference)
+    case = consumer_case(reference)
     if case is None:
-        return _not_found()
+        return case_not_found()
     session, now = db(), utcnow()
     request_erasure(session, runtime_of().settings, case, now)  # CaseConflict → 409 (already deleted)
     session.commit()
@@ -68,9 +62,9 @@ def erasure_request(reference: str) -> ResponseReturnValue:
 @route_rule("consumer")
 @limiter.limit("10 per 15 minutes")
 def erasure(reference: str) -> ResponseReturnValue:
-    case = _consumer_case(reference)
+    case = consumer_case(reference)
     if case is None:
-        return _not_found()
+        return case_not_found()
     body = action_body(ErasureBody)
     session, now = db(), utcnow()
     try:

@@ -9,13 +9,12 @@ is withdrawn first, so nothing more goes out in the consumer's name.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import secrets
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casework.cases.confirmation import MAX_ATTEMPTS, CodeRefused, normalise_code
+from casework.cases.confirmation import CodeRefused, check_code
 from casework.cases.models import Case, CaseEvent
 from casework.cases.references import CROCKFORD
 from casework.cases.states import Actor, CaseStatus
@@ -72,20 +71,6 @@ def _current_code(session: Session, case_id: int) -> ErasureCode | None:
     ).scalar_one_or_none()
 
 
-def _check(row: ErasureCode, code: str, secret_key: str, now: dt.datetime) -> None:
-    """Count the attempt; raise CodeRefused unless ``code`` is the live code (as confirmation codes do)."""
-    if row.expires_at <= now:
-        raise CodeRefused("This code has expired. Ask for a new one.")
-    if row.attempts >= MAX_ATTEMPTS:
-        raise CodeRefused("Too many wrong attempts for this code. Ask for a new one.")
-    row.attempts += 1
-    if not hmac.compare_digest(row.code_hmac, token_hmac(secret_key, normalise_code(code))):
-        left = MAX_ATTEMPTS - row.attempts
-        raise CodeRefused(f"That code is not right. {left} attempt{'s' if left != 1 else ''} left."
-                          if left else "That code is not right, and it no longer works. Ask for a new one.")
-    row.used_at = now
-
-
 def confirm_erasure(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> bool:
     """The consumer's code: withdraw an open case, then delete its personal data. False if already deleted.
 
@@ -97,7 +82,7 @@ def confirm_erasure(session: Session, settings: Settings, case: Case, code: str,
     row = _current_code(session, case.id)
     if row is None:
         raise CodeRefused("There is no deletion code waiting for this case. Ask for one first.")
-    _check(row, code, settings.secret_key, now)
+    check_code(row, code, settings.secret_key, now)
     if case.status not in FINISHED:
         withdraw(session, case, Actor.CONSUMER, now)
     return erase_case(session, case, "consumer_request", now, actor=Actor.CONSUMER, outbox=settings.outbox)
