@@ -8,7 +8,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app casework
 PYTEST_ARGS ?=
 
-.PHONY: run setup syscheck test lint typecheck check bench drills clean
+.PHONY: run setup syscheck syscheck-test syscheck-bench test lint typecheck check bench drills clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian packages (one list, in casework/syscheck.py): installed with apt as root or with sudo -n.
 syscheck:
-	@$(PYTHON) casework/syscheck.py
+	@$(PYTHON) casework/syscheck.py run
+
+syscheck-test:
+	@$(PYTHON) casework/syscheck.py test
+
+syscheck-bench:
+	@$(PYTHON) casework/syscheck.py bench
 
 run: syscheck $(STAMP)
 	@mkdir -p var/outbox
@@ -29,7 +36,7 @@ run: syscheck $(STAMP)
 	@echo "casework: http://127.0.0.1:$(PORT)  (e-mails go to var/outbox/; Ctrl-C stops everything)"
 	@PORT=$(PORT) $(BIN)/honcho start -f Procfile -p $(PORT)
 
-test: syscheck $(STAMP) check
+test: syscheck-test $(STAMP) check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -40,11 +47,11 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
-bench: $(STAMP)
+bench: syscheck-bench $(STAMP)
 	$(BIN)/python -m bench
 
 # Failure drills on PostgreSQL + Redis (nothing lost, nothing twice); CASEWORK_DRILLS_SCALE=small for a quick run.
-drills: $(STAMP)
+drills: syscheck-test $(STAMP)
 	$(BIN)/python -m bench.drills $(DRILLS)
 
 clean:
