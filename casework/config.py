@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -60,6 +60,8 @@ class Settings:
     # Fault injection for the failure tests: pause this long after claiming a job (testing only).
     fault_pause_after_claim_seconds: float = 0.0
     fault_pause_after_send_seconds: float = 0.0
+    # Tests move the whole system's clock to a day they choose (testing only; see casework/timesource.py).
+    clock_offset_seconds: float = 0.0
     # A caseworker approves each confirmed letter before it goes to the company.
     require_delivery_approval: bool = False
     # A resolved case is closed automatically this many days after it was resolved.
@@ -107,6 +109,7 @@ _FIELD_TYPES: dict[str, type] = {
     "trusted_proxies": str,
     "fault_pause_after_claim_seconds": float,
     "fault_pause_after_send_seconds": float,
+    "clock_offset_seconds": float,
     "require_delivery_approval": bool,
     "resolved_close_days": int,
     "env": str,
@@ -184,6 +187,8 @@ def _complete_and_validate(settings: Settings) -> Settings:
     if settings.smtp_url:
         _check_smtp_url(settings.smtp_url)
     _check_http_url("CASEWORK_BASE_URL", settings.base_url)
+    if settings.env == "production":
+        _refuse_insecure_production(settings)
     try:
         settings.trusted_proxy_networks  # noqa: B018 - raises ValueError on a malformed address
     except ValueError:
@@ -201,6 +206,8 @@ def _complete_and_validate(settings: Settings) -> Settings:
         name = _env_name("fault_pause_after_claim_seconds" if settings.fault_pause_after_claim_seconds
                          else "fault_pause_after_send_seconds")
         raise ConfigError(f"{name} is only accepted with CASEWORK_ENV=testing.")
+    if settings.clock_offset_seconds and settings.env != "testing":
+        raise ConfigError("CASEWORK_CLOCK_OFFSET_SECONDS is only accepted with CASEWORK_ENV=testing.")
     return settings
 
 
@@ -263,6 +270,19 @@ def _check_smtp_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise ConfigError(f"CASEWORK_SMTP_URL has a malformed port: {url!r}.") from None
+
+
+def _refuse_insecure_production(settings: Settings) -> None:
+    """Production never runs on defaults that leak sessions, links or passwords onto the network."""
+    if urlsplit(settings.base_url).scheme != "https":
+        raise ConfigError("CASEWORK_BASE_URL must be an https:// address in production (its links carry private "
+                          f"case links and codes), not {settings.base_url!r}.")
+    smtp = urlsplit(settings.smtp_url)
+    has_credentials = bool(smtp.username or smtp.password)
+    insists_on_tls = smtp.scheme == "smtps" or parse_qs(smtp.query).get("starttls") == ["required"]
+    if settings.smtp_url and has_credentials and not insists_on_tls:
+        raise ConfigError("CASEWORK_SMTP_URL signs in with a password, so in production it must be smtps:// or "
+                          "end in ?starttls=required (plain smtp:// uses STARTTLS only when the server offers it).")
 
 
 def _check_http_url(name: str, url: str) -> None:

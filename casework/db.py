@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from casework.timesource import utcnow as utcnow  # one clock; re-exported for the models
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -56,10 +58,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class Base(DeclarativeBase):
     metadata = metadata
     type_annotation_map = {dt.datetime: UTCDateTime}  # noqa: RUF012 - SQLAlchemy reads it once
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from casework.config import Settings
 from casework.db import make_engine, make_session_factory
 from casework.jobs.dispatch import Dispatcher, install
+from casework.timesource import set_offset
 
 SETTINGS_KEY = "casework.settings"  # every session carries the settings, for hooks deep in the workflow
 
@@ -28,6 +29,8 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
+        if settings.clock_offset_seconds:
+            set_offset(settings.clock_offset_seconds)
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
         dispatcher = Dispatcher(settings)

@@ -7,6 +7,7 @@ and Redis in CI); without them the tests run on SQLite files and the embedded br
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Session
 from casework import create_app, migrate
 from casework.db import metadata
 from casework.runtime import Runtime, runtime_of
+from casework.timesource import set_offset
 from tests.support.smtp import SMTPServer
+from tests.support.today import CLOCK_OFFSET_SECONDS, TODAY
 from tests.support.worker import WorkerProcess
 
 hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
@@ -61,6 +64,20 @@ def _create_missing_database(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def system_clock() -> Iterator[dt.date]:
+    """This process reads the test day's clock too (the app and the workers get it from their settings)."""
+    set_offset(CLOCK_OFFSET_SECONDS)
+    yield TODAY
+    set_offset(0)
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The day the whole system thinks it is (see tests/support/today.py)."""
+    return TODAY
+
+
 @pytest.fixture(scope="session")
 def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")
@@ -79,6 +96,7 @@ def settings_overrides(var_dir: Path) -> dict[str, Any]:
         "relay_after_seconds": 1.0,
         "job_lease_seconds": 4.0,
         "base_url": "http://casework.test",
+        "clock_offset_seconds": CLOCK_OFFSET_SECONDS,
     }
 
 

@@ -43,6 +43,7 @@ from casework.web import limiter
 from tests.conftest import clean_tables
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
+from tests.support.today import iso_days_ago
 from tests.support.web import CSRF_RE, filing_form
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
@@ -250,7 +251,7 @@ def _wizard_preview(c: Ctx) -> Call:
 
 
 ASSESSMENT = {"provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-              "payment_date": "2026-11-20", "requested_outcome": "cancel_and_refund"}
+              "payment_date": iso_days_ago(7), "requested_outcome": "cancel_and_refund"}
 FILING = {**ASSESSMENT, "consumer": {"name": "Jane Q. Consumer", "email": "jane@example.com"},
           "consent": {"send_in_my_name": True}}
 ANSWER = {"type": "refused", "received_on": None, "summary": "They said no."}

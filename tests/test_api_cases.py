@@ -19,8 +19,9 @@ from casework.runtime import Runtime
 from casework.web import limiter
 from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
+from tests.support.today import TODAY_ISO, iso_days_ago, iso_days_ahead
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def api(app: Flask, committed: Runtime) -> Iterator[JsonClient]:
 def case_body(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-        "timezone": "Australia/Melbourne", "payment_date": "2026-11-20",
+        "timezone": "Australia/Melbourne", "payment_date": iso_days_ago(7),
         "amount": {"value": "599.00", "currency": "AUD"}, "requested_outcome": "cancel_and_refund",
         "consumer": {"name": "Jane Q. Consumer", "email": "jane@example.com",
                      "postal_address": "12 Example Street\nBrunswick VIC 3056", "phone": None},
@@ -71,7 +72,7 @@ def test_filing_answers_201_with_a_secret_and_the_assessment(api: JsonClient, co
     assert re.match(r"^CW-\d{4}-[0-9A-HJKMNP-TV-Z]{8}$", filed["reference"])
     assert filed["status"] == "new"
     assert filed["status_url"].endswith("/c/" + filed["access_token"])
-    assert filed["assessment"]["refund"]["window_ends"] == "2026-12-04"
+    assert filed["assessment"]["refund"]["window_ends"] == iso_days_ahead(7)
     document = api.get(f"/api/v1/cases/{filed['reference']}", headers=bearer(filed["access_token"])).json
     assert set(document) == {"reference", "status", "outcome", "refund_received", "provider", "plan", "created_at",
                              "version", "email_confirmed", "personal_data_deleted_at", "assessment", "delivery",
@@ -184,7 +185,7 @@ def test_the_consumer_actions_follow_the_transitions(api: JsonClient, committed:
     assert api.post(f"/api/v1/cases/{ref}/confirm", {"code": "AAAA-AAAA"}, headers=auth).status == 409
     assert api.post(f"/api/v1/cases/{ref}/resend-confirmation", headers=auth).status == 409
 
-    bad = api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form", "at": "2026-11-27T10:30:00"},
+    bad = api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form", "at": f"{TODAY_ISO}T10:30:00"},
                    headers=auth)
     assert bad.status == 422
     sent = api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form", "confirmation": "Ticket 9"},
@@ -245,7 +246,7 @@ def test_correcting_facts_renders_a_new_letter_version(api: JsonClient, committe
 def test_responses_and_reopening(api: JsonClient, committed: Runtime) -> None:
     filed = api.post("/api/v1/cases", case_body()).json
     ref, auth = filed["reference"], bearer(filed["access_token"])
-    answer = {"type": "confirmed_cancellation", "received_on": "2026-11-27", "summary": "They confirmed."}
+    answer = {"type": "confirmed_cancellation", "received_on": TODAY_ISO, "summary": "They confirmed."}
     assert api.post(f"/api/v1/cases/{ref}/responses", answer, headers=auth).status == 409  # not confirmed yet
     run_pending_jobs(committed)
     api.post(f"/api/v1/cases/{ref}/confirm", {"code": code_from_outbox(committed)}, headers=auth)

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 
 from tests.support.http import JsonClient, serve
+from tests.support.today import TODAY_ISO, iso_days_ago, iso_days_ahead
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def api(app: Flask) -> Iterator[JsonClient]:
 def body(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-        "region": None, "timezone": "Australia/Melbourne", "payment_date": "2026-11-20",
+        "region": None, "timezone": "Australia/Melbourne", "payment_date": iso_days_ago(7),
         "trial_start_date": None, "next_renewal_date": None, "certificate_earned": False,
         "amount": {"value": "599.00", "currency": "AUD"}, "requested_outcome": "cancel_and_refund",
     }
@@ -70,10 +71,20 @@ def test_the_assessment_of_the_contract_example(api: JsonClient) -> None:
                             "warnings", "steps", "policy_version"]
     assert result["provider"] == {"slug": "coursera", "name": "Coursera"}
     assert result["cancel_via"] == "formal_letter"
-    assert result["refund"]["window_ends"] == "2026-12-04"
+    assert result["refund"]["window_ends"] == iso_days_ahead(7)
     assert result["deadlines"][0] == {**result["deadlines"][0], "kind": "refund_window_end",
-                                      "date": "2026-12-04", "act_by": "2026-12-03"}
+                                      "date": iso_days_ahead(7), "act_by": iso_days_ahead(6)}
     assert result["policy_version"] == "coursera@2026-02-06"
+
+
+def test_on_the_day_the_refund_window_closes_a_refund_can_still_be_asked_for(api: JsonClient) -> None:
+    closing = api.post("/api/v1/assessments", body(payment_date=iso_days_ago(14))).json
+    assert closing["today"] == TODAY_ISO
+    assert closing["refund"]["window_ends"] == TODAY_ISO
+    assert closing["refund"]["eligibility"] == "eligible"
+    closed = api.post("/api/v1/assessments", body(payment_date=iso_days_ago(15))).json
+    assert closed["refund"]["window_ends"] == iso_days_ago(1)
+    assert closed["refund"]["eligibility"] == "not_eligible"
 
 
 @pytest.mark.parametrize(("changes", "field"), [
@@ -108,7 +119,7 @@ def test_unknown_field_says_so(api: JsonClient) -> None:
 
 def test_a_trial_on_a_plan_without_one_is_422(api: JsonClient) -> None:
     reply = api.post("/api/v1/assessments", body(plan="course-one-time", payment_date=None,
-                                                 trial_start_date="2026-11-25"))
+                                                 trial_start_date=iso_days_ago(2)))
     assert reply.status == 422
     assert "trial_start_date" in reply.json["fields"]
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from casework.runtime import Runtime
 from tests.support.browser import launch, served_app, skip_without_chromium
+from tests.support.today import iso_days_ago, iso_days_ahead
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.http]
@@ -57,7 +58,7 @@ def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed:
     page.goto(served + "/")
     page.select_option("#plan", "coursera:coursera-plus-annual")
     page.select_option("#country", "AU")
-    page.fill("#payment_date", "2026-11-20")
+    page.fill("#payment_date", iso_days_ago(7))
     page.fill("#amount-value", "599.00")
     page.fill("#amount-currency", "AUD")
     page.check("#requested_outcome-cancel_and_refund")
@@ -109,11 +110,11 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.check("#plan-coursera-plus-annual")
     page.click("button:has-text('Continue')")
     page.select_option("#country", "AU")
-    page.fill("#payment_date", "2099-01-01")  # an error, corrected on the way
+    page.fill("#payment_date", iso_days_ahead(1))  # an error, corrected on the way
     page.click("button:has-text('Continue')")
     assert page.locator(".error-summary").is_visible()
     assert "must not be in the future" in page.content()
-    page.fill("#payment_date", "2026-11-20")
+    page.fill("#payment_date", iso_days_ago(7))
     page.fill("#amount-value", "599.00")
     page.fill("#amount-currency", "AUD")
     page.click("button:has-text('Continue')")
@@ -141,7 +142,7 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.click("button:has-text('Continue')")
     page.wait_for_url(re.compile(r"/start/dates$"))
     page.select_option("#country", "GB")
-    page.fill("#payment_date", "2026-11-10")
+    page.fill("#payment_date", iso_days_ago(17))
     page.click("button:has-text('Continue')")
     page.check("#requested_outcome-cancel")
     page.click("button:has-text('Continue')")

@@ -43,7 +43,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import post_form
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 PASSWORD = "correct horse battery staple"
 ACME = {"name": "Acme Streaming", "email": "cancel@acme.example"}
 DAY = dt.timedelta(days=1)

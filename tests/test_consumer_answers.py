@@ -30,7 +30,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.web import csrf_token
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from tests.support.factories import case_facts
 from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
 from tests.support.smtp import SMTPServer
+from tests.support.today import days_ago, long_date
 from tests.support.web import filing_form, post_form, token_from_location
 
 pytestmark = pytest.mark.http
@@ -164,6 +165,7 @@ def test_a_catalog_address_names_its_policy_version(db_session: Session, runtime
     assert row.recipients == ["legal@co.example"]
 
 
+@pytest.mark.dates
 def test_web_form_page_gives_the_address_the_text_and_the_pdf(client: FlaskClient, committed: Runtime) -> None:
     token = file_and_confirm(client, committed, details="Please ignore my earlier mail")
     case = the_case(committed)
@@ -173,7 +175,7 @@ def test_web_form_page_gives_the_address_the_text_and_the_pdf(client: FlaskClien
     assert "Jane Q. Consumer" in paste
     assert "the account jane@example.com" in paste
     assert case.reference in paste
-    assert "refund the payment of 599.00 AUD made on 20 November 2026" in paste
+    assert f"refund the payment of 599.00 AUD made on {long_date(days_ago(7))}" in paste
     assert "earlier mail" not in paste  # the consumer's free text never goes to the company
     assert f"/c/{token}/letters/" in page
     assert "I have submitted it" in page

@@ -23,6 +23,7 @@ from casework.staff.accounts import create_staff
 from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
+from tests.support.today import iso_days_ago
 from tests.support.web import filing_form, post_form, token_from_location
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
@@ -132,7 +133,7 @@ def test_the_api_answers_a_wrong_token_as_it_answers_a_reference_that_does_not_e
 
 def _filing_body(email: str) -> dict[str, Any]:
     return {"provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-            "payment_date": "2026-11-20", "requested_outcome": "cancel_and_refund",
+            "payment_date": iso_days_ago(7), "requested_outcome": "cancel_and_refund",
             "consumer": {"name": "Jane Q. Consumer", "email": email}, "consent": {"send_in_my_name": True}}
 
 

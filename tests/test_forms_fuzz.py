@@ -31,6 +31,7 @@ from casework.staff.accounts import create_staff
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, signed_in
+from tests.support.today import TODAY_ISO, iso_days_ago
 from tests.support.web import csrf_token, filing_form
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
@@ -163,7 +164,7 @@ def test_the_filing_form_never_fails_and_never_half_files(client: FlaskClient, c
 WIZARD = {
     "company": {"provider": "coursera"},
     "plan": {"plan": "coursera-plus-annual", "billing_channel": "direct"},
-    "dates": {"country": "AU", "payment_date": "2026-11-20", "amount.value": "599.00", "amount.currency": "AUD"},
+    "dates": {"country": "AU", "payment_date": iso_days_ago(7), "amount.value": "599.00", "amount.currency": "AUD"},
     "outcome": {"requested_outcome": "cancel_and_refund"},
     "details": {"consumer.name": "Jane Q. Consumer", "consumer.email": "jane@example.com",
                 "consumer.postal_address": "12 Example Street", "account_identifier": "jane@example.com",
@@ -224,14 +225,14 @@ def filed(runtime: Runtime, status: CaseStatus) -> tuple[str, str]:
 
 
 CONSUMER_FORMS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "answer": ({"answer.type": "refused", "answer.received_on": "2026-11-25", "answer.summary": "They said no."},
+    "answer": ({"answer.type": "refused", "answer.received_on": iso_days_ago(2), "answer.summary": "They said no."},
                ("answer.received_on", "answer.summary")),
-    "refund": ({"refund.amount": "599.00", "refund.currency": "AUD", "refund.on": "2026-11-25"},
+    "refund": ({"refund.amount": "599.00", "refund.currency": "AUD", "refund.on": iso_days_ago(2)},
                ("refund.amount", "refund.currency", "refund.on")),
     "info": ({"info.text": "My account e-mail is jane@example.com."}, ("info.text",)),
     "withdraw": ({"sure": "yes"}, ()),
     "resend": ({}, ()),
-    "delivery": ({"channel": "web_form", "at": "2026-11-27T10:00", "confirmation": "T-1234"},
+    "delivery": ({"channel": "web_form", "at": f"{TODAY_ISO}T10:00", "confirmation": "T-1234"},
                  ("at", "confirmation")),
     "confirm": ({"code": "123456"}, ()),
 }
@@ -290,16 +291,16 @@ def test_the_staff_sign_in_never_fails(client: FlaskClient, committed: Runtime, 
 STAFF_FORMS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "assign": ({"assignee": "me"}, ()),
     "notes": ({"note": "Called the company."}, ("note",)),
-    "responses": ({"response.type": "refused", "response.received_on": "2026-11-25", "response.summary": "No."},
+    "responses": ({"response.type": "refused", "response.received_on": iso_days_ago(2), "response.summary": "No."},
                   ("response.received_on", "response.summary")),
     "resolve": ({"outcome": "cancelled_refunded", "refund.amount": "599.00", "refund.currency": "AUD",
-                 "refund.on": "2026-11-25"}, ("refund.amount", "refund.currency", "refund.on")),
+                 "refund.on": iso_days_ago(2)}, ("refund.amount", "refund.currency", "refund.on")),
     "close": ({}, ()),
     "reopen": ({"reason": "Charged again."}, ("reason",)),
     "ask": ({"question": "Which e-mail is on the account?"}, ("question",)),
     "escalate": ({"escalation.kind": "regulator", "escalation.name": "ACCC", "escalation.reference": "R-1",
                   "final_notice": "1"}, ("escalation.name", "escalation.reference")),
-    "delivery": ({"channel": "post", "at": "2026-11-27T10:00", "confirmation": "RR123"}, ()),
+    "delivery": ({"channel": "post", "at": f"{TODAY_ISO}T10:00", "confirmation": "RR123"}, ()),
     "follow-up": ({}, ()),
     "merge": ({"absorb": "CW-2026-00000000", "absorb_version": "1"}, ()),
     "emails/1/retry": ({}, ()),

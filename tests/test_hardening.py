@@ -71,7 +71,7 @@ def assert_security_headers(response: TestResponse) -> None:
     for directive in REQUIRED_CSP:
         assert directive in policy, (response.status_code, policy)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
 
 
 def count(runtime: Runtime, model: Any) -> int:

@@ -38,6 +38,8 @@ from casework.runtime import Runtime
 from tests.support.factories import case_facts
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.dates
+
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from casework.db import utcnow
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
 from casework.staff.models import StaffUser
@@ -89,6 +90,7 @@ def test_a_session_id_without_the_current_token_is_refused(app: Flask, client: F
     assert client.get("/staff").status_code == 302
 
 
+@pytest.mark.dates
 def test_five_failures_lock_the_account_for_a_while(client: FlaskClient, staff: Runtime) -> None:
     for _ in range(5):
         status, page = sign_in(client, password="wrong password!")
@@ -99,11 +101,11 @@ def test_five_failures_lock_the_account_for_a_while(client: FlaskClient, staff: 
     assert client.get("/staff").status_code == 302
     locked = account(staff, CASEY)
     assert locked.locked_until is not None
-    assert locked.locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14)
+    assert locked.locked_until > utcnow() + dt.timedelta(minutes=14)
     status, unknown_page = sign_in(client, email="nobody@casework.test")
     assert (status, GENERIC in unknown_page) == (401, True)
     with staff.sessions.begin() as session:
-        session.get(StaffUser, locked.id).locked_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # type: ignore[union-attr]
+        session.get(StaffUser, locked.id).locked_until = utcnow() - dt.timedelta(seconds=1)  # type: ignore[union-attr]
     assert sign_in(client)[0] == 303
     assert client.get("/staff").status_code == 200
     after = account(staff, CASEY)

@@ -27,6 +27,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
+from tests.support.today import iso_days_ago
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
@@ -180,7 +181,7 @@ def test_staff_read_every_case_with_notes_consumers_never_see_them(client: Flask
     token = token_for(committed, staff(committed, "casey@casework.test"))
     filed = client.post("/api/v1/cases", json={
         "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-        "timezone": "Australia/Melbourne", "payment_date": "2026-11-20", "requested_outcome": "cancel",
+        "timezone": "Australia/Melbourne", "payment_date": iso_days_ago(7), "requested_outcome": "cancel",
         "consumer": {"name": "Jane Q. Consumer", "email": "jane@example.com",
                      "postal_address": "12 Example Street\nBrunswick VIC 3056"},
         "account_identifier": "jane@example.com", "consent": {"send_in_my_name": True}}).get_json()
@@ -233,10 +234,11 @@ def test_staff_tokens_never_work_on_the_consumer_s_own_actions(client: FlaskClie
         assert session.execute(select(Case.status).where(Case.reference == reference)).scalar_one() is CaseStatus.NEW
 
 
+@pytest.mark.dates
 def test_a_caseworker_records_the_company_s_answer_as_staff(client: FlaskClient, committed: Runtime) -> None:
     token = token_for(committed, staff(committed, "casey@casework.test"))
     reference, case_id = open_case(committed)
-    answer = {"type": "refused", "received_on": "2026-11-25", "summary": "They say no."}
+    answer = {"type": "refused", "received_on": iso_days_ago(2), "summary": "They say no."}
     recorded = client.post(f"/api/v1/cases/{reference}/responses", json=answer, headers=bearer(token))
     assert recorded.status_code == 200, recorded.get_data(as_text=True)
     assert "response_recorded" in {e["action"] for e in recorded.get_json()["events"]}

@@ -17,8 +17,10 @@ from sqlalchemy import select
 
 from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.states import CaseStatus, Outcome
+from casework.db import utcnow
 from casework.runtime import Runtime
 from tests.support.browser import launch, served_app, skip_without_chromium
+from tests.support.today import TODAY
 from tests.test_claiming import PASSWORD, new_case, new_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.http]
@@ -64,7 +66,7 @@ def shots(var_dir: Path) -> Path:
 
 def seed(runtime: Runtime, *people: tuple[str, str]) -> tuple[list[str], dict[str, int]]:
     """Waiting cases (most urgent first: references in queue order) and the named staff accounts."""
-    today = dt.datetime.now(dt.UTC).date()
+    today = TODAY
     with runtime.sessions.begin() as session:
         staff = {name: new_staff(session, name, role).id for name, role in people}
         cases = [
@@ -117,7 +119,7 @@ def test_a_caseworker_takes_the_most_urgent_case_and_resolves_it(served: str, ne
     assert f"Case {references[0]} is yours now." in page.content()
     assert "Casey" in page.locator(".case-assign, main").first.inner_text()
 
-    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    yesterday = (utcnow().date() - dt.timedelta(days=1)).isoformat()
     page.select_option("#response-type", "confirmed_cancellation")
     page.fill("#response-received_on", yesterday)
     page.fill("#response-summary", "They confirmed the cancellation by e-mail; no refund yet.")

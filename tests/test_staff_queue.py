@@ -26,7 +26,7 @@ from casework.web import limiter
 from tests.support.staff import case_in_status
 from tests.support.web import post_form
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 PASSWORD = "correct horse battery staple"
 ROW_RE = re.compile(r'<tr data-reference="([^"]+)"')
 NEXT_RE = re.compile(r'<a href="([^"]+)" rel="next">')

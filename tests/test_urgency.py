@@ -22,6 +22,8 @@ from casework.db import WRITE_INTENT, utcnow
 from casework.runtime import Runtime
 from tests.support.factories import case_facts
 
+pytestmark = pytest.mark.dates
+
 KEY = "k" * 40
 MELBOURNE = "Australia/Melbourne"  # UTC+11 in November
 NEW_YORK = "America/New_York"  # UTC-5 in November

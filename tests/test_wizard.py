@@ -13,14 +13,15 @@ from casework.cases.models import Case
 from casework.letters.models import Letter
 from casework.runtime import Runtime
 from casework.web import limiter
+from tests.support.today import iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 
 COURSERA = {
     "company": {"provider": "coursera"},
     "plan": {"plan": "coursera-plus-annual", "billing_channel": "direct"},
-    "dates": {"country": "AU", "payment_date": "2026-11-20", "amount.value": "599.00", "amount.currency": "AUD"},
+    "dates": {"country": "AU", "payment_date": iso_days_ago(7), "amount.value": "599.00", "amount.currency": "AUD"},
     "outcome": {"requested_outcome": "cancel_and_refund"},
     "details": {"consumer.name": "Jane Q. Consumer", "consumer.email": "jane@example.com",
                 "consent.send_in_my_name": "yes"},
@@ -57,7 +58,7 @@ def test_happy_path_shows_where_you_stand_and_files(client: FlaskClient, committ
     page = client.get("/start/check").get_data(as_text=True)
     assert "Check your answers" in page
     assert "You can get a refund" in page
-    assert "2026-12-04" in page
+    assert iso_days_ahead(7) in page  # the refund window ends 14 days after the payment
     assert "act by" in page
     assert "Jane Q. Consumer" in page
     preview = client.get("/start/preview.pdf")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import decimal
 from typing import Any
 
 from casework.cases.services import NewCase
 from casework.cases.states import RequestedOutcome
+from tests.support.today import days_ago
 
 
 def case_facts(**changes: Any) -> NewCase:
@@ -20,7 +20,7 @@ def case_facts(**changes: Any) -> NewCase:
         country="AU",
         timezone="Australia/Melbourne",
         requested_outcome=RequestedOutcome.CANCEL_AND_REFUND,
-        payment_date=dt.date(2026, 11, 20),
+        payment_date=days_ago(7),
         amount_value=decimal.Decimal("599.00"),
         amount_currency="AUD",
         consumer_postal_address="12 Example Street\nBrunswick VIC 3056",

@@ -8,6 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.support.today import iso_days_ago
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -27,7 +29,7 @@ def filing_form(**changes: str) -> dict[str, str]:
     form = {
         "plan": "coursera:coursera-plus-annual",
         "country": "AU",
-        "payment_date": "2026-11-20",
+        "payment_date": iso_days_ago(7),
         "amount.value": "599.00",
         "amount.currency": "AUD",
         "requested_outcome": "cancel_and_refund",
