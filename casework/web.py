@@ -123,7 +123,9 @@ def _security_headers(response: Response) -> Response:
     policy = response.headers.get("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["Content-Security-Policy"] = with_required_directives(policy)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"  # a status page URL is a secret
+    # A status page's URL is a secret, so no other site is ever told it; our own origin is, because
+    # Flask-WTF's CSRF check on an HTTPS request requires a same-origin Referer.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     if request.path.startswith(("/c/", "/staff")):
         response.headers["Cache-Control"] = "no-store"

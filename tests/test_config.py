@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
 from casework import create_app
-from casework.config import ConfigError, load_settings
+from casework.config import ConfigError, Settings, load_settings
+from tests.support.deploy import DEPLOY, read_env_file
 
 
 def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
@@ -59,7 +62,8 @@ def test_a_bad_setting_is_named(tmp_path: Path, variable: str, value: str) -> No
 
 
 def test_production_requires_a_long_secret_key(tmp_path: Path) -> None:
-    env = {"CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_ENV": "production"}
+    env = {"CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_ENV": "production",
+           "CASEWORK_BASE_URL": "https://casework.example"}
     with pytest.raises(ConfigError, match="CASEWORK_SECRET_KEY must be set"):
         load_settings(environ=env)
     with pytest.raises(ConfigError, match="at least 32 characters"):
@@ -67,7 +71,79 @@ def test_production_requires_a_long_secret_key(tmp_path: Path) -> None:
     assert load_settings(environ={**env, "CASEWORK_SECRET_KEY": "k" * 40}).env == "production"
 
 
+PRODUCTION = {"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": "k" * 40,
+              "CASEWORK_BASE_URL": "https://casework.example"}
+
+
+@pytest.mark.parametrize("base_url", ["http://casework.example", "http://127.0.0.1:5000"])
+def test_production_refuses_a_plain_http_base_url(tmp_path: Path, base_url: str) -> None:
+    """Its links carry the consumers' private links and codes, and its scheme decides Secure cookies."""
+    env = {**PRODUCTION, "CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_BASE_URL": base_url}
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ=env)
+    message = str(error.value)
+    assert message.startswith("CASEWORK_BASE_URL must be an https:// address in production")
+    assert message.count(". ") == 0
+    # The default base URL is plain http, so production must name its address.
+    without = {k: v for k, v in env.items() if k != "CASEWORK_BASE_URL"}
+    with pytest.raises(ConfigError, match="CASEWORK_BASE_URL"):
+        load_settings(environ=without)
+    # Development and the tests keep plain http.
+    assert load_settings(environ={**env, "CASEWORK_ENV": "development"}).base_url == base_url
+
+
+@pytest.mark.parametrize("smtp_url", [
+    "smtp://user:pw@mail.example:587",
+    "smtp://user@mail.example:587",
+    "smtp://user:pw@mail.example:587?starttls=optional",
+])
+def test_production_refuses_a_password_over_smtp_that_may_skip_tls(tmp_path: Path, smtp_url: str) -> None:
+    """Plain smtp:// uses STARTTLS only when offered, so anyone on the path could strip it and read the login."""
+    env = {**PRODUCTION, "CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_SMTP_URL": smtp_url}
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ=env)
+    message = str(error.value)
+    assert message.startswith("CASEWORK_SMTP_URL signs in with a password")
+    assert "?starttls=required" in message
+    assert message.count(". ") == 0
+    assert load_settings(environ={**env, "CASEWORK_ENV": "development"}).smtp_url == smtp_url
+
+
+@pytest.mark.parametrize("smtp_url", [
+    "smtp://user:pw@mail.example:587?starttls=required",
+    "smtps://user:pw@mail.example:465",
+    "smtp://127.0.0.1:25",  # a local relay without a login sends no password
+])
+def test_production_accepts_smtp_that_keeps_the_password_encrypted(tmp_path: Path, smtp_url: str) -> None:
+    env = {**PRODUCTION, "CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_SMTP_URL": smtp_url}
+    settings = load_settings(environ=env)
+    assert (settings.env, settings.smtp_url, settings.base_url) == ("production", smtp_url,
+                                                                    "https://casework.example")
+
+
+def test_create_app_refuses_insecure_production(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stop:
+        create_app({"var_dir": tmp_path, "env": "production", "secret_key": "k" * 40,
+                    "base_url": "http://casework.example"})
+    assert "CASEWORK_BASE_URL must be an https:// address" in str(stop.value.code)
+
+
 def test_create_app_stops_with_the_sentence(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as stop:
         create_app({"var_dir": tmp_path, "broker_url": "kafka://x"})
     assert "CASEWORK_BROKER_URL" in str(stop.value.code)
+
+
+def test_the_production_env_example_names_only_real_settings_and_starts_once_filled_in(tmp_path: Path) -> None:
+    """deploy/casework.env.example is what a deployment copies: no misspelt variable, no insecure value."""
+    example = DEPLOY / "casework.env.example"
+    named = set(re.findall(r"^#?(CASEWORK_[A-Z_]+)=", example.read_text(), re.M))
+    settings = {f"CASEWORK_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    gunicorn = set(re.findall(r'"(CASEWORK_WEB_[A-Z_]+)"', (DEPLOY / "gunicorn.conf.py").read_text()))
+    assert named - settings == gunicorn
+    values = read_env_file(example)
+    with pytest.raises(ConfigError, match="CASEWORK_SECRET_KEY must be set"):  # left empty on purpose
+        load_settings(environ=values)
+    filled = load_settings(environ={**values, "CASEWORK_SECRET_KEY": "k" * 48, "CASEWORK_VAR_DIR": str(tmp_path)})
+    assert (filled.env, filled.base_url[:8], filled.mail_from) == (
+        "production", "https://", "casework <cases@casework.example.org>")

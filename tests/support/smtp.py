@@ -1,10 +1,12 @@
-"""A real SMTP server (aiosmtpd) on a free local port that keeps every message it accepts."""
+"""A real SMTP server (aiosmtpd) on a free local port that keeps every message it accepts; optionally it
+insists on STARTTLS before the login, as a production relay does."""
 
 from __future__ import annotations
 
 import email
 import gc
 import socket
+import ssl
 import threading
 import warnings
 from email.message import Message
@@ -46,13 +48,19 @@ class _Handler:
 class SMTPServer:
     USER, PASSWORD = "casework", "s3cret-pass"
 
-    def __init__(self, refuse: dict[str, str] | None = None, port: int | None = None) -> None:
-        """``refuse`` maps addresses to the RCPT TO answer they get, e.g. ``{"x@y": "550 5.1.1 no such user"}``."""
+    def __init__(self, refuse: dict[str, str] | None = None, port: int | None = None,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        """``refuse`` maps addresses to the RCPT TO answer they get, e.g. ``{"x@y": "550 5.1.1 no such user"}``.
+
+        With ``tls_context`` (a server context for 127.0.0.1) every command but EHLO and STARTTLS waits for TLS.
+        """
         self.handler = _Handler(refuse)
         self.port = port or free_port()
+        self.tls = tls_context is not None
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port,
-            authenticator=self._authenticate, auth_require_tls=False,
+            authenticator=self._authenticate, auth_require_tls=self.tls,
+            tls_context=tls_context, require_starttls=self.tls,
         )
 
     def _authenticate(
@@ -64,7 +72,8 @@ class SMTPServer:
 
     @property
     def url(self) -> str:
-        return f"smtp://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
+        url = f"smtp://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
+        return url + "?starttls=required" if self.tls else url
 
     @property
     def messages(self) -> list[Message]:
