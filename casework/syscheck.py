@@ -19,9 +19,10 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     # WeasyPrint's libraries and the fonts the letters are set in (Latin, Greek, Cyrillic and CJK names).
     "run": ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fontconfig",
             "fonts-noto-core", "fonts-noto-cjk"),
-    # The browser tests' chromium, the TLS proxy of the production-shaped test, and the PostgreSQL
-    # client tools the CI script and the failure drills use.
-    "test": ("chromium", "nginx", "postgresql-client"),
+    # The browser tests' chromium, the TLS proxy of the production-shaped test, poppler's pdftotext and
+    # pdftoppm for reading letters as a person would, and the PostgreSQL client tools the CI script and
+    # the failure drills use.
+    "test": ("chromium", "nginx", "poppler-utils", "postgresql-client"),
     # The HTTP load generator of the benchmarks.
     "bench": ("wrk",),
 }

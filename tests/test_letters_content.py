@@ -58,9 +58,14 @@ def transient_case(facts: NewCase, now: dt.datetime, **columns: Any) -> Case:
     return Case(**values)
 
 
+# These letters are dated on fixed days (the tests pass the instant), so the payment is fixed too: a week before.
+PAID = dt.date(2026, 11, 20)
+
+
 def snapshot_for(letter_day: dt.date = dt.date(2026, 11, 27), kind: str = "cancellation",
                  earlier: list[dict[str, Any]] | None = None, **changes: Any) -> dict[str, Any]:
     now = noon(letter_day)
+    changes.setdefault("payment_date", PAID)
     case = transient_case(case_facts(**changes), now)
     if kind != "cancellation" and earlier is None:
         first = pending_letter_values(case, "cancellation", 1, now - dt.timedelta(days=12))["data_snapshot"]
@@ -276,7 +281,7 @@ def store_rendered(session: Session, letter: Letter, sent_at: dt.datetime | None
 
 def test_letters_requested_on_a_filed_case_refer_to_the_stored_letters(db_session: Session) -> None:
     filed_at = noon(dt.date(2026, 11, 26))
-    filed = file_case(db_session, case_facts(), "k" * 40, filed_at)
+    filed = file_case(db_session, case_facts(payment_date=PAID), "k" * 40, filed_at)
     case = db_session.get(Case, filed.case_id)
     assert case is not None
     first = db_session.execute(select(Letter).where(Letter.id == filed.letter_id)).scalar_one()
