@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
 from casework.api.bodies import read_json_body
-from casework.api.errors import register_domain_errors
+from casework.api.domain_errors import register_domain_errors
 from casework.api.models import AssessmentOut, ProviderDetailOut, ProvidersOut
 from casework.api.openapi import Operation, build_spec, operation
 from casework.assess import AssessmentFacts, assess, consumer_today

@@ -26,7 +26,8 @@ from casework.access import route_rule
 from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
 from casework.api.bodies import Body, action_body, merge_changes, read_json_body
 from casework.api.documents import CaseOut, case_document, staff_document
-from casework.api.errors import api_error, register_domain_errors
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
 from casework.api.models import AssessmentOut
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import record_answer

@@ -24,7 +24,8 @@ from casework.access import route_rule
 from casework.api.auth import staff_token, token_key
 from casework.api.bodies import Body
 from casework.api.documents import StaffCaseOut
-from casework.api.errors import api_error, register_domain_errors
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import Change, change_case
 from casework.cases import clock

@@ -14,7 +14,8 @@ from casework.access import route_rule
 from casework.api.auth import case_not_found, consumer_case
 from casework.api.bodies import Body, action_body
 from casework.api.documents import CaseOut, case_document
-from casework.api.errors import api_error, register_domain_errors
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.cases.confirmation import CodeRefused
 from casework.db import utcnow
