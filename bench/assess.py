@@ -58,7 +58,7 @@ def main() -> dict[str, Any]:
     now = utcnow()
     raw = [json.dumps(b).encode() for b in BODIES]
     parsed = [parse_assessment(r, now) for r in raw]
-    from casework.api.views import facts_of
+    from casework.api.catalog import facts_of
 
     prepared = [(facts_of(request, trial), provider, consumer_today(now, request.zone()))
                 for request, provider, trial in parsed]

@@ -29,9 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from casework import cli, health, presentation, web
-    from casework.api import cases as api_cases
+    from casework.api import catalog as api_catalog
+    from casework.api import consumer_cases as api_cases
     from casework.api import staff as api_staff
-    from casework.api import views as api_views
     from casework.cases import views as consumer_views
     from casework.cases import wizard
     from casework.evidence import views as evidence_views
@@ -55,11 +55,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(evidence_views.bp)
     app.register_blueprint(reminder_views.bp)
     app.register_blueprint(privacy_views.bp)
-    app.register_blueprint(api_views.bp)
+    app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_cases.bp)
     app.register_blueprint(api_staff.bp)
     app.register_blueprint(api_privacy.bp)
-    for blueprint in (api_views.bp, api_cases.bp, api_privacy.bp):
+    for blueprint in (api_catalog.bp, api_cases.bp, api_privacy.bp):
         web.csrf.exempt(blueprint)  # no cookies authenticate the API
     web.limiter.exempt(health.bp)
     cli.register(app)

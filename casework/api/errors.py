@@ -1,10 +1,14 @@
-"""Every API error is JSON in one shape: ``{"error", "message", "fields"?, "known"?}``."""
+"""Every API error is JSON in one shape: ``{"error", "message", "fields"?, "known"?}``.
+
+The HTTP-level answers live here, apart from the domain's errors (:mod:`casework.api.domain_errors`): the web
+app's error handlers use them and need nothing of the case lifecycle.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 
 
 def api_error(status: int, code: str, message: str, *, fields: dict[str, str] | None = None,
@@ -43,32 +47,3 @@ def http_error(status: int, retry_after: str | None = None) -> Response:
     code, message = HTTP_ERRORS.get(status, ("error", "The request failed."))
     headers = {"Retry-After": retry_after} if retry_after else None
     return api_error(status, code, message, headers=headers)
-
-
-def register_domain_errors(blueprint: Blueprint) -> None:
-    """Views raise the domain's errors; this turns each into its contract answer."""
-    from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug
-    from casework.cases.services import CaseError
-    from casework.cases.workflow import CaseConflict
-
-    @blueprint.errorhandler(BadRequest)
-    def _bad_request(error: BadRequest) -> Response:
-        return api_error(400, "bad_request", str(error))
-
-    @blueprint.errorhandler(IntakeErrors)
-    def _invalid(error: IntakeErrors) -> Response:
-        return api_error(422, "validation_failed", "Some fields are not valid.", fields=error.fields)
-
-    @blueprint.errorhandler(UnknownSlug)
-    def _unknown(error: UnknownSlug) -> Response:
-        what = "company" if error.what == "provider" else "plan"
-        return api_error(404, f"unknown_{error.what}", f"There is no such {what} in the catalog.",
-                         known=error.known)
-
-    @blueprint.errorhandler(CaseConflict)
-    def _conflict(error: CaseConflict) -> Response:
-        return api_error(409, "conflict", str(error))
-
-    @blueprint.errorhandler(CaseError)
-    def _case_error(error: CaseError) -> Response:
-        return api_error(422, "validation_failed", str(error), fields=error.fields)

@@ -16,6 +16,7 @@ from casework import __version__
 from casework.api.models import ErrorOut
 
 REF = "#/components/schemas/{model}"
+REF_PARAM = [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
 @dataclass(frozen=True)

@@ -10,35 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
-import hashlib
-import re
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
-from casework.api.cases import (
-    REF_PARAM,
-    StaffCaseOut,
-    action_body,
-    bearer_staff,
-    bearer_token,
-    case_by_reference,
-    staff_document,
-)
-from casework.api.errors import api_error, register_domain_errors
-from casework.api.openapi import Operation, operation
+from casework.api.auth import staff_token, token_key
+from casework.api.bodies import Body
+from casework.api.documents import StaffCaseOut
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
+from casework.api.openapi import REF_PARAM, Operation, operation
+from casework.api.staff_changes import Change, change_case
 from casework.cases import clock
-from casework.cases.intake import BadRequest, IntakeErrors
+from casework.cases.intake import IntakeErrors
 from casework.cases.models import Case
 from casework.cases.schemas import AMOUNT_RE, currencies
 from casework.cases.states import ESCALATION_KINDS, BillingChannel, CaseStatus, Outcome
@@ -57,8 +48,6 @@ bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
 register_domain_errors(bp)
 csrf.exempt(bp)  # a bearer token authenticates these calls, never a cookie
 
-V = TypeVar("V", bound=Callable[..., ResponseReturnValue])
-IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,10})"?$')
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 STAFF_ERRORS: dict[int, type[BaseModel] | None] = {
     400: None, 401: None, 403: None, 404: None, 409: None, 413: None, 422: None, 429: None}
@@ -69,28 +58,6 @@ def _claim_refused(error: ClaimRefused) -> Response:
     if error.forbidden:
         return api_error(403, "forbidden", str(error))
     return api_error(409, "conflict", str(error))
-
-
-def token_key() -> str:
-    """Rate limits count per live token (a digest of it: the secret never reaches the limit store); missing
-    and wrong tokens count together per address, so trying many tokens is throttled like trying one."""
-    token = bearer_token()
-    if token is None or bearer_staff() is None:
-        return "staff-token-guess:" + get_remote_address()
-    return "staff-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-def staff_token(view: V) -> V:
-    """Passes the token's caseworker to the view as ``staff``; 401 without a live token."""
-    @functools.wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        staff = bearer_staff()
-        if staff is None:
-            return api_error(401, "unauthorized", "Send a valid staff API token: Authorization: Bearer cwst_…",
-                             headers={"WWW-Authenticate": 'Bearer realm="casework staff"'})
-        return view(*args, staff=staff, **kwargs)
-
-    return cast(V, guarded)
 
 
 # --- the case summary of the queue --------------------------------------------------------------------------
@@ -197,11 +164,7 @@ def take_next_case(staff: StaffUser) -> ResponseReturnValue:
 # --- changes to one case --------------------------------------------------------------------------------------
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class AssignBody(_Body):
+class AssignBody(Body):
     assignee: int | Literal["me"] | None = Field(description='A staff id, "me", or null to release the case.')
 
     @field_validator("assignee", mode="before")
@@ -213,11 +176,11 @@ class AssignBody(_Body):
         raise ValueError('a staff id, "me", or null')
 
 
-class NoteBody(_Body):
+class NoteBody(Body):
     body: str = Field(min_length=1, max_length=actions.NOTE_MAX)
 
 
-class RefundedIn(_Body):
+class RefundedIn(Body):
     amount: str = Field(description="A decimal string greater than 0 with at most 2 decimals.")
     currency: str = Field(description="ISO 4217 code.")
     on: dt.date
@@ -237,13 +200,13 @@ class RefundedIn(_Body):
         return value.upper()
 
 
-class EscalationIn(_Body):
+class EscalationIn(Body):
     kind: Literal["regulator", "ombudsman", "card_issuer"] = Field(description=f"One of {ESCALATION_KINDS}.")
     name: str = Field(min_length=1, max_length=200)
     reference: str | None = Field(None, max_length=100)
 
 
-class StatusBody(_Body):
+class StatusBody(Body):
     status: Literal["new", "needs_info", "ready", "sent", "follow_up", "escalated", "resolved", "closed"]
     outcome: Literal["cancelled", "cancelled_refunded", "cancelled_partial_refund", "refund_denied", "refused",
                      "no_response", "redirected_app_store", "withdrawn"] | None = None
@@ -252,47 +215,6 @@ class StatusBody(_Body):
     escalation: EscalationIn | None = None
     final_notice: bool = False
     reason: str | None = Field(None, max_length=2000)
-
-
-def _expected_version(required: bool) -> int | None:
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        if required:
-            raise BadRequest('Send the case\'s version in an If-Match header, such as If-Match: "3".')
-        return None
-    match = IF_MATCH.match(raw.strip())
-    if match is None:
-        raise BadRequest('If-Match must be the case\'s version in quotes, such as "3".')
-    return int(match.group(1))
-
-
-def _stale(version: int | None = None) -> Response:
-    now_at = f" (it is at version {version} now)" if version is not None else ""
-    return api_error(409, "stale", f"The case changed since the version you sent{now_at}. Fetch it again, check "
-                                   "it, then repeat your change.")
-
-
-Change = Callable[[Session, Case, StaffUser, Any, dt.datetime], object]
-
-
-def change_case(reference: str, staff: StaffUser, model: type[BaseModel], action: Change, *,
-                if_match: bool) -> Response:
-    """One change: the case, its version (If-Match), the body, the service, one commit, the case back."""
-    case = case_by_reference(reference)
-    if case is None:
-        return api_error(404, "not_found", "No case with this reference.")
-    expected = _expected_version(if_match)
-    body = action_body(model)
-    if expected is not None and expected != case.version:
-        return _stale(case.version)
-    session, now = db(), utcnow()
-    try:
-        action(session, case, staff, body, now)
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        return _stale()
-    return jsonify(staff_document(session, case, now))
 
 
 CASE_CHANGE: dict[int, type[BaseModel] | None] = {**STAFF_ERRORS, 200: StaffCaseOut}
@@ -440,13 +362,3 @@ def _move(session: Session, case: Case, staff: StaffUser, body: StatusBody, now:
 @staff_token
 def move_case(reference: str, staff: StaffUser) -> ResponseReturnValue:
     return change_case(reference, staff, StatusBody, _move, if_match=True)
-
-
-def record_answer(reference: str, staff: StaffUser, model: type[BaseModel]) -> Response:
-    """POST …/responses with a staff token: the company's answer as a caseworker got it (If-Match optional)."""
-    def run(session: Session, case: Case, by: StaffUser, body: Any, now: dt.datetime) -> None:
-        if body.received_on > now.astimezone(ZoneInfo(case.timezone)).date():
-            raise IntakeErrors({"received_on": "must not be in the future"})
-        actions.record_company_response(session, case, by, body.type, body.received_on, body.summary.strip(), now)
-
-    return change_case(reference, staff, model, run, if_match=False)

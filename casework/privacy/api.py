@@ -11,17 +11,12 @@ from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from casework.access import route_rule
-from casework.api.cases import (
-    REF_PARAM,
-    CaseOut,
-    ConfirmBody,
-    action_body,
-    case_document,
-    case_not_found,
-    consumer_case,
-)
-from casework.api.errors import api_error, register_domain_errors
-from casework.api.openapi import Operation, operation
+from casework.api.auth import case_not_found, consumer_case
+from casework.api.bodies import Body, action_body
+from casework.api.documents import CaseOut, case_document
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
+from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.cases.confirmation import CodeRefused
 from casework.db import utcnow
 from casework.privacy.requests import confirm_erasure, request_erasure
@@ -32,7 +27,7 @@ bp = Blueprint("api_privacy", __name__, url_prefix="/api/v1/cases")
 register_domain_errors(bp)
 
 
-class ErasureBody(ConfirmBody):
+class ErasureBody(Body):
     code: str = Field(min_length=1, max_length=32, description="The code from the deletion e-mail.")
 
 

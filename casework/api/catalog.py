@@ -1,4 +1,4 @@
-"""API v1 views: the catalog and assessments (cases come next), and /api/openapi.json."""
+"""API v1, the anonymous read side: the company catalog, assessments, and /api/openapi.json."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
-from casework.api.errors import register_domain_errors
+from casework.api.bodies import read_json_body
+from casework.api.domain_errors import register_domain_errors
 from casework.api.models import AssessmentOut, ProviderDetailOut, ProvidersOut
 from casework.api.openapi import Operation, build_spec, operation
 from casework.assess import AssessmentFacts, assess, consumer_today
-from casework.cases.intake import BadRequest, UnknownSlug, parse_assessment
+from casework.cases.intake import UnknownSlug, parse_assessment
 from casework.cases.schemas import AssessmentRequest
 from casework.catalog import Provider, Source, default_catalog
 from casework.db import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 register_domain_errors(bp)
-JSON_TYPES = ("application/json",)
 
 
 def _source(source: Source | None) -> dict[str, Any] | None:
@@ -49,13 +49,6 @@ def provider_detail(provider: Provider) -> dict[str, Any]:
                             for c in provider.cancel_channels],
         "self_serve_steps": list(provider.self_serve_steps),
     }
-
-
-def read_json_body() -> bytes:
-    """The raw body, once its content type is JSON (400 otherwise)."""
-    if request.mimetype not in JSON_TYPES:
-        raise BadRequest("Send JSON with Content-Type: application/json.")
-    return request.get_data(cache=False)
 
 
 operation(Operation("GET", "/api/v1/providers", "The company catalog", {200: ProvidersOut}))

@@ -1,9 +1,8 @@
-"""API v1 cases: filing (with Idempotency-Key), the case document, its letters, consumer actions.
+"""API v1 cases for the consumer: filing (with Idempotency-Key), reading the case and its letters, and the
+consumer's actions on it.
 
-A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong or missing token
-is a 404, so nobody learns whether a reference exists. A staff API token (``cwst_…``) reads every case,
-with the staff's extras (assignee, urgency, internal notes and events), each read logged; it never works on
-the consumer's own actions (404 there, as for any token that is not the case's).
+Filing is anonymous; everything else takes the case's access token (see :mod:`casework.api.auth`). A staff
+token reads every case here too, with the staff document, each read logged, and may record the company's answer.
 """
 
 from __future__ import annotations
@@ -13,30 +12,32 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.errors import api_error, register_domain_errors
-from casework.api.models import AssessmentOut, NamedRef
-from casework.api.openapi import Operation, operation
-from casework.api.views import read_json_body
-from casework.cases.answers import refund_received
+from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
+from casework.api.bodies import Body, action_body, merge_changes, read_json_body
+from casework.api.documents import CaseOut, case_document, staff_document
+from casework.api.domain_errors import register_domain_errors
+from casework.api.errors import api_error
+from casework.api.models import AssessmentOut
+from casework.api.openapi import REF_PARAM, Operation, operation
+from casework.api.staff_changes import record_answer
 from casework.cases.confirmation import CodeRefused
-from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request, validate
-from casework.cases.models import Case, CaseEvent, Delivery, IdempotencyKey
+from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request
+from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
 from casework.cases.services import assessment_of, file_case
-from casework.cases.states import INTERNAL_ACTIONS, Actor
-from casework.cases.tokens import case_for_token, issue_token
-from casework.cases.urgency import NO_DEADLINE
+from casework.cases.states import Actor
+from casework.cases.tokens import issue_token
 from casework.cases.workflow import (
     case_as_request,
     confirm,
@@ -48,13 +49,9 @@ from casework.cases.workflow import (
     resend_confirmation,
     withdraw,
 )
-from casework.catalog import default_catalog
-from casework.db import is_postgresql, utcnow
+from casework.db import utcnow
 from casework.letters.models import Letter
-from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
-from casework.staff.api_tokens import looks_like_staff_token, staff_for_token
-from casework.staff.models import CaseNote, StaffUser
 from casework.staff.reads import log_read_now
 from casework.web import db, limiter
 
@@ -62,7 +59,6 @@ bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
 register_domain_errors(bp)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 REPLAY_WINDOW = dt.timedelta(hours=24)
-REF_PARAM = [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
 class FiledOut(BaseModel):
@@ -73,93 +69,11 @@ class FiledOut(BaseModel):
     assessment: AssessmentOut
 
 
-class LetterOut(BaseModel):
-    id: int
-    kind: Literal["cancellation", "follow_up", "final_notice", "evidence_pack"]
-    version: int
-    status: Literal["pending", "rendered", "failed", "superseded"]
-    sha256: str | None
-    pages: int | None
-    created_at: str
-    sent_at: str | None
-    download_url: str | None
-
-
-class DeliveryOut(BaseModel):
-    channel: Literal["email", "web_form", "post"]
-    address: str
-    at: str
-    by: Literal["consumer", "staff", "system"]
-    confirmation: str | None
-
-
-class ReminderOut(BaseModel):
-    kind: str
-    due_at: str
-    status: str
-
-
-class EventOut(BaseModel):
-    at: str
-    action: str
-    from_status: str | None
-    to_status: str | None
-    actor: Literal["consumer", "staff", "system"]
-
-
-class CaseOut(BaseModel):
-    reference: str
-    status: str
-    outcome: str | None
-    refund_received: dict[str, Any] | None
-    provider: NamedRef
-    plan: NamedRef
-    created_at: str
-    version: int
-    email_confirmed: bool
-    personal_data_deleted_at: str | None = Field(None, description="When the consumer's personal data was deleted "
-                                                 "(the case is then its anonymous record).")
-    assessment: AssessmentOut | None
-    delivery: list[DeliveryOut]
-    letters: list[LetterOut]
-    reminders: list[ReminderOut]
-    events: list[EventOut]
-
-
-class AssigneeOut(BaseModel):
-    id: int
-    name: str
-
-
-class UrgencyOut(BaseModel):
-    on: str | None = Field(description="The queue's date for this case (null: nothing dated to act on).")
-    kind: str | None
-
-
-class NoteOut(BaseModel):
-    at: str
-    by: str | None
-    body: str
-
-
-class StaffCaseOut(CaseOut):
-    """The case as a staff token sees it: the consumer's document plus the caseworkers' view."""
-
-    assignee: AssigneeOut | None
-    needs_review: bool
-    urgency: UrgencyOut
-    notes: list[NoteOut]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class ConfirmBody(_Body):
+class ConfirmBody(Body):
     code: str = Field(min_length=1, max_length=32)
 
 
-class ResendBody(_Body):
+class ResendBody(Body):
     email: Email | None = None
 
     @field_validator("email")
@@ -168,82 +82,10 @@ class ResendBody(_Body):
         return normalised_email(value) if value is not None else None
 
 
-class DeliveryBody(_Body):
+class DeliveryBody(Body):
     channel: Literal["web_form", "post"]
     at: dt.datetime | None = Field(None, description="When it was submitted (RFC 3339 with offset); default now.")
     confirmation: str | None = Field(None, max_length=500)
-
-
-def _instant(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
-
-
-def case_document(session: Session, case: Case, now: dt.datetime, *, internal: bool = False) -> dict[str, Any]:
-    """The case as API.md describes it, with each deadline's ``passed`` re-evaluated for today; staff-only
-    events (notes, assignment, review) only when ``internal``."""
-    provider = default_catalog().get(case.provider_slug)
-    plan = provider.plan(case.plan_slug) if provider else None
-    company = case.company or {}
-    assessment = case.assessment
-    if assessment is not None:
-        today = now.astimezone(ZoneInfo(case.timezone)).date().isoformat()
-        assessment = {**assessment, "today": today,
-                      "deadlines": [{**d, "passed": d["date"] < today} for d in assessment["deadlines"]]}
-    letters = session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id))
-    deliveries = session.scalars(select(Delivery).where(Delivery.case_id == case.id).order_by(Delivery.id))
-    reminders = session.scalars(select(Reminder).where(Reminder.case_id == case.id).order_by(Reminder.due_at))
-    event_query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-    if not internal:
-        event_query = event_query.where(CaseEvent.action.not_in(INTERNAL_ACTIONS))
-    events = session.scalars(event_query)
-    base = f"/api/v1/cases/{case.reference}/letters"
-    return {
-        "reference": case.reference,
-        "status": case.status.value,
-        "outcome": case.outcome.value if case.outcome else None,
-        "refund_received": refund_received(case),
-        "provider": {"slug": case.provider_slug, "name": company.get("name") or (provider.name if provider else "")},
-        "plan": {"slug": case.plan_slug, "name": company.get("plan_name") or (plan.name if plan else "")},
-        "created_at": _instant(case.created_at),
-        "version": case.version,
-        "email_confirmed": case.email_confirmed_at is not None,
-        "personal_data_deleted_at": _instant(case.personal_data_deleted_at),
-        "assessment": assessment,
-        "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
-                      "confirmation": d.confirmation} for d in deliveries],
-        "letters": [{"id": item.id, "kind": item.kind, "version": item.version, "status": item.status,
-                     "sha256": item.sha256, "pages": item.pages, "created_at": _instant(item.created_at),
-                     "sent_at": _instant(item.sent_at),
-                     "download_url": f"{base}/{item.id}.pdf" if item.status == "rendered" else None}
-                    for item in letters],
-        "reminders": [{"kind": r.kind, "due_at": _instant(r.due_at), "status": r.status} for r in reminders],
-        "events": [{"at": _instant(e.at), "action": e.action,
-                    "from_status": e.from_status.value if e.from_status else None,
-                    "to_status": e.to_status.value if e.to_status else None, "actor": e.actor.value}
-                   for e in events],
-    }
-
-
-def _staff_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u.name for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(wanted)))}
-
-
-def staff_document(session: Session, case: Case, now: dt.datetime) -> dict[str, Any]:
-    """The case for a staff token: every event, plus who has it, how urgent it is, and the internal notes."""
-    document = case_document(session, case, now, internal=True)
-    notes = list(session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)))
-    names = _staff_names(session, {case.assignee_id, *(n.staff_id for n in notes)})
-    assignee = case.assignee_id
-    document["assignee"] = None if assignee is None else {"id": assignee, "name": names.get(assignee, "")}
-    document["needs_review"] = case.needs_review
-    document["urgency"] = {"on": None if case.urgency_on == NO_DEADLINE else case.urgency_on.isoformat(),
-                           "kind": case.urgency_kind}
-    document["notes"] = [{"at": _instant(n.created_at), "by": names.get(n.staff_id) if n.staff_id else None,
-                          "body": n.body} for n in notes]
-    return document
 
 
 def canonical_sha256(body: bytes) -> str:
@@ -314,54 +156,6 @@ def file() -> ResponseReturnValue:
     return api_error(409, "conflict", "A request with this Idempotency-Key is being processed; retry.")
 
 
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def bearer_staff() -> StaffUser | None:
-    """The caseworker behind a live staff API token in this request, or None (looked up once per request:
-    the rate limiter asks too)."""
-    if "bearer_staff" in g:
-        found: StaffUser | None = g.bearer_staff
-        return found
-    token = bearer_token()
-    if token is None or not looks_like_staff_token(token):
-        return None
-    session = db()
-    staff = staff_for_token(session, runtime_of().settings.secret_key, token, utcnow())
-    if not is_postgresql(session):
-        session.commit()  # end the lookup's read: a later write then waits its turn instead of failing (SQLite)
-    g.bearer_staff = staff
-    return staff
-
-
-def case_by_reference(reference: str) -> Case | None:
-    return db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
-
-
-def consumer_case(reference: str) -> Case | None:
-    """The case of a consumer's token; a staff token is never one (consumer-only actions answer 404)."""
-    token = bearer_token()
-    if token is None:
-        return None
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    return case if case is not None and case.reference == reference else None
-
-
-def _reader(reference: str) -> tuple[Case | None, StaffUser | None]:
-    """Who reads the case: a caseworker (any case) or its consumer."""
-    staff = bearer_staff()
-    if staff is not None:
-        return case_by_reference(reference), staff
-    return consumer_case(reference), None
-
-
-def case_not_found() -> Response:
-    return api_error(404, "not_found", "No case with this reference for this token.")
-
-
 operation(Operation("GET", "/api/v1/cases/{reference}", "A case, its letters, deliveries and timeline",
                     {200: CaseOut, 404: None}, parameters=REF_PARAM, security=True))
 
@@ -370,7 +164,7 @@ operation(Operation("GET", "/api/v1/cases/{reference}", "A case, its letters, de
 @route_rule("consumer")
 @limiter.limit("120 per minute")
 def get_case(reference: str) -> ResponseReturnValue:
-    case, staff = _reader(reference)
+    case, staff = case_reader(reference)
     session, now = db(), utcnow()
     if case is None:
         return case_not_found()
@@ -390,7 +184,7 @@ operation(Operation("GET", "/api/v1/cases/{reference}/letters/{id}.pdf", "A lett
 @route_rule("consumer")
 @limiter.limit("60 per minute")
 def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
-    case, staff = _reader(reference)
+    case, staff = case_reader(reference)
     session = db()
     letter = None if case is None else session.execute(
         select(Letter).where(Letter.id == letter_id, Letter.case_id == case.id, Letter.status == "rendered")
@@ -406,20 +200,7 @@ def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
                              "Content-Disposition": f'attachment; filename="{case.reference}-v{letter.version}.pdf"'}
 
 
-B = TypeVar("B", bound=BaseModel)
-
-
-def action_body(model: type[B]) -> B:
-    """An action's JSON body validated by ``model``; an empty body is ``{}`` (every field optional)."""
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raw = b"{}"
-    elif request.mimetype != "application/json":
-        raise BadRequest("Send JSON with Content-Type: application/json.")
-    return validate(model, raw, utcnow())
-
-
-def _act(reference: str, model: type[_Body] | None, action: Any) -> Response:
+def _act(reference: str, model: type[Body] | None, action: Any) -> Response:
     case = consumer_case(reference)
     if case is None:
         return case_not_found()
@@ -492,22 +273,11 @@ def withdraw_case(reference: str) -> ResponseReturnValue:
     return _act(reference, None, run)
 
 
-class ResponseBody(_Body):
+class ResponseBody(Body):
     type: Literal["confirmed_cancellation", "refund_offered", "refused", "retention_offer",
                   "asked_for_information", "charged_again"]
     received_on: dt.date
     summary: str = Field(min_length=1, max_length=2000)
-
-
-def _merge(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """A correction names only what changes; nested objects are merged a level down."""
-    merged = dict(current)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
 
 
 operation(Operation("PATCH", "/api/v1/cases/{reference}", "Correct facts before delivery (a new letter version)",
@@ -531,7 +301,7 @@ def correct(reference: str) -> ResponseReturnValue:
     if not isinstance(changes, dict):
         raise BadRequest("The body must be a JSON object.")
     correctable(session, case)
-    facts = parse_case_request(json.dumps(_merge(case_as_request(case), changes)), now)
+    facts = parse_case_request(json.dumps(merge_changes(case_as_request(case), changes)), now)
     correct_facts(session, case, facts, assessment_of(facts, now), now)
     session.commit()
     return jsonify(case_document(session, case, now))
@@ -551,8 +321,6 @@ operation(Operation("POST", "/api/v1/cases/{reference}/confirm-cancelled",
 def responses(reference: str) -> ResponseReturnValue:
     staff = bearer_staff()
     if staff is not None:
-        from casework.api.staff import record_answer  # the staff API builds on this module
-
         return record_answer(reference, staff, ResponseBody)
 
     def run(session: Session, case: Case, body: ResponseBody) -> None:

@@ -1,0 +1,52 @@
+"""Reading JSON request bodies: the content type checked once, one strict base for action bodies, one reader.
+
+Every action body forbids unknown fields and coerces nothing (``strict``), so a typo in a field name is a
+422 naming it rather than a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ConfigDict
+
+from casework.cases.intake import BadRequest, validate
+from casework.db import utcnow
+
+JSON_TYPES = ("application/json",)
+B = TypeVar("B", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """The base of every action body."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def read_json_body() -> bytes:
+    """The raw body, once its content type is JSON (400 otherwise)."""
+    if request.mimetype not in JSON_TYPES:
+        raise BadRequest("Send JSON with Content-Type: application/json.")
+    return request.get_data(cache=False)
+
+
+def action_body(model: type[B]) -> B:
+    """An action's JSON body validated by ``model``; an empty body is ``{}`` (every field optional)."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raw = b"{}"
+    elif request.mimetype != "application/json":
+        raise BadRequest("Send JSON with Content-Type: application/json.")
+    return validate(model, raw, utcnow())
+
+
+def merge_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A correction names only what changes; nested objects are merged a level down."""
+    merged = dict(current)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
