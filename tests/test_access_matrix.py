@@ -38,7 +38,7 @@ from casework.staff.accounts import hash_password
 from casework.staff.actions import ask_consumer
 from casework.staff.api_tokens import issue_token as issue_staff_token
 from casework.staff.models import StaffUser
-from casework.staff.saved_views import save as save_view
+from casework.staff.saved_filters import save as save_view
 from casework.web import limiter
 from tests.conftest import clean_tables
 from tests.support.jobs import run_pending_jobs

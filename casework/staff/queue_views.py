@@ -19,7 +19,7 @@ from casework.cases.states import ESCALATION_KINDS, CaseStatus, Outcome
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.runtime import runtime_of
-from casework.staff import bulk, queue, saved_views
+from casework.staff import bulk, queue, saved_filters
 from casework.staff.claiming import take_next as claim_next
 from casework.staff.models import StaffUser
 from casework.web import db, limiter
@@ -48,7 +48,7 @@ def _page(args: MultiDict[str, str], status: int = 200, **extra: Any) -> Respons
     page = queue.queue_page(db(), filters, me=me, cursor=args.get("after") or None, now=now)
     filters = page.filters
     other_args = queue.query_args(dataclasses.replace(filters, statuses=()))
-    views = saved_views.views_of(db(), me)
+    views = saved_filters.views_of(db(), me)
     context: dict[str, Any] = {"bulk_errors": {}, "refusals": [], "selected": set(), "bulk_values": {},
                                "view_errors": {}, "view_name": "", **extra}
     return render_template(
@@ -59,7 +59,7 @@ def _page(args: MultiDict[str, str], status: int = 200, **extra: Any) -> Respons
         caseworkers=_caseworkers(), other_args=other_args, urgency_words=queue.urgency_words,
         next_args=queue.query_args(filters, page.next_cursor) if page.next_cursor else None,
         filtered=bool(queue.query_args(filters)), return_url=_queue_url(args),
-        saved_views=views, current_view=saved_views.current(views, args), view_args=saved_views.with_query,
+        saved_views=views, current_view=saved_filters.current(views, args), view_args=saved_filters.with_query,
         bulk_moves=[s.value for s in bulk.STATUS_MOVES], escalation_kinds=ESCALATION_KINDS,
         outcomes=[o.value for o in Outcome if o is not Outcome.WITHDRAWN],
         is_supervisor=current_user.role == "supervisor", me=me, **context,
@@ -76,7 +76,7 @@ def _queue_url(args: MultiDict[str, str]) -> str:
 
 def _back() -> tuple[MultiDict[str, str], str]:
     """The queue a form came from (its ``return`` field), as arguments and as a local URL."""
-    args = saved_views.queue_args(request.form.get("return", ""))
+    args = saved_filters.queue_args(request.form.get("return", ""))
     return args, _queue_url(args)
 
 
@@ -125,11 +125,11 @@ def save_view() -> ResponseReturnValue:
     """Save the queue's current filters (never its page) under a name; the same name replaces them."""
     args, back = _back()
     session = db()
-    typed = request.form.get("view_name", "")[:saved_views.NAME_MAX * 4]
+    typed = request.form.get("view_name", "")[:saved_filters.NAME_MAX * 4]
     try:
-        view, replaced = saved_views.save(session, int(current_user.id), typed, saved_views.clean_query(args))
+        view, replaced = saved_filters.save(session, int(current_user.id), typed, saved_filters.clean_query(args))
         session.commit()
-    except saved_views.ViewError as error:
+    except saved_filters.ViewError as error:
         session.rollback()
         return _page(args, 422, view_errors=dict(error.fields), view_name=typed)
     flash(f"The view “{view.name}” is {'updated' if replaced else 'saved'}.")
@@ -142,7 +142,7 @@ def delete_view(view_id: int) -> ResponseReturnValue:
     """Delete one of the caseworker's own views (anyone else's is not found)."""
     _, back = _back()
     session = db()
-    view = saved_views.delete(session, int(current_user.id), view_id)
+    view = saved_filters.delete(session, int(current_user.id), view_id)
     if view is None:
         abort(404)
     session.commit()

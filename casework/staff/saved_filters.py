@@ -1,4 +1,5 @@
-"""A caseworker's named queue filters: the queue's query string under a name, listed on their queue page.
+"""A caseworker's saved filters: the queue's query string under a name, listed on their queue page (rows of
+SavedView, table saved_views).
 
 The query is stored as the queue itself writes it (parse_filters then query_args), so a saved view holds only
 known filters and never a page cursor: opening it always starts from the most urgent case. Saving a name
