@@ -26,7 +26,6 @@ from casework.cases.workflow import start_delivery
 from casework.config import ConfigError, load_settings
 from casework.db import utcnow
 from casework.letters.models import Letter
-from casework.mail.jobs import send_email
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
@@ -38,6 +37,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.smtp import SMTPServer
 from tests.support.today import days_ago, long_date
 from tests.support.web import filing_form, post_form, token_from_location
+from worker.jobs import send_email
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from casework.cases.services import file_case
 from casework.db import utcnow
 from casework.jobs.claims import claim, fail_attempt, finish
-from casework.jobs.relay import relay_due
 from casework.letters.models import Letter
 from tests.support.factories import case_facts
+from worker.jobs import relay_due
 
 pytestmark = pytest.mark.storage
 KEY = "k" * 40

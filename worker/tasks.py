@@ -8,11 +8,9 @@ from casework.cases.status_counts import run_fold
 from casework.cases.urgency_sweep import refresh_expired
 from casework.cases.workflow import run_expiry
 from casework.db import utcnow
-from casework.jobs.relay import run_relay
-from casework.letters.jobs import render_letter
-from casework.mail.jobs import send_email
 from casework.reminders.sweep import run_reminder_sweep
 from worker.app import app, runtime
+from worker.jobs import render_letter, run_relay, send_email
 
 _RENDER_LIMIT = int(runtime().settings.render_time_limit_seconds)
 log = logging.getLogger("casework.worker")

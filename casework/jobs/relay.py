@@ -2,15 +2,17 @@
 
 Run by beat (one process). Rows are picked over the partial ``relay_at`` index, with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so overlapping sweeps never pick the same rows, and each
-picked row's ``relay_at`` moves forward so it is not dispatched again before the threshold.
+picked row's ``relay_at`` moves forward so it is not dispatched again before the threshold. The tables
+are handed in by the process that runs beat, so the relay knows no feature's models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import create_engine, or_, select, text, update
 from sqlalchemy.engine import Engine
@@ -20,19 +22,22 @@ from sqlalchemy.orm import Session
 from casework.db import is_postgresql, utcnow, writing_session
 from casework.jobs.claims import PENDING
 from casework.jobs.dispatch import dispatch_after_commit
-from casework.letters.models import Letter
-from casework.letters.services import RENDER_TASK
-from casework.mail.models import OutboundEmail
-from casework.mail.services import SEND_TASK
 from casework.runtime import Runtime
 
 log = logging.getLogger("casework.jobs")
 
-JOB_TASKS: tuple[tuple[type[Any], str], ...] = ((Letter, RENDER_TASK), (OutboundEmail, SEND_TASK))
 BATCH = 500
 
 
-def relay_due(session: Session, relay_after_seconds: float, now: dt.datetime | None = None) -> dict[str, int]:
+class JobKind(NamedTuple):
+    """A table of job rows (with :class:`~casework.jobs.models.JobMixin`) and the task that works one row by id."""
+
+    table: type[Any]
+    task: str
+
+
+def relay_due(session: Session, kinds: Sequence[JobKind], relay_after_seconds: float,
+              now: dt.datetime | None = None) -> dict[str, int]:
     """Mark due rows as dispatched and queue their wake-ups for after commit; returns counts by task."""
     now = now or utcnow()
     next_relay = now + dt.timedelta(seconds=relay_after_seconds)
@@ -40,7 +45,7 @@ def relay_due(session: Session, relay_after_seconds: float, now: dt.datetime | N
     # (Without this, a busy queue had every fresh row dispatched twice, and the extra tasks slowed it more.)
     made_before = now - dt.timedelta(seconds=relay_after_seconds)
     counts: dict[str, int] = {}
-    for model, task in JOB_TASKS:
+    for model, task in kinds:
         query = (
             select(model.id)
             .where(model.status == PENDING, model.relay_at <= now,
@@ -64,9 +69,9 @@ def relay_due(session: Session, relay_after_seconds: float, now: dt.datetime | N
     return counts
 
 
-def run_relay(runtime: Runtime) -> dict[str, int]:
+def run_relay(runtime: Runtime, kinds: Sequence[JobKind]) -> dict[str, int]:
     with writing_session(runtime.sessions) as session, session.begin():
-        counts = relay_due(session, runtime.settings.relay_after_seconds)
+        counts = relay_due(session, kinds, runtime.settings.relay_after_seconds)
     if counts:
         log.info("relay dispatched %s", counts)
     if runtime.settings.embedded_broker:

@@ -6,22 +6,30 @@ the lease runs out, but under the same Message-ID, so the copies are recognisabl
 Nothing is dropped silently: a permanent refusal (5xx, every recipient refused) fails the row at
 once, a temporary one (4xx, no connection, a timeout) retries with back-off until the last attempt;
 either way a failed row leaves an ``email_failed`` event on its case with the server's words.
+
+Some e-mails are a step of their case (the letter to the company is its delivery): the process that runs
+the job hands in those kinds and what their sending records, so this module stays below the case lifecycle.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import smtplib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from casework.cases.models import CaseEvent
 from casework.cases.states import Actor
-from casework.cases.workflow import LETTER_TO_COMPANY, record_email_delivery
-from casework.db import utcnow, writing_session
-from casework.jobs.claims import claim, fail_attempt, finish
+from casework.db import utcnow
+from casework.jobs.claimed import ClaimedJob, JobFailure, run_claimed
 from casework.mail.compose import build_message
 from casework.mail.models import OutboundEmail
 from casework.mail.transports import Accepted, make_transport, refusals
@@ -29,14 +37,19 @@ from casework.runtime import Runtime
 
 log = logging.getLogger("casework.mail")
 
+EmailSent = Callable[[Session, OutboundEmail, dt.datetime, str], None]
+"""What the addressee's acceptance of an e-mail records on its case, in the transaction that marks it sent."""
+
+Deliveries = Mapping[str, EmailSent]
+"""The kinds of e-mail whose sending is a step of their case, and that step."""
+
 
 @dataclass(frozen=True)
-class SendFailure:
+class SendFailure(JobFailure):
     """Why a message was not delivered, and whether trying again could help."""
 
-    error: str
-    permanent: bool
     refused: dict[str, str]
+    confirmation: str | None = None
 
 
 def classify(exc: OSError | smtplib.SMTPException) -> SendFailure:
@@ -52,10 +65,10 @@ def classify(exc: OSError | smtplib.SMTPException) -> SendFailure:
     return SendFailure(f"{type(exc).__name__}: {exc}", False, {})
 
 
-def addressee_refused(email: OutboundEmail, accepted: Accepted) -> SendFailure | None:
-    """Accepted only for copies: the letter did not reach the company, so it is not delivered."""
+def addressee_refused(email: OutboundEmail, accepted: Accepted, deliveries: Deliveries) -> SendFailure | None:
+    """Accepted only for copies: a delivery that did not reach its addressee (the company) is not delivered."""
     to_refused = [address for address in email.recipients if address in accepted.refused]
-    if email.kind != LETTER_TO_COMPANY or not email.recipients or len(to_refused) < len(email.recipients):
+    if email.kind not in deliveries or not email.recipients or len(to_refused) < len(email.recipients):
         return None
     listed = "; ".join(f"{address}: {accepted.refused[address]}" for address in to_refused)
     permanent = all(accepted.refused[address][:1] == "5" for address in to_refused)
@@ -63,72 +76,86 @@ def addressee_refused(email: OutboundEmail, accepted: Accepted) -> SendFailure |
                        permanent, accepted.refused)
 
 
-def send_email(runtime: Runtime, email_id: int) -> str:
-    """Send one e-mail; returns ``sent``, ``skipped``, ``retry`` or ``failed``."""
-    settings = runtime.settings
-    with writing_session(runtime.sessions) as session, session.begin():
-        token = claim(session, OutboundEmail, email_id, settings.job_lease_seconds)
-        if token is None:
-            return "skipped"
-        email = session.execute(select(OutboundEmail).where(OutboundEmail.id == email_id)).scalar_one()
+@dataclass(frozen=True)
+class _Outgoing:
+    email: OutboundEmail  # detached: read outside the claim's transaction
+    message: EmailMessage
+
+
+class SendEmail(ClaimedJob[_Outgoing, Accepted]):
+    table = OutboundEmail
+    done = "sent"
+
+    def __init__(self, runtime: Runtime, deliveries: Deliveries) -> None:
+        super().__init__(runtime)
+        self.deliveries = deliveries
+
+    def load(self, session: Session, job_id: int) -> _Outgoing:
+        email = session.execute(select(OutboundEmail).where(OutboundEmail.id == job_id)).scalar_one()
         message = build_message(session, email)
         session.expunge(email)
-    if settings.fault_pause_after_claim_seconds:
-        time.sleep(settings.fault_pause_after_claim_seconds)
+        return _Outgoing(email, message)
 
-    try:
-        accepted = make_transport(settings).send(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        return _failed(runtime, email, token, classify(exc), None)
-    if (refused := addressee_refused(email, accepted)) is not None:
-        return _failed(runtime, email, token, refused, accepted.confirmation)
+    def work(self, job_id: int, prepared: _Outgoing) -> Accepted | JobFailure:
+        settings = self.runtime.settings
+        try:
+            accepted = make_transport(settings).send(prepared.message)
+        except (OSError, smtplib.SMTPException) as exc:
+            return _logged(job_id, classify(exc))
+        if (refused := addressee_refused(prepared.email, accepted, self.deliveries)) is not None:
+            return _logged(job_id, dataclasses.replace(refused, confirmation=accepted.confirmation))
+        if settings.fault_pause_after_send_seconds:
+            time.sleep(settings.fault_pause_after_send_seconds)
+        return accepted
 
-    if settings.fault_pause_after_send_seconds:
-        time.sleep(settings.fault_pause_after_send_seconds)
-    now = utcnow()
-    with writing_session(runtime.sessions) as session, session.begin():
-        if not finish(session, OutboundEmail, email_id, token, status="sent", sent_at=now,
-                      transport_confirmation=accepted.confirmation[:500], recipients_refused=accepted.refused):
-            return "skipped"
+    def result(self, result: Accepted, now: dt.datetime) -> dict[str, Any]:
+        return {"status": "sent", "sent_at": now, "transport_confirmation": result.confirmation[:500],
+                "recipients_refused": result.refused}
+
+    def finished(self, session: Session, job_id: int, prepared: _Outgoing, result: Accepted,
+                 now: dt.datetime) -> None:
+        email = prepared.email
         if email.case_id is not None:
-            data: dict[str, object] = {"email_id": email_id, "kind": email.kind, "message_id": email.message_id}
-            if accepted.refused:
-                data["recipients_refused"] = accepted.refused
+            data: dict[str, object] = {"email_id": job_id, "kind": email.kind, "message_id": email.message_id}
+            if result.refused:
+                data["recipients_refused"] = result.refused
             session.add(CaseEvent(case_id=email.case_id, at=now, actor=Actor.SYSTEM, action="email_sent", data=data))
-        if email.kind == LETTER_TO_COMPANY:
-            sent = session.get(OutboundEmail, email_id)
+        delivered = self.deliveries.get(email.kind)
+        if delivered is not None:
+            sent = session.get(OutboundEmail, job_id)
             if sent is not None:
-                record_email_delivery(session, sent, now, accepted.confirmation)
-    return "sent"
+                delivered(session, sent, now, result.confirmation)
 
-
-def _failed(runtime: Runtime, email: OutboundEmail, token: str, failure: SendFailure,
-            confirmation: str | None) -> str:
-    """Record a failed try: at once for a permanent refusal, after the last attempt otherwise."""
-    settings = runtime.settings
-    log.warning("e-mail %s not sent (%s): %s", email.id, "permanent" if failure.permanent else "temporary",
-                failure.error)
-    with writing_session(runtime.sessions) as session, session.begin():
-        status = fail_attempt(session, OutboundEmail, email.id, token, failure.error,
-                              0 if failure.permanent else settings.job_max_attempts)
-        if status == "lost":
-            return "skipped"
+    def failed(self, session: Session, job_id: int, prepared: _Outgoing, failure: JobFailure, status: str) -> None:
+        """A permanent refusal fails at once, a temporary one after the last attempt (see run_claimed)."""
+        email = prepared.email
         values: dict[str, object] = {}
         if status == "pending":
             # Held until its back-off ends, so a duplicate wake-up already in the queue cannot spend the
             # next attempt early; the relay takes it when both the lease and the back-off have passed.
             values["lease_until"] = OutboundEmail.relay_at
-        if failure.refused:
-            values["recipients_refused"] = failure.refused
-        if confirmation:
-            values["transport_confirmation"] = confirmation[:500]
+        if isinstance(failure, SendFailure):
+            if failure.refused:
+                values["recipients_refused"] = failure.refused
+            if failure.confirmation:
+                values["transport_confirmation"] = failure.confirmation[:500]
         if values:
-            session.execute(update(OutboundEmail).where(OutboundEmail.id == email.id).values(**values)
+            session.execute(update(OutboundEmail).where(OutboundEmail.id == job_id).values(**values)
                             .execution_options(synchronize_session=False))
         if status == "failed" and email.case_id is not None:
-            attempts = session.execute(select(OutboundEmail.attempts).where(OutboundEmail.id == email.id)).scalar_one()
+            attempts = session.execute(select(OutboundEmail.attempts).where(OutboundEmail.id == job_id)).scalar_one()
             session.add(CaseEvent(case_id=email.case_id, at=utcnow(), actor=Actor.SYSTEM, action="email_failed",
-                                  data={"email_id": email.id, "kind": email.kind, "message_id": email.message_id,
+                                  data={"email_id": job_id, "kind": email.kind, "message_id": email.message_id,
                                         "error": failure.error[:500], "permanent": failure.permanent,
                                         "attempts": attempts}))
-    return "failed" if status == "failed" else "retry"
+
+
+def _logged(email_id: int, failure: SendFailure) -> SendFailure:
+    log.warning("e-mail %s not sent (%s): %s", email_id, "permanent" if failure.permanent else "temporary",
+                failure.error)
+    return failure
+
+
+def send_email(runtime: Runtime, email_id: int, deliveries: Deliveries) -> str:
+    """Send one e-mail; returns ``sent``, ``skipped``, ``retry`` or ``failed``."""
+    return run_claimed(SendEmail(runtime, deliveries), email_id)

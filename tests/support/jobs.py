@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from casework.letters.jobs import render_letter
 from casework.letters.models import Letter
-from casework.mail.jobs import send_email
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
+from worker.jobs import render_letter, send_email
 
 
 def run_pending_jobs(runtime: Runtime) -> None:
