@@ -41,7 +41,7 @@ from casework.cases import clock
 from casework.cases.intake import BadRequest, IntakeErrors
 from casework.cases.models import Case
 from casework.cases.schemas import AMOUNT_RE, currencies
-from casework.cases.states import ESCALATION_KINDS, BillingChannel, CaseStatus, Outcome
+from casework.cases.states import ESCALATION_KINDS, FINISHED, BillingChannel, CaseStatus, Outcome
 from casework.cases.urgency import NO_DEADLINE
 from casework.cases.workflow import CaseConflict
 from casework.db import utcnow
@@ -59,7 +59,6 @@ csrf.exempt(bp)  # a bearer token authenticates these calls, never a cookie
 
 V = TypeVar("V", bound=Callable[..., ResponseReturnValue])
 IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,10})"?$')
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 STAFF_ERRORS: dict[int, type[BaseModel] | None] = {
     400: None, 401: None, 403: None, 404: None, 409: None, 413: None, 422: None, 429: None}
 

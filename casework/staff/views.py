@@ -21,9 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
 from casework.cases import clock
-from casework.cases.answers import RESPONSE_TYPES, UPLOAD_REQUEST_MAX, Upload, info_request
+from casework.cases.answers import RESPONSE_TYPES, UPLOAD_REQUEST_MAX, Upload, info_request, refund_amount
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
-from casework.cases.schemas import AMOUNT_RE
 from casework.cases.services import CaseError
 from casework.cases.states import ESCALATION_KINDS, Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.urgency import NO_DEADLINE
@@ -436,17 +435,15 @@ def _refunded() -> actions.Refunded | None:
     if not raw_amount and not request.form.get("refund.on", "").strip():
         return None
     errors: dict[str, str] = {}
-    amount = decimal.Decimal(0)
-    if not AMOUNT_RE.match(raw_amount) or decimal.Decimal(raw_amount) <= 0:
+    amount = refund_amount(raw_amount)
+    if amount is None:
         errors["refund.amount"] = "Enter the amount, such as 12.00."
-    else:
-        amount = decimal.Decimal(raw_amount)
     if len(raw_currency) != 3:
         errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
     on = _form_date("refund.on", errors)
     if errors or on is None:
         raise CaseError("The refund needs correcting.", errors)
-    return actions.Refunded(amount, raw_currency, on)
+    return actions.Refunded(amount or decimal.Decimal(0), raw_currency, on)
 
 
 @bp.post("/cases/<reference>/resolve")
