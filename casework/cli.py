@@ -14,8 +14,10 @@ from flask.cli import AppGroup
 from casework import migrate
 from casework.cases.services import CaseError, NewCase, file_case
 from casework.cases.states import BillingChannel, RequestedOutcome
+from casework.cases.tokens import status_url
 from casework.catalog import CatalogError, default_catalog
 from casework.countries import zone_for_country
+from casework.privacy.commands import export_consumer, purge
 from casework.runtime import runtime_of
 from casework.staff.accounts import (
     StaffError,
@@ -188,11 +190,9 @@ def case_file(**options: str | None) -> None:
             raise click.ClickException(f"{exc} {exc.fields}") from None
         reference = filed.reference
     click.echo(f"filed {reference}")
-    click.echo(f"status page: {runtime.settings.base_url}/c/{filed.access_token}")
+    click.echo(f"status page: {status_url(runtime.settings.base_url, filed.access_token)}")
 
 
 def register(app: Flask) -> None:
-    from casework.privacy.commands import export_consumer, purge
-
     for group in (db_cli, catalog_cli, staff_cli, case_cli, purge, export_consumer):
         app.cli.add_command(group)

@@ -13,12 +13,12 @@ from flask.typing import ResponseReturnValue
 from kombu import Connection
 from sqlalchemy import text
 
-from casework import __version__
 from casework.access import route_rule
 from casework.config import Settings
 from casework.jobs.dispatch import broker_options
 from casework.mail.transports import make_transport
 from casework.runtime import runtime_of
+from casework.version import __version__
 
 bp = Blueprint("health", __name__)
 _CACHE_SECONDS = 5.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +17,9 @@ from casework.db import make_engine, make_session_factory
 from casework.jobs.dispatch import Dispatcher, install
 from casework.timesource import set_offset
 
-SETTINGS_KEY = "casework.settings"  # every session carries the settings, for hooks deep in the workflow
+# Every session carries the settings, for the one callback that is not handed them yet: the e-mail job's
+# "the company's server accepted the letter" (casework.cases.workflow.record_email_delivery).
+SETTINGS_KEY = "casework.settings"
 
 
 @dataclass
@@ -42,3 +44,11 @@ class Runtime:
 def runtime_of(app: Flask | None = None) -> Runtime:
     runtime: Runtime = (app or current_app).extensions["casework"]
     return runtime
+
+
+def session_settings(session: Session) -> Settings | None:
+    """The settings a session was made with, else the current app's (a test's session), else None."""
+    settings = session.info.get(SETTINGS_KEY)
+    if isinstance(settings, Settings):
+        return settings
+    return runtime_of().settings if has_app_context() else None

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from casework.cases import clock
+from casework.cases import delivery as clock
 from casework.cases.clock import overdue_batch, run_clock_sweep, send_final_notice
 from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.services import file_case

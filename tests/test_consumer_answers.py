@@ -18,8 +18,9 @@ from pypdf import PdfWriter
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from casework.cases.answers import ATTACHMENT_MAX, notify_status
+from casework.cases.answers import ATTACHMENT_MAX
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
+from casework.cases.notify import notify_status
 from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.workflow import transition, withdraw

@@ -17,10 +17,10 @@ from sqlalchemy import func, select, update
 from casework.cases.models import Case, ConfirmationCode, Delivery
 from casework.cases.services import file_case
 from casework.cases.states import BillingChannel, CaseStatus, Outcome
-from casework.cases.workflow import expire_unconfirmed
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
+from casework.privacy.expiry import expire_unconfirmed
 from casework.runtime import Runtime
 from casework.web import limiter
 from tests.support.factories import case_facts

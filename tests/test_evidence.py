@@ -18,13 +18,14 @@ from sqlalchemy.orm import undefer
 
 from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.states import Actor, CaseStatus
-from casework.cases.workflow import expire_unconfirmed, record_response
+from casework.cases.workflow import record_response
 from casework.db import utcnow
 from casework.evidence.bundle import evidence_zip
 from casework.evidence.verify import normalise_code, normalise_sha256
 from casework.letters.models import Letter
 from casework.letters.services import request_letter
 from casework.mail.models import OutboundEmail
+from casework.privacy.expiry import expire_unconfirmed
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
 from casework.staff.models import CaseRead

@@ -30,12 +30,13 @@ from casework.cases.answers import Upload, store_attachment
 from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
-from casework.cases.workflow import expire_unconfirmed, send_links
+from casework.cases.workflow import send_links
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.privacy.commands import parse_cutoff
 from casework.privacy.erasure import ERASED_ACTION, anonymous_event_data
+from casework.privacy.expiry import expire_unconfirmed
 from casework.privacy.models import ErasureCode
 from casework.reminders.models import Reminder
 from casework.runtime import Runtime

@@ -12,7 +12,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from casework.cases.workflow import LETTER_TO_COMPANY, after_letter_rendered, record_email_delivery
+from casework.cases.delivery import LETTER_TO_COMPANY
+from casework.cases.workflow import after_letter_rendered, record_email_delivery
 from casework.jobs import relay
 from casework.jobs.relay import JobKind
 from casework.letters import jobs as letter_jobs

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from casework.cases.clock import run_clock_sweep
 from casework.cases.status_counts import run_fold
 from casework.cases.urgency_sweep import refresh_expired
-from casework.cases.workflow import run_expiry
 from casework.db import utcnow
+from casework.privacy.expiry import run_expiry
 from casework.reminders.sweep import run_reminder_sweep
 from worker.app import app, runtime
 from worker.jobs import render_letter, run_relay, send_email
@@ -42,11 +43,6 @@ def deadlines_sweep() -> dict[str, int]:
     """Every minute: due consumer reminders, the company-answer clock (follow-ups and escalations), then the
     queue order of cases whose deadline day has gone by, and the per-status counts folded together."""
     counts = {f"reminders.{name}": value for name, value in run_reminder_sweep(runtime()).items()}
-    try:
-        from casework.cases.clock import run_clock_sweep
-    except ImportError:
-        log.warning("the company-answer clock is not installed; only reminders were swept")
-        return counts
     counts.update({f"clock.{name}": value for name, value in run_clock_sweep(runtime()).items()})
     counts["queue.urgency_refreshed"] = refresh_expired(runtime(), utcnow())
     counts["queue.status_rows_folded"] = run_fold(runtime())

@@ -37,7 +37,7 @@ from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
 from casework.cases.services import assessment_of, file_case
 from casework.cases.states import Actor
-from casework.cases.tokens import issue_token
+from casework.cases.tokens import issue_token, status_url
 from casework.cases.workflow import (
     case_as_request,
     confirm,
@@ -97,7 +97,7 @@ def canonical_sha256(body: bytes) -> str:
 def _filed(reference: str, status_now: str, assessment: dict[str, Any] | None, token: str, status: int) -> Response:
     settings = runtime_of().settings
     response = jsonify({"reference": reference, "status": status_now, "access_token": token,
-                        "status_url": f"{settings.base_url}/c/{token}", "assessment": assessment})
+                        "status_url": status_url(settings.base_url, token), "assessment": assessment})
     response.status_code = status
     return response
 

@@ -7,7 +7,7 @@ from flask import Blueprint, Response
 from casework.api.errors import api_error
 from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug
 from casework.cases.services import CaseError
-from casework.cases.workflow import CaseConflict
+from casework.cases.transitions import CaseConflict
 
 
 def register_domain_errors(blueprint: Blueprint) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from casework import __version__
 from casework.api.models import ErrorOut
+from casework.version import __version__
 
 REF = "#/components/schemas/{model}"
 REF_PARAM = [{"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}]

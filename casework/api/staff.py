@@ -32,9 +32,9 @@ from casework.cases import clock
 from casework.cases.intake import IntakeErrors
 from casework.cases.models import Case
 from casework.cases.schemas import AMOUNT_RE, currencies
-from casework.cases.states import ESCALATION_KINDS, BillingChannel, CaseStatus, Outcome
+from casework.cases.states import ESCALATION_KINDS, CaseStatus, Outcome
+from casework.cases.transitions import CaseConflict, is_reopen, reopen_target
 from casework.cases.urgency import NO_DEADLINE
-from casework.cases.workflow import CaseConflict
 from casework.db import utcnow
 from casework.runtime import runtime_of
 from casework.staff import actions
@@ -48,7 +48,6 @@ bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
 register_domain_errors(bp)
 csrf.exempt(bp)  # a bearer token authenticates these calls, never a cookie
 
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 STAFF_ERRORS: dict[int, type[BaseModel] | None] = {
     400: None, 401: None, 403: None, 404: None, 409: None, 413: None, 422: None, 429: None}
 
@@ -277,13 +276,9 @@ WHY = {"outcome": "required to resolve a case", "question": "required to ask the
        "escalation": "required to escalate a case", "reason": "required to reopen a case"}
 
 
-def _is_reopen(case: Case, target: CaseStatus) -> bool:
-    return case.status in FINISHED and target not in FINISHED
-
-
 def _check_fields(case: Case, target: CaseStatus, body: StatusBody) -> None:
     """Each status takes its own fields: 422 for a missing one or one that belongs to another move."""
-    reopen = _is_reopen(case, target)
+    reopen = is_reopen(case, target)
     needed = ("reason",) if reopen else NEEDS.get(target, ())
     allowed = {"reason"} if reopen else ALLOWED.get(target, set())
     errors = IntakeErrors()
@@ -304,8 +299,8 @@ def _check_fields(case: Case, target: CaseStatus, body: StatusBody) -> None:
 def _check_transition(case: Case, target: CaseStatus) -> None:
     if target is case.status:
         raise CaseConflict(f"The case is already {target.value}.")
-    if _is_reopen(case, target):
-        reopens_to = CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW
+    if is_reopen(case, target):
+        reopens_to = reopen_target(case)
         if target is not reopens_to:
             raise CaseConflict(f"A {case.status.value} case reopens to {reopens_to.value}, not {target.value}.")
         return
@@ -350,7 +345,7 @@ def _move(session: Session, case: Case, staff: StaffUser, body: StatusBody, now:
     target = CaseStatus(body.status)
     _check_fields(case, target, body)
     _check_transition(case, target)
-    if _is_reopen(case, target):
+    if is_reopen(case, target):
         actions.reopen(session, runtime_of().settings, case, staff, (body.reason or "").strip(), now)
     else:
         MOVES[target](session, case, staff, body, now)

@@ -2,6 +2,7 @@
 an answer to a caseworker's question, and the status e-mails that keep the consumer informed.
 
 Like the workflow, every function changes rows in the caller's transaction and raises instead of committing.
+It is the top floor of the lifecycle: it calls the workflow and the state machine, and nothing there calls it.
 Form input is checked here as a whole, so a page can show every field's problem at once and save nothing.
 """
 
@@ -10,29 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import has_app_context
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from casework.cases.errors import CaseError
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
 from casework.cases.schemas import AMOUNT_RE, currencies
-from casework.cases.services import CaseError
-from casework.cases.states import Actor, CaseStatus, Outcome
-from casework.cases.tokens import issue_token
-from casework.catalog import default_catalog
-from casework.config import Settings
-from casework.mail.models import OutboundEmail
-from casework.mail.services import queue_email
-from casework.runtime import SETTINGS_KEY, runtime_of
-
-log = logging.getLogger("casework.cases.answers")
+from casework.cases.states import Actor, CaseStatus
+from casework.cases.transitions import FINISHED, CaseConflict, transition
+from casework.cases.workflow import record_response
 
 RESPONSE_TYPES: dict[str, str] = {
     "confirmed_cancellation": "They confirmed the cancellation",
@@ -44,7 +35,6 @@ RESPONSE_TYPES: dict[str, str] = {
 }
 # Where the consumer can tell us what the company did; a finished case only hears "charged again".
 ANSWERABLE = frozenset({CaseStatus.READY, CaseStatus.SENT, CaseStatus.FOLLOW_UP, CaseStatus.ESCALATED})
-FINISHED = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
 TEXT_MAX = 2000
 ATTACHMENT_MAX = 5 * 1024 * 1024
 # The whole upload request: the file plus the form's few text fields and the multipart framing.
@@ -56,7 +46,6 @@ SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
 )
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-STATUS_MAILS = frozenset({"delivered", "answer_due", "follow_up", "resolved"})
 
 
 class FormErrors(CaseError):
@@ -150,9 +139,7 @@ def parse_answer(form: Mapping[str, str], upload: Upload | None, case: Case, now
 
 def record_answer(session: Session, case: Case, answer: Answer, actor: Actor, now: dt.datetime) -> CompanyResponse:
     """The company's answer and its file; "charged again" reopens a finished case (never a withdrawn one)."""
-    from casework.cases.workflow import CaseConflict, record_response  # the workflow calls back into this module
-
-    if case.status not in ANSWERABLE | FINISHED:
+    if case.status not in ANSWERABLE and case.status not in FINISHED:
         raise CaseConflict("An answer can be recorded once your letter is confirmed.")
     if case.status in FINISHED and answer.kind != "charged_again":
         raise CaseConflict("This case is finished; tell us only if you were charged again.")
@@ -180,14 +167,24 @@ def store_attachment(session: Session, case: Case, response: CompanyResponse | N
     return row
 
 
+def refund_amount(raw: str) -> decimal.Decimal | None:
+    """A refunded amount as typed (thousands commas allowed), or None unless it is a positive amount.
+
+    The consumer's form and the caseworker's outcome form both read refunds with it."""
+    cleaned = raw.strip().replace(",", "")
+    if not AMOUNT_RE.match(cleaned) or decimal.Decimal(cleaned) <= 0:
+        return None
+    return decimal.Decimal(cleaned)
+
+
 def parse_refund(form: Mapping[str, str], case: Case, now: dt.datetime) -> Refund:
     errors: dict[str, str] = {}
-    raw_amount = form.get("refund.amount", "").strip().replace(",", "")
+    typed = refund_amount(form.get("refund.amount", ""))
     amount = decimal.Decimal(0)
-    if not AMOUNT_RE.match(raw_amount) or decimal.Decimal(raw_amount) <= 0:
+    if typed is None:
         errors["refund.amount"] = "Enter the amount, such as 12.00."
     else:
-        amount = decimal.Decimal(raw_amount).quantize(decimal.Decimal("0.01"))
+        amount = typed.quantize(decimal.Decimal("0.01"))
     currency = form.get("refund.currency", "").strip().upper()
     if currency not in currencies():
         errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
@@ -199,8 +196,6 @@ def parse_refund(form: Mapping[str, str], case: Case, now: dt.datetime) -> Refun
 
 def record_refund(session: Session, case: Case, refund: Refund, actor: Actor, now: dt.datetime) -> None:
     """The money came back: the case shows it, and the timeline keeps each report."""
-    from casework.cases.workflow import CaseConflict
-
     if case.status not in ANSWERABLE:
         raise CaseConflict("A refund can be reported while the case is open.")
     case.refund_received_amount = refund.amount
@@ -230,8 +225,6 @@ def parse_info(form: Mapping[str, str]) -> str:
 
 def provide_info(session: Session, case: Case, text: str, now: dt.datetime) -> None:
     """The consumer answered a caseworker's question: the case goes back to where it was."""
-    from casework.cases.workflow import CaseConflict, transition
-
     previous = case.status_before_needs_info
     if case.status is not CaseStatus.NEEDS_INFO or previous is None:
         raise CaseConflict("Nothing is being asked of you on this case right now.")
@@ -248,72 +241,3 @@ def info_request(events: list[CaseEvent]) -> str | None:
                     return str(event.data[key])
             return None
     return None
-
-
-def _settings(session: Session) -> Settings | None:
-    settings = session.info.get(SETTINGS_KEY)
-    if isinstance(settings, Settings):
-        return settings
-    return runtime_of().settings if has_app_context() else None
-
-
-def notify_change(session: Session, case: Case, action: str, now: dt.datetime,
-                   data: Mapping[str, Any] | None = None) -> None:
-    """Hook for every status change: delivery, a delivered follow-up and resolution are e-mailed to the consumer."""
-    if case.status is CaseStatus.SENT and action == "delivered":
-        what = "delivered"
-    elif case.status is CaseStatus.FOLLOW_UP and action == "delivered":
-        what = "follow_up"
-    elif case.status is CaseStatus.RESOLVED:
-        what = "resolved"
-    else:
-        return
-    settings = _settings(session)
-    if settings is None:
-        log.warning("no settings on this session; the %s e-mail for case %s is not sent", what, case.id)
-        return
-    notify_status(session, settings, case, what, now, answer_due=str((data or {}).get("answer_due") or ""))
-
-
-def _reopens(session: Session, case: Case) -> int:
-    return int(session.execute(select(func.count(CaseEvent.id)).where(
-        CaseEvent.case_id == case.id, CaseEvent.action == "reopened")).scalar_one())
-
-
-def _discriminator(session: Session, case: Case, what: str, now: dt.datetime) -> str:
-    if what == "answer_due":
-        return (case.answer_due_on or now.date()).isoformat()
-    if what == "follow_up":
-        return str(case.follow_ups_sent)
-    return f"r{_reopens(session, case)}"  # a reopened case is delivered or resolved anew
-
-
-def notify_status(session: Session, settings: Settings, case: Case, what: str, now: dt.datetime, *,
-                  discriminator: str | None = None, answer_due: str = "") -> OutboundEmail | None:
-    """Queue the consumer's e-mail for a status change (``delivered``, ``answer_due``, ``follow_up``,
-    ``resolved``), once per event: the idempotency key, and so the Message-ID, is stable.
-
-    "filed" has no e-mail here: letter cases get the confirmation e-mail, and filing stays lean.
-    """
-    if what not in STATUS_MAILS:
-        raise ValueError(f"no status e-mail for {what!r}")
-    if case.personal_data_deleted_at is not None:
-        return None
-    if what == "answer_due" and case.reminders_unsubscribed_at is not None:
-        return None
-    key = f"status:{case.id}:{what}:{discriminator or _discriminator(session, case, what, now)}"
-    existing = session.execute(select(OutboundEmail).where(OutboundEmail.idempotency_key == key)).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    provider = default_catalog().get(case.provider_slug)
-    company = (case.company or {}).get("name") or (provider.name if provider else case.provider_slug)
-    token = issue_token(session, case, settings.secret_key)
-    due = answer_due or (case.answer_due_on.isoformat() if case.answer_due_on else "")
-    outcome = case.outcome.value.replace("_", " ") if isinstance(case.outcome, Outcome) else ""
-    return queue_email(
-        session, settings, key=key, kind=f"status_{what}", to=[case.consumer_email], template=f"status_{what}",
-        context={"case": case, "company": company,
-                 "status_url": f"{settings.base_url}/c/{token}", "answer_due": due, "outcome": outcome,
-                 "follow_ups": case.follow_ups_sent},
-        now=now, case_id=case.id,
-    )

@@ -18,13 +18,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
-from casework.cases import workflow
+from casework.cases.delivery import (
+    LETTER_TO_COMPANY,
+    TRACKING_MAX,
+    answer_due,
+    channel_address,
+    delivery_channel,
+    letter_filename,
+    queue_letter_to_company,
+    snapshot_channel,
+)
+from casework.cases.errors import CaseError
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
-from casework.cases.services import CaseError
+from casework.cases.notify import move, notify_status
 from casework.cases.states import Actor, CaseStatus
-from casework.cases.tokens import issue_token
-from casework.catalog import default_catalog
-from casework.catalog.loader import Provider
+from casework.cases.tokens import status_link
+from casework.cases.transitions import FINISHED, CaseConflict, transition
 from casework.config import Settings
 from casework.db import utcnow, writing_session
 from casework.letters.models import Letter
@@ -38,33 +47,16 @@ REMINDER_KINDS = ("follow_up", "final_notice")
 REMINDER_TO_COMPANY = "reminder_to_company"
 REMINDER_TO_SUBMIT = "reminder_to_submit"
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 SWEEP_BATCH = 50
 
 
-def answer_days(case: Case) -> int:
-    """The company's days to answer, from its catalog entry; any other company gets the default."""
-    provider = default_catalog().get(case.provider_slug)
-    return provider.answer_days if provider is not None else Provider.answer_days
-
-
 def start_clock(case: Case, delivered_at: dt.datetime) -> None:
-    case.answer_due_on = workflow.answer_due(case, delivered_at)
+    case.answer_due_on = answer_due(case, delivered_at)
 
 
 def stop_clock(case: Case) -> None:
     """The company answered: whatever it said, the silence rules no longer apply."""
     case.answer_due_on = None
-
-
-def status_changed(case: Case, target: CaseStatus, now: dt.datetime) -> None:
-    """Keep ``resolved_at`` (the auto-close clock) and the answer clock in step with the status."""
-    if target is CaseStatus.RESOLVED:
-        case.resolved_at = now
-    elif target is not CaseStatus.CLOSED:
-        case.resolved_at = None  # reopened: the close clock starts again at the next resolution
-    if target in FINISHED:
-        case.answer_due_on = None
 
 
 def answered_since_delivery(session: Session, case: Case) -> bool:
@@ -79,8 +71,9 @@ def answered_since_delivery(session: Session, case: Case) -> bool:
 # --- delivery of follow-ups and final notices -------------------------------------------------------------
 
 
-def letter_delivered(session: Session, case: Case, letter: Letter, at: dt.datetime, now: dt.datetime,
-                     data: dict[str, Any], actor: Actor = Actor.SYSTEM, staff_id: int | None = None) -> None:
+def letter_delivered(session: Session, settings: Settings | None, case: Case, letter: Letter, at: dt.datetime,
+                     now: dt.datetime, data: dict[str, Any], actor: Actor = Actor.SYSTEM,
+                     staff_id: int | None = None) -> None:
     """A letter reached the company: the clock (re)starts; a delivered follow-up moves the case to follow_up."""
     if letter.kind == "cancellation":
         if case.status is CaseStatus.SENT:
@@ -93,12 +86,12 @@ def letter_delivered(session: Session, case: Case, letter: Letter, at: dt.dateti
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, actor_staff_id=staff_id, action="delivered",
                               data=info))
         return
-    due = workflow.answer_due(case, at)
+    due = answer_due(case, at)
     case.answer_due_on = due
     info["answer_due"] = due.isoformat()
     if case.status is CaseStatus.SENT and letter.kind == "follow_up":
-        workflow.transition(session, case, CaseStatus.FOLLOW_UP, actor, "delivered", now, data=info,
-                            staff_id=staff_id)
+        move(session, settings, case, CaseStatus.FOLLOW_UP, actor, "delivered", now, data=info,
+             staff_id=staff_id)
     else:
         session.add(CaseEvent(case_id=case.id, at=now, actor=actor, actor_staff_id=staff_id, action="delivered",
                               data=info))
@@ -109,19 +102,13 @@ def letter_rendered(session: Session, settings: Settings, case: Case, letter: Le
     to the consumer to submit by web form or post (and flagged to caseworkers)."""
     if letter.kind not in REMINDER_KINDS or case.status in FINISHED or case.personal_data_deleted_at is not None:
         return
-    kind, address = workflow.delivery_channel(letter)
-    attachment = [{"letter_id": letter.id, "filename": workflow.letter_filename(case, letter)}]
+    kind, address = delivery_channel(letter)
     if kind == "email":
-        version = letter.data_snapshot.get("policy_version") or case.policy_version
-        source = "consumer:company" if case.provider_slug == "other" else f"catalog:{case.provider_slug}@{version}"
-        queue_email(
-            session, settings, key=f"letter:{letter.id}:company", kind=workflow.LETTER_TO_COMPANY, to=[address],
-            cc=[case.consumer_email], reply_to=f"{case.consumer_name} <{case.consumer_email}>",
-            template=REMINDER_TO_COMPANY, context={"case": case, "letter": letter, "snapshot": letter.data_snapshot},
-            now=now, case_id=case.id, letter_id=letter.id, attachments=attachment, address_source=source,
-        )
+        queue_letter_to_company(session, settings, case, letter, now, template=REMINDER_TO_COMPANY,
+                                kind=LETTER_TO_COMPANY)
         return
-    status_url = f"{settings.base_url}/c/{issue_token(session, case, settings.secret_key)}"
+    attachment = [{"letter_id": letter.id, "filename": letter_filename(case, letter)}]
+    status_url = status_link(session, settings, case)
     queue_email(
         session, settings, key=f"letter:{letter.id}:to_submit", kind=REMINDER_TO_SUBMIT, to=[case.consumer_email],
         template=REMINDER_TO_SUBMIT,
@@ -140,22 +127,22 @@ def awaiting_submission(session: Session, case: Case) -> Letter | None:
     for kind in ("final_notice", "follow_up"):
         letter = latest_letter(session, case.id, kind)
         if (letter is not None and letter.status == "rendered" and letter.sent_at is None
-                and workflow.delivery_channel(letter)[0] != "email"):
+                and delivery_channel(letter)[0] != "email"):
             return letter
     return None
 
 
-def record_reminder_submission(session: Session, case: Case, letter: Letter, channel: str, at: dt.datetime,
-                               confirmation: str | None, actor: Actor, now: dt.datetime,
+def record_reminder_submission(session: Session, settings: Settings, case: Case, letter: Letter, channel: str,
+                               at: dt.datetime, confirmation: str | None, actor: Actor, now: dt.datetime,
                                staff_id: int | None = None) -> Delivery:
     """"I have submitted it" for a follow-up or final notice: its delivery, and the clock restarts."""
     if at > now + dt.timedelta(minutes=5):
         raise CaseError("The time of submission cannot be in the future.", {"at": "must not be in the future"})
-    if channel == "post" and confirmation and len(confirmation) > workflow.TRACKING_MAX:
+    if channel == "post" and confirmation and len(confirmation) > TRACKING_MAX:
         raise CaseError("A tracking number has at most 100 characters.",
-                        {"confirmation": f"at most {workflow.TRACKING_MAX} characters for a tracking number"})
+                        {"confirmation": f"at most {TRACKING_MAX} characters for a tracking number"})
     delivery = Delivery(case_id=case.id, letter_id=letter.id, channel=channel,
-                        address=workflow.channel_address(case, letter, channel)[:2000], at=at, by=actor,
+                        address=channel_address(case, letter, channel)[:2000], at=at, by=actor,
                         by_staff_id=staff_id, confirmation=confirmation,
                         tracking_number=confirmation if channel == "post" else None)
     session.add(delivery)
@@ -163,22 +150,22 @@ def record_reminder_submission(session: Session, case: Case, letter: Letter, cha
     data: dict[str, Any] = {"channel": channel}
     if channel == "post" and confirmation:
         data["tracking_number"] = confirmation
-    letter_delivered(session, case, letter, at, now, data, actor, staff_id)
+    letter_delivered(session, settings, case, letter, at, now, data, actor, staff_id)
     return delivery
 
 
 def send_final_notice(session: Session, settings: Settings, case: Case, staff_id: int, now: dt.datetime) -> Letter:
     """A caseworker's decision after silence: the final notice, delivered like the follow-up once rendered."""
     if case.status not in (CaseStatus.SENT, CaseStatus.FOLLOW_UP, CaseStatus.ESCALATED):
-        raise workflow.CaseConflict("A final notice goes only to a company that has the letter and has not "
-                                    "settled the case.")
+        raise CaseConflict("A final notice goes only to a company that has the letter and has not "
+                           "settled the case.")
     previous = latest_letter(session, case.id, "final_notice")
     if previous is not None and previous.status != "failed":
-        raise workflow.CaseConflict("A final notice was already requested for this case.")
+        raise CaseConflict("A final notice was already requested for this case.")
     try:
         letter = request_letter(session, case, "final_notice", now, base_url=settings.base_url)
     except ValueError:
-        raise workflow.CaseConflict("The case has no rendered cancellation letter to refer to.") from None
+        raise CaseConflict("The case has no rendered cancellation letter to refer to.") from None
     case.updated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.STAFF, actor_staff_id=staff_id,
                           action="final_notice_requested", data={"letter_id": letter.id}))
@@ -254,8 +241,6 @@ def on_silence(session: Session, settings: Settings, case: Case, due: dt.date, n
             case.follow_ups_sent = 1
             session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="answer_overdue",
                                   data={**data, "letter_id": letter.id}))
-            from casework.cases.answers import notify_status  # answers imports the workflow, which imports us
-
             notify_status(session, settings, case, "answer_due", now, discriminator=due.isoformat(),
                           answer_due=due.isoformat())
             counts["follow_ups"] += 1
@@ -273,10 +258,10 @@ def close_batch(session: Session, settings: Settings, now: dt.datetime) -> int:
         .order_by(Case.resolved_at, Case.id).limit(SWEEP_BATCH).with_for_update(skip_locked=True)
     ))
     for case in cases:
-        workflow.transition(session, case, CaseStatus.CLOSED, Actor.SYSTEM, "closed_automatically", now,
-                            outcome=case.outcome,
-                            data={"resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
-                                  "after_days": settings.resolved_close_days})
+        transition(session, case, CaseStatus.CLOSED, Actor.SYSTEM, "closed_automatically", now,
+                   outcome=case.outcome,
+                   data={"resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
+                         "after_days": settings.resolved_close_days})
     return len(cases)
 
 
@@ -313,6 +298,6 @@ def staff_flags(session: Session, cases: Sequence[FlaggedCase]) -> dict[int, lis
     if open_ids:
         for case_id, kind, snapshot in session.execute(_LETTERS_TO_SUBMIT, {"case_ids": open_ids}):
             label = ("Follow-up to submit" if kind == "follow_up" else "Final notice to submit")
-            if workflow.snapshot_channel(snapshot)[0] != "email" and label not in flags[case_id]:
+            if snapshot_channel(snapshot)[0] != "email" and label not in flags[case_id]:
                 flags[case_id].append(label)
     return flags

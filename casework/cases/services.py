@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from casework.assess import AssessmentFacts, assess, consumer_today
 from casework.cases import urgency
+from casework.cases.errors import CaseError as CaseError  # where filing's callers have always found it
 from casework.cases.filing_rows import FilingRows, insert_filing
 from casework.cases.models import Case
 from casework.cases.references import new_reference
@@ -24,14 +25,6 @@ from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.services import RENDER_TASK, pending_letter_values
-
-
-class CaseError(Exception):
-    """A rule refused the request; ``fields`` names the offending inputs."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 @dataclass(frozen=True)

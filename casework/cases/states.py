@@ -46,6 +46,10 @@ class RequestedOutcome(StrEnum):
 
 S = CaseStatus
 
+# A finished case: nothing more goes out for it, and only "charged again" or a caseworker reopens it. Here,
+# with the statuses, so that every floor (reminders included, below the state machine) reads the one tuple.
+FINISHED: tuple[CaseStatus, ...] = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+
 # "needs_info" returns to the status it came from; that target is checked against the case itself.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.NEW: frozenset({S.READY, S.NEEDS_INFO, S.RESOLVED}),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.cases.models import AccessToken, Case
+from casework.config import Settings
 
 
 def token_hmac(secret_key: str, token: str) -> bytes:
@@ -30,6 +31,16 @@ def issue_token(session: Session, case: Case, secret_key: str) -> str:
     token, digest = new_token(secret_key)
     session.add(AccessToken(case_id=case.id, token_hmac=digest))
     return token
+
+
+def status_url(base_url: str, token: str) -> str:
+    """The consumer's private page for a case: the one place its address is spelled."""
+    return f"{base_url}/c/{token}"
+
+
+def status_link(session: Session, settings: Settings, case: Case) -> str:
+    """A fresh private link to the case's page, for an e-mail (the token is shown once, so each gets its own)."""
+    return status_url(settings.base_url, issue_token(session, case, settings.secret_key))
 
 
 def case_for_token(session: Session, secret_key: str, token: str) -> Case | None:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from casework.cases.states import CaseStatus
+from casework.cases.states import FINISHED, CaseStatus
 
 # Cases with nothing dated to act on sort after every dated one, oldest first among themselves.
 NO_DEADLINE = dt.date(9999, 12, 31)
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
 
 ANSWER_DUE = "answer_due"

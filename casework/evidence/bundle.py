@@ -13,8 +13,8 @@ import zipfile
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from casework.cases.delivery import letter_filename
 from casework.cases.models import Case
-from casework.cases.workflow import letter_filename
 from casework.evidence.pack import EVIDENCE_STATUSES, pack_filename
 from casework.letters.models import Letter
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from weasyprint import CSS, HTML
 
+from casework.cases.delivery import letter_filename
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.states import INTERNAL_ACTIONS
-from casework.cases.workflow import letter_filename
 from casework.catalog import default_catalog
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
 from casework.letters.models import Letter

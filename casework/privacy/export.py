@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, undefer
 
+from casework.cases.delivery import letter_filename
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.states import INTERNAL_ACTIONS
-from casework.cases.workflow import letter_filename
 from casework.evidence.bundle import ENTRY_TIME, SUMS_NAME, sha256_sums
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail

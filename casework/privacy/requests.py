@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from casework.cases.confirmation import CodeRefused, check_code
 from casework.cases.models import Case, CaseEvent
 from casework.cases.references import CROCKFORD
-from casework.cases.states import Actor, CaseStatus
-from casework.cases.tokens import issue_token, token_hmac
-from casework.cases.workflow import CaseConflict, withdraw
+from casework.cases.states import FINISHED, Actor
+from casework.cases.tokens import status_link, token_hmac
+from casework.cases.transitions import CaseConflict
+from casework.cases.workflow import withdraw
 from casework.config import Settings
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
@@ -29,7 +30,6 @@ from casework.privacy.models import ErasureCode
 CODE_LIFETIME = dt.timedelta(days=1)
 ERASURE_EMAIL = "erasure_code"
 REQUESTED_ACTION = "erasure_requested"
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 
 
 def _issue_code(session: Session, case: Case, secret_key: str, now: dt.datetime) -> tuple[ErasureCode, str]:
@@ -52,7 +52,7 @@ def request_erasure(session: Session, settings: Settings, case: Case, now: dt.da
     if case.personal_data_deleted_at is not None:
         raise CaseConflict("The personal data of this case is already deleted.")
     row, code = _issue_code(session, case, settings.secret_key, now)
-    status_url = f"{settings.base_url}/c/{issue_token(session, case, settings.secret_key)}"
+    status_url = status_link(session, settings, case)
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action=REQUESTED_ACTION, data={}))
     return queue_email(
         session, settings, key=f"erasure:{row.id}", kind=ERASURE_EMAIL, to=[case.consumer_email],

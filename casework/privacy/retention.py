@@ -14,12 +14,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case
-from casework.cases.states import CaseStatus
+from casework.cases.states import FINISHED
 from casework.db import is_postgresql, writing_session
 from casework.privacy.erasure import erase_cases
 from casework.runtime import Runtime
-
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 
 
 def due_condition(cutoff: dt.datetime) -> ColumnElement[bool]:

@@ -13,7 +13,7 @@ from casework.cases.confirmation import CodeRefused
 from casework.cases.models import Case
 from casework.cases.schemas import normalised_email
 from casework.cases.tokens import case_for_token
-from casework.cases.workflow import CaseConflict
+from casework.cases.transitions import CaseConflict
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter

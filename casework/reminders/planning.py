@@ -16,14 +16,13 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
-from casework.cases.states import Actor, BillingChannel, CaseStatus
+from casework.cases.states import FINISHED, Actor, BillingChannel
 from casework.reminders.models import REMINDER_KINDS, Reminder
 
 # Assessment deadline kinds that become consumer reminders (the same names as Reminder.kind).
 CONSUMER_KINDS = ("refund_window_end", "trial_end", "renewal")
 LEAD_DAYS = (3, 0)
 LOCAL_TIME = dt.time(9, 0)
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 PLANNED_EVENT = "reminders_planned"
 # App-store cases are planned by the sweep (filing stays untouched); it looks this far back.
 APP_STORE_LOOKBACK = dt.timedelta(days=2)

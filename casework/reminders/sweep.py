@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.models import AccessToken, Case
-from casework.cases.tokens import new_token
+from casework.cases.tokens import new_token, status_url
 from casework.config import Settings
 from casework.db import is_postgresql, utcnow, writing_session
 from casework.jobs.dispatch import dispatch_after_commit
@@ -65,17 +65,17 @@ def reminder_email(settings: Settings, case: Case, reminder: Reminder, deadline:
     label = _label(case, reminder, deadline)
     assessment = case.assessment or {}
     company = (case.company or {}).get("name") or (assessment.get("provider") or {}).get("name") or case.provider_slug
-    status_url = f"{settings.base_url}/c/{token}"
+    link = status_url(settings.base_url, token)
     unsubscribe = unsubscribe_url(settings.base_url, settings.secret_key, case.id)
     summary = f"Act by today: {label} ({company}, {case.reference})"
     ics = deadline_calendar(
         uid=event_uid(case.reference, reminder.kind, deadline, settings.message_id_domain), summary=summary,
-        description=f"{label}: {in_words(deadline)}. Act by {in_words(act_by)}. Your case: {status_url}",
-        act_by=act_by, url=status_url, stamp=now)
+        description=f"{label}: {in_words(deadline)}. Act by {in_words(act_by)}. Your case: {link}",
+        act_by=act_by, url=link, stamp=now)
     context: dict[str, Any] = {
         "case": case, "company": company, "label": label, "kind": reminder.kind, "lead_days": reminder.lead_days,
         "deadline_words": in_words(deadline), "act_by_words": in_words(act_by),
-        "steps": list(assessment.get("steps") or []), "status_url": status_url, "unsubscribe_url": unsubscribe,
+        "steps": list(assessment.get("steps") or []), "status_url": link, "unsubscribe_url": unsubscribe,
     }
     subject, text, html = render_email(REMINDER_EMAIL, context)
     key = reminder_key(reminder.id)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casework.cases import clock, workflow
+from casework.cases import clock, transitions, workflow
 from casework.cases.answers import (
     ANSWERABLE,
     ATTACHMENT_MAX,
@@ -25,7 +25,9 @@ from casework.cases.answers import (
     sniff,
     store_attachment,
 )
+from casework.cases.delivery import LETTER_TO_COMPANY, delivery_channel, queue_letter_to_company
 from casework.cases.models import Case, CaseEvent, CompanyResponse
+from casework.cases.notify import move
 from casework.cases.schemas import currencies
 from casework.cases.services import CaseError
 from casework.cases.states import (
@@ -37,14 +39,14 @@ from casework.cases.states import (
     Outcome,
     can_transition,
 )
-from casework.cases.tokens import issue_token
+from casework.cases.tokens import status_link
+from casework.cases.transitions import FINISHED, reopen_target
 from casework.catalog import default_catalog
 from casework.config import Settings
 from casework.letters.models import Letter
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
-from casework.reminders import planning as reminder_planning
 from casework.staff.models import CaseNote, StaffUser
 
 NOTE_MAX = 5000
@@ -53,7 +55,6 @@ REASON_MAX = 2000
 NAME_MAX = 200
 REFERENCE_MAX = 200
 REFUND_OUTCOMES = frozenset({Outcome.CANCELLED_REFUNDED, Outcome.CANCELLED_PARTIAL_REFUND})
-FINISHED = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
 QUESTION_EMAIL = "info_request"
 # A resend is a copy of a delivered letter: its own kind, so its acceptance is not a new delivery (the
 # company's clock and the letter's delivery time stay those of the first delivery).
@@ -157,7 +158,7 @@ def _answerable(case: Case, kind: str) -> None:
     """The consumer's rules for an answer, in a caseworker's words."""
     if case.personal_data_deleted_at is not None:
         raise workflow.CaseConflict("This case's personal data is deleted; nothing more can be recorded.")
-    if case.status not in ANSWERABLE | FINISHED:
+    if case.status not in ANSWERABLE and case.status not in FINISHED:
         raise workflow.CaseConflict(f"An answer can be recorded once the consumer has confirmed the letter; "
                                     f"this case is {_words(case.status)}.")
     if case.status in FINISHED and kind != "charged_again":
@@ -227,40 +228,32 @@ def resolve(session: Session, settings: Settings, case: Case, staff: StaffUser, 
                now, {"amount": f"{case.refund_received_amount:.2f}", "currency": refunded.currency,
                      "on": refunded.on.isoformat()})
     case.status_before_needs_info = None
-    workflow.transition(session, case, CaseStatus.RESOLVED, Actor.STAFF, "resolved", now, outcome=outcome,
-                        data={"outcome": outcome.value}, staff_id=staff.id)
+    move(session, settings, case, CaseStatus.RESOLVED, Actor.STAFF, "resolved", now, outcome=outcome,
+         data={"outcome": outcome.value}, staff_id=staff.id)
 
 
 def close(session: Session, case: Case, staff: StaffUser, now: dt.datetime) -> None:
     """resolved → closed, by a caseworker (the sweep does it after the configured days)."""
     _require(case, CaseStatus.CLOSED)
-    workflow.transition(session, case, CaseStatus.CLOSED, Actor.STAFF, "closed", now, outcome=case.outcome,
-                        staff_id=staff.id)
+    transitions.transition(session, case, CaseStatus.CLOSED, Actor.STAFF, "closed", now, outcome=case.outcome,
+                           staff_id=staff.id)
 
 
-def reopen_target(case: Case) -> CaseStatus:
-    """Letter cases go back to waiting for the company; app-store cases to the start."""
-    return CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW
+_REOPEN_REFUSED = {
+    transitions.NOT_FINISHED: "Only a resolved or closed case can be reopened; this one is {status}.",
+    transitions.WITHDRAWN: "A withdrawn case cannot be reopened; the consumer can file a new case.",
+    transitions.MERGED: "A merged case cannot be reopened; the case it was merged into carries on.",
+    transitions.ERASED: "This case's personal data is deleted; it cannot be reopened.",
+}
 
 
 def reopen(session: Session, settings: Settings, case: Case, staff: StaffUser, reason: str, now: dt.datetime) -> None:
     """resolved/closed → sent (letter cases) or new (app-store cases); never for withdrawn; outcome cleared."""
-    if case.status not in FINISHED:
-        raise workflow.CaseConflict(f"Only a resolved or closed case can be reopened; this one is "
-                                    f"{_words(case.status)}.")
-    if case.outcome is Outcome.WITHDRAWN:
-        raise workflow.CaseConflict("A withdrawn case cannot be reopened; the consumer can file a new case.")
-    if case.merged_into_id is not None:
-        raise workflow.CaseConflict("A merged case cannot be reopened; the case it was merged into carries on.")
-    if case.personal_data_deleted_at is not None:
-        raise workflow.CaseConflict("This case's personal data is deleted; it cannot be reopened.")
+    refusal = transitions.reopen_refusal(case)
+    if refusal is not None:
+        raise workflow.CaseConflict(_REOPEN_REFUSED[refusal].format(status=_words(case.status)))
     text = _text(reason, "reason", REASON_MAX, "why the case is reopened")
-    previous, target = case.status, reopen_target(case)
-    case.status, case.outcome, case.updated_at = target, None, now
-    clock.status_changed(case, target, now)
-    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.STAFF, actor_staff_id=staff.id, action="reopened",
-                          from_status=previous, to_status=target, data={"reason": text}))
-    reminder_planning.replan(session, case, now)
+    transitions.reopen(session, case, Actor.STAFF, now, {"reason": text}, staff_id=staff.id)
 
 
 def _asks(session: Session, case: Case) -> int:
@@ -274,16 +267,16 @@ def ask_consumer(session: Session, settings: Settings, case: Case, staff: StaffU
     _require(case, CaseStatus.NEEDS_INFO)
     text = _text(question, "question", QUESTION_MAX, "the question")
     previous = case.status
-    workflow.transition(session, case, CaseStatus.NEEDS_INFO, Actor.STAFF, "info_requested", now,
-                        data={"question": text}, staff_id=staff.id)
+    move(session, settings, case, CaseStatus.NEEDS_INFO, Actor.STAFF, "info_requested", now,
+         data={"question": text}, staff_id=staff.id)
     case.status_before_needs_info = previous
     session.flush()
-    token = issue_token(session, case, settings.secret_key)
+    link = status_link(session, settings, case)
     return queue_email(
         session, settings, key=f"question:{case.id}:{_asks(session, case)}", kind=QUESTION_EMAIL,
         to=[case.consumer_email], template=QUESTION_EMAIL,
         context={"case": case, "company": _company(case), "question": text,
-                 "status_url": f"{settings.base_url}/c/{token}"},
+                 "status_url": link},
         now=now, case_id=case.id,
     )
 
@@ -315,9 +308,9 @@ def escalate(session: Session, settings: Settings, case: Case, staff: StaffUser,
     case.escalation_due_at = None
     pack = {"staff": f"{settings.base_url}{STAFF_PACK_PATH.format(reference=case.reference)}",
             "consumer": CONSUMER_PACK_PATH}
-    workflow.transition(session, case, CaseStatus.ESCALATED, Actor.STAFF, "escalated", now,
-                        data={"kind": escalation.kind, "name": name, "reference": reference, "evidence_pack": pack},
-                        staff_id=staff.id)
+    move(session, settings, case, CaseStatus.ESCALATED, Actor.STAFF, "escalated", now,
+         data={"kind": escalation.kind, "name": name, "reference": reference, "evidence_pack": pack},
+         staff_id=staff.id)
     if final_notice:
         clock.send_final_notice(session, settings, case, staff.id, now)
 
@@ -377,7 +370,7 @@ def resend_letter(session: Session, settings: Settings, case: Case, staff: Staff
     letter = latest_letter(session, case.id)
     if letter is None or letter.status != "rendered":
         raise workflow.CaseConflict("There is no written letter to send again.")
-    kind, address = workflow.delivery_channel(letter)
+    kind, address = delivery_channel(letter)
     if kind != "email":
         raise workflow.CaseConflict(f"This company takes the letter by {kind.replace('_', ' ')}, not by e-mail.")
     if letter.sent_at is None:
@@ -387,16 +380,8 @@ def resend_letter(session: Session, settings: Settings, case: Case, staff: Staff
     prefix = f"letter:{letter.id}:company:resend:"
     count = int(session.execute(select(func.count(OutboundEmail.id)).where(
         OutboundEmail.idempotency_key.like(f"{prefix}%"))).scalar_one())
-    snapshot = letter.data_snapshot
-    source = ("consumer:company" if case.provider_slug == "other"
-              else f"catalog:{case.provider_slug}@{snapshot.get('policy_version') or case.policy_version}")
-    email = queue_email(
-        session, settings, key=f"{prefix}{count + 1}", kind=LETTER_RESENT, to=[address], cc=[case.consumer_email],
-        reply_to=f"{case.consumer_name} <{case.consumer_email}>", template=workflow.LETTER_TO_COMPANY,
-        context={"case": case, "letter": letter, "snapshot": snapshot}, now=now, case_id=case.id,
-        letter_id=letter.id, attachments=[{"letter_id": letter.id, "filename": workflow.letter_filename(case, letter)}],
-        address_source=source,
-    )
+    email = queue_letter_to_company(session, settings, case, letter, now, template=LETTER_TO_COMPANY,
+                                    kind=LETTER_RESENT, key=f"{prefix}{count + 1}")
     _event(session, case, staff, "letter_resent", now,
            {"letter_id": letter.id, "email_id": email.id, "message_id": email.message_id, "to": address})
     return email

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from casework.cases.models import Case, CaseEvent
 from casework.cases.services import CaseError
 from casework.cases.states import ESCALATION_KINDS, Actor, CaseStatus, Outcome
-from casework.cases.workflow import CaseConflict
+from casework.cases.transitions import CaseConflict
 from casework.config import Settings
 from casework.db import is_postgresql
 from casework.staff import actions

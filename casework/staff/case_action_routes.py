@@ -19,9 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
 from casework.cases import clock
-from casework.cases.answers import UPLOAD_REQUEST_MAX, Upload
+from casework.cases.answers import UPLOAD_REQUEST_MAX, Upload, refund_amount
 from casework.cases.models import Case
-from casework.cases.schemas import AMOUNT_RE
 from casework.cases.services import CaseError
 from casework.cases.states import Actor, Outcome
 from casework.cases.workflow import CaseConflict, approve_delivery, record_submission, retry_email
@@ -231,26 +230,21 @@ def record_response(reference: str) -> ResponseReturnValue:
 
 
 def _refunded() -> actions.Refunded | None:
-    """The optional refund with the outcome: nothing typed is no refund; anything typed must be whole.
-
-    The amount and currency checks repeat casework.cases.answers.parse_refund (the consumer's form); they
-    should become one parser there."""
+    """The optional refund with the outcome: nothing typed is no refund; anything typed must be whole."""
     raw_amount = request.form.get("refund.amount", "").strip().replace(",", "")[:20]
     raw_currency = request.form.get("refund.currency", "").strip().upper()[:10]
     if not raw_amount and not request.form.get("refund.on", "").strip():
         return None
     errors: dict[str, str] = {}
-    amount = decimal.Decimal(0)
-    if not AMOUNT_RE.match(raw_amount) or decimal.Decimal(raw_amount) <= 0:
+    amount = refund_amount(raw_amount)
+    if amount is None:
         errors["refund.amount"] = "Enter the amount, such as 12.00."
-    else:
-        amount = decimal.Decimal(raw_amount)
     if len(raw_currency) != 3:
         errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
     on = _form_date("refund.on", errors)
     if errors or on is None:
         raise CaseError("The refund needs correcting.", errors)
-    return actions.Refunded(amount, raw_currency, on)
+    return actions.Refunded(amount or decimal.Decimal(0), raw_currency, on)
 
 
 @bp.post("/cases/<reference>/resolve")

@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.services import CaseError
-from casework.cases.states import Actor, CaseStatus
+from casework.cases.states import FINISHED, Actor, CaseStatus
 from casework.staff.models import StaffUser
 from casework.staff.queue_line import QUEUE_LINE_COLUMNS, QueueLine
 
 # The statuses where a caseworker has something to do; unconfirmed new cases wait for the consumer.
 TAKE_STATUSES = (CaseStatus.NEEDS_INFO, CaseStatus.READY, CaseStatus.SENT, CaseStatus.FOLLOW_UP,
                  CaseStatus.ESCALATED)
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 
 
 def waiting_for_someone() -> ColumnElement[bool]:

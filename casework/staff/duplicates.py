@@ -18,16 +18,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from casework.cases.delivery import LETTER_TO_COMPANY
 from casework.cases.models import Case, CaseEvent
-from casework.cases.states import Actor, CaseStatus
-from casework.cases.workflow import LETTER_TO_COMPANY, CaseConflict
+from casework.cases.states import FINISHED, Actor, CaseStatus
+from casework.cases.transitions import CaseConflict, finish
 from casework.config import Settings
 from casework.mail.models import OutboundEmail
 from casework.reminders import planning as reminder_planning
 from casework.reminders.models import REMINDER_KINDS
 from casework.staff.models import StaffUser
 
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 OTHER = "other"
 # How deep a chain of merges (A into B, then B into C) the survivor's timeline follows.
 MAX_MERGE_DEPTH = 10
@@ -139,14 +139,12 @@ def merge(session: Session, settings: Settings, survivor: Case, absorbed: Case, 
     """Fold ``absorbed`` into ``survivor``: closed without an outcome, pointing to the survivor, its company
     clock stopped and its reminders cancelled; an event on each case names the other."""
     _check(session, survivor, absorbed)
-    previous = absorbed.status
-    absorbed.status, absorbed.outcome, absorbed.status_before_needs_info = CaseStatus.CLOSED, None, None
+    absorbed.status_before_needs_info = None
+    finish(session, absorbed, CaseStatus.CLOSED, None, Actor.STAFF, "merged_into", now,
+           data={"into": survivor.reference}, staff_id=staff.id)
     absorbed.merged_into_id = survivor.id
     absorbed.answer_due_on = absorbed.escalation_due_at = None
     absorbed.updated_at = survivor.updated_at = now
-    session.add(CaseEvent(case_id=absorbed.id, at=now, actor=Actor.STAFF, actor_staff_id=staff.id,
-                          action="merged_into", from_status=previous, to_status=CaseStatus.CLOSED,
-                          data={"into": survivor.reference}))
     session.add(CaseEvent(case_id=survivor.id, at=now, actor=Actor.STAFF, actor_staff_id=staff.id,
                           action="merged_from", data={"from": absorbed.reference}))
     _stop_outgoing(session, absorbed.id)

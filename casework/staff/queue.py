@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, aliased, load_only
 
 from casework.cases import clock, urgency
 from casework.cases.models import Case
-from casework.cases.states import CaseStatus
+from casework.cases.states import FINISHED, CaseStatus
 from casework.cases.status_counts import status_counts
 from casework.cases.urgency import NO_DEADLINE
 from casework.catalog import default_catalog
@@ -60,7 +60,6 @@ COUNT_CAP = 1_000
 # A search by part of a name that matches hundreds of cases is too broad to count further: finding each
 # match means reading names one by one (a common surname is in every twentieth case).
 NAME_SEARCH_COUNT_CAP = 200
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINISHED)
 CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
 MAX_WITHIN_DAYS = 366

@@ -19,12 +19,11 @@ from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, Delivery
-from casework.cases.states import CaseStatus, Outcome, RequestedOutcome
+from casework.cases.states import FINISHED, CaseStatus, Outcome, RequestedOutcome
 from casework.catalog import default_catalog
 from casework.db import is_postgresql
 
 OTHER = "other"
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 AWAITING_ANSWER = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
 REFUND_SUCCESS = (Outcome.CANCELLED_REFUNDED, Outcome.CANCELLED_PARTIAL_REFUND)
 CHANNELS = ("email", "web_form", "post")
