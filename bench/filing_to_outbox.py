@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from casework import create_app, migrate
-from casework.cases.services import file_case
+from casework.cases.filing import file_case
 from casework.letters.models import Letter
 from casework.letters.render import renderer
 from casework.mail.models import OutboundEmail

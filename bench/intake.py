@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import event
 
 from casework import create_app, migrate
+from casework.cases.filing import file_case
 from casework.cases.intake import parse_case_request
-from casework.cases.services import file_case
 from casework.db import utcnow
 from casework.runtime import runtime_of
 from tests.conftest import reset_database

@@ -20,8 +20,8 @@ from typing import Any
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from casework.cases.filing import assessment_of
 from casework.cases.models import Case
-from casework.cases.services import assessment_of
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
 from casework.letters.render import LetterRenderer
 from casework.letters.services import pending_letter_values

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from casework import create_app, migrate
+from casework.cases.filing import assessment_of, file_case
 from casework.cases.models import Case
-from casework.cases.services import assessment_of, file_case
 from casework.cases.states import CaseStatus
 from casework.reminders.models import Reminder
 from casework.reminders.sweep import run_reminder_sweep

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from casework import migrate
-from casework.cases.services import CaseError, NewCase, file_case
+from casework.cases.filing import CaseError, NewCase, file_case
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.cases.tokens import status_url
 from casework.catalog import CatalogError, default_catalog

@@ -22,8 +22,8 @@ from schemathesis import BaseSchema, Case, Response
 
 import casework.api.staff  # noqa: F401 - registers the staff operations in the description
 from casework.api.openapi import build_spec
+from casework.cases.filing import file_case
 from casework.cases.models import Case as CaseRow
-from casework.cases.services import file_case
 from casework.cases.states import BillingChannel, CaseStatus, Outcome
 from casework.db import utcnow
 from casework.runtime import Runtime

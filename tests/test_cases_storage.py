@@ -11,9 +11,9 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import CaseError, FiledCase, file_case
 from casework.cases.models import AccessToken, Case, CaseEvent
 from casework.cases.references import decode_reference, encode_reference, is_reference, new_reference
-from casework.cases.services import CaseError, FiledCase, file_case
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.tokens import case_for_token, token_hmac
 from casework.letters.models import Letter

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.db import WRITE_INTENT, utcnow
 from casework.runtime import Runtime

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from casework.cases import delivery as clock
 from casework.cases.clock import overdue_batch, run_clock_sweep, send_final_notice
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.workflow import (
     LETTER_TO_COMPANY,

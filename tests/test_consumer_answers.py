@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from casework.cases.answers import ATTACHMENT_MAX
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
 from casework.cases.notify import notify_status
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.workflow import transition, withdraw
 from casework.db import utcnow

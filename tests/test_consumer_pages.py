@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, ConfirmationCode, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import BillingChannel, CaseStatus, Outcome
 from casework.db import utcnow
 from casework.letters.models import Letter

@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus
 from casework.cases.workflow import start_delivery
 from casework.config import ConfigError, load_settings

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.test import TestResponse
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus
 from casework.cases.workflow import start_delivery, transition, withdraw
 from casework.db import utcnow

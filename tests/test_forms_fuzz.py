@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus, Outcome
 from casework.db import metadata, utcnow
 from casework.runtime import Runtime

@@ -17,8 +17,8 @@ from werkzeug.test import TestResponse
 
 from casework import create_app
 from casework.cases.answers import ATTACHMENT_MAX, UPLOAD_REQUEST_MAX
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus
 from casework.db import utcnow
 from casework.letters.models import Letter

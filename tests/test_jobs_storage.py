@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casework.cases.services import file_case
+from casework.cases.filing import file_case
 from casework.db import utcnow
 from casework.jobs.claims import claim, fail_attempt, finish
 from casework.letters.models import Letter

@@ -22,8 +22,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import NewCase, assessment_of, fact_columns, file_case
 from casework.cases.models import Case
-from casework.cases.services import NewCase, assessment_of, file_case
 from casework.cases.states import RequestedOutcome
 from casework.letters.fetcher import AssetsOnlyFetcher
 from casework.letters.models import Letter
@@ -43,17 +43,8 @@ def noon(day: dt.date) -> dt.datetime:
 
 def transient_case(facts: NewCase, now: dt.datetime, **columns: Any) -> Case:
     """A Case as filing builds it (not stored), with the assessment of ``now``."""
-    values: dict[str, Any] = {
-        "reference": "CW-2026-7K3M9QXD", "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
-        "consumer_postal_address": facts.consumer_postal_address, "consumer_phone": facts.consumer_phone,
-        "account_identifier": facts.account_identifier, "details": facts.details, "country": facts.country,
-        "region": facts.region, "timezone": facts.timezone, "provider_slug": facts.provider, "plan_slug": facts.plan,
-        "policy_version": "test", "company": facts.company, "billing_channel": facts.billing_channel,
-        "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
-        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
-        "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
-        "requested_outcome": facts.requested_outcome, "assessment": assessment_of(facts, now),
-    }
+    values: dict[str, Any] = {"reference": "CW-2026-7K3M9QXD", **fact_columns(facts, "test"),
+                              "assessment": assessment_of(facts, now)}
     values.update(columns)
     return Case(**values)
 

@@ -27,8 +27,8 @@ from sqlalchemy import MetaData, func, select, update
 from sqlalchemy.engine import Engine
 
 from casework.cases.answers import Upload, store_attachment
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent, CompanyResponse
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.workflow import send_links
 from casework.db import utcnow

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.confirmation import issue_code
+from casework.cases.filing import assessment_of, file_case
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import assessment_of, file_case
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
 from casework.cases.workflow import (
     confirm,

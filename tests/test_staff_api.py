@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CompanyResponse
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus
 from casework.cases.tokens import token_hmac
 from casework.db import utcnow

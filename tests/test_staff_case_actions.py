@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent
-from casework.cases.services import file_case
 from casework.cases.states import INTERNAL_ACTIONS, Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.workflow import start_delivery, transition, withdraw
 from casework.db import utcnow

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome, RequestedOutcome
 from casework.db import is_postgresql
 from casework.runtime import Runtime

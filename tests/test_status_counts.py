@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseStatusDelta
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus, Outcome
 from casework.cases.status_counts import fold, status_counts
 from casework.runtime import Runtime

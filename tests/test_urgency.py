@@ -13,8 +13,8 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases import urgency
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import file_case
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.urgency import ANSWER_DUE, ESCALATION_DUE, NO_DEADLINE, Urgency, compute
 from casework.cases.urgency_sweep import refresh_batch, refresh_expired

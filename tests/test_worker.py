@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent, Delivery
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus
 from casework.cases.workflow import confirm, retry_email
 from casework.db import utcnow

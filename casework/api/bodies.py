@@ -12,6 +12,7 @@ from flask import request
 from pydantic import BaseModel, ConfigDict
 
 from casework.cases.intake import BadRequest, validate
+from casework.cases.models import Case
 from casework.db import utcnow
 
 JSON_TYPES = ("application/json",)
@@ -50,3 +51,22 @@ def merge_changes(current: dict[str, Any], changes: dict[str, Any]) -> dict[str,
         else:
             merged[key] = value
     return merged
+
+
+def case_as_request(case: Case) -> dict[str, Any]:
+    """The case's facts in the API's request shape, so a correction can be validated as a whole."""
+    return {
+        "provider": case.provider_slug, "plan": case.plan_slug, "billing_channel": case.billing_channel.value,
+        "country": case.country, "region": case.region, "timezone": case.timezone,
+        "payment_date": case.payment_date.isoformat() if case.payment_date else None,
+        "trial_start_date": case.trial_start_date.isoformat() if case.trial_start_date else None,
+        "next_renewal_date": case.next_renewal_date.isoformat() if case.next_renewal_date else None,
+        "certificate_earned": case.certificate_earned,
+        "amount": ({"value": f"{case.amount_value:.2f}", "currency": case.amount_currency}
+                   if case.amount_value is not None else None),
+        "requested_outcome": case.requested_outcome.value,
+        "consumer": {"name": case.consumer_name, "email": case.consumer_email,
+                     "postal_address": case.consumer_postal_address, "phone": case.consumer_phone},
+        "account_identifier": case.account_identifier, "details": case.details, "company": case.company,
+        "consent": {"send_in_my_name": True},
+    }

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from casework.access import route_rule
 from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
-from casework.api.bodies import Body, action_body, merge_changes, read_json_body
+from casework.api.bodies import Body, action_body, case_as_request, merge_changes, read_json_body
 from casework.api.documents import CaseOut, case_document, staff_document
 from casework.api.domain_errors import register_domain_errors
 from casework.api.errors import api_error
@@ -32,14 +32,13 @@ from casework.api.models import AssessmentOut
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import record_answer
 from casework.cases.confirmation import CodeRefused
+from casework.cases.filing import assessment_of, file_case
 from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request
 from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
-from casework.cases.services import assessment_of, file_case
 from casework.cases.states import Actor
 from casework.cases.tokens import issue_token, status_url
 from casework.cases.workflow import (
-    case_as_request,
     confirm,
     confirm_cancelled,
     correct_facts,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from casework.api.errors import api_error
+from casework.cases.filing import CaseError
 from casework.cases.intake import BadRequest, IntakeErrors, UnknownSlug
-from casework.cases.services import CaseError
 from casework.cases.transitions import CaseConflict
 
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from casework.cases.filing import NewCase
 from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
-from casework.cases.services import NewCase
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import Plan, Provider, default_catalog
 

@@ -31,10 +31,10 @@ from casework.cases.answers import (
 )
 from casework.cases.confirmation import CodeRefused
 from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
+from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.schemas import normalised_email
-from casework.cases.services import CaseError, file_case
 from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token
 from casework.cases.transitions import CaseConflict

@@ -6,15 +6,13 @@ so the rules live in one place. Works without JavaScript; nothing is saved befor
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
+from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, file_case
 from casework.cases.intake import NO_CHANNEL, IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
-from casework.cases.services import CaseError, NewCase, assessment_of, file_case
 from casework.cases.views import form_to_case_input
 from casework.catalog import default_catalog
 from casework.db import utcnow
@@ -154,16 +152,8 @@ def preview() -> ResponseReturnValue:
 
 def _unsaved_case(facts: NewCase) -> Case:
     provider = default_catalog().get(facts.provider)
-    fields: dict[str, Any] = {
-        "reference": "(preview)", "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
-        "consumer_postal_address": facts.consumer_postal_address, "account_identifier": facts.account_identifier,
-        "country": facts.country, "timezone": facts.timezone, "provider_slug": facts.provider,
-        "plan_slug": facts.plan, "policy_version": provider.policy_version if provider else "",
-        "company": facts.company, "billing_channel": facts.billing_channel, "payment_date": facts.payment_date,
-        "trial_start_date": facts.trial_start_date, "amount_value": facts.amount_value,
-        "amount_currency": facts.amount_currency, "requested_outcome": facts.requested_outcome,
-    }
-    return Case(**fields)
+    policy_version = provider.policy_version if provider else ""
+    return Case(reference="(preview)", **fact_columns(facts, policy_version))
 
 
 @bp.post("/check")

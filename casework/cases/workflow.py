@@ -29,9 +29,9 @@ from casework.cases.delivery import (
     snapshot_channel,
 )
 from casework.cases.errors import CaseError
+from casework.cases.filing import NewCase
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.notify import move
-from casework.cases.services import NewCase
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.tokens import status_link
 from casework.cases.transitions import (
@@ -167,13 +167,13 @@ def start_delivery(session: Session, settings: Settings, case: Case, letter: Let
     queue_letter_to_company(session, settings, case, letter, now)
 
 
-def record_email_delivery(session: Session, email: OutboundEmail, now: dt.datetime, confirmation: str) -> None:
+def record_email_delivery(session: Session, settings: Settings, email: OutboundEmail, now: dt.datetime,
+                          confirmation: str) -> None:
     """The company's server accepted the letter: that is its delivery (→ sent)."""
     case = session.get(Case, email.case_id) if email.case_id is not None else None
     letter = session.get(Letter, email.letter_id) if email.letter_id is not None else None
     if case is None or letter is None:
         return
-    settings = session_settings(session)  # the e-mail job that calls this is not handed the settings
     session.add(Delivery(case_id=case.id, letter_id=letter.id, outbound_email_id=email.id, channel="email",
                          address=email.recipients[0], at=now, by=Actor.SYSTEM,
                          confirmation=f"{confirmation}; Message-ID {email.message_id}"[:500]))
@@ -265,25 +265,6 @@ def _cancel_pending(session: Session, case_id: int) -> None:
         .values(status="cancelled")
         .execution_options(synchronize_session=False)
     )
-
-
-def case_as_request(case: Case) -> dict[str, Any]:
-    """The case's facts in the API's request shape, so a correction can be validated as a whole."""
-    return {
-        "provider": case.provider_slug, "plan": case.plan_slug, "billing_channel": case.billing_channel.value,
-        "country": case.country, "region": case.region, "timezone": case.timezone,
-        "payment_date": case.payment_date.isoformat() if case.payment_date else None,
-        "trial_start_date": case.trial_start_date.isoformat() if case.trial_start_date else None,
-        "next_renewal_date": case.next_renewal_date.isoformat() if case.next_renewal_date else None,
-        "certificate_earned": case.certificate_earned,
-        "amount": ({"value": f"{case.amount_value:.2f}", "currency": case.amount_currency}
-                   if case.amount_value is not None else None),
-        "requested_outcome": case.requested_outcome.value,
-        "consumer": {"name": case.consumer_name, "email": case.consumer_email,
-                     "postal_address": case.consumer_postal_address, "phone": case.consumer_phone},
-        "account_identifier": case.account_identifier, "details": case.details, "company": case.company,
-        "consent": {"send_in_my_name": True},
-    }
 
 
 def correctable(session: Session, case: Case) -> None:

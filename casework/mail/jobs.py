@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from casework.cases.models import CaseEvent
 from casework.cases.states import Actor
+from casework.config import Settings
 from casework.db import utcnow
 from casework.jobs.claimed import ClaimedJob, JobFailure, run_claimed
 from casework.mail.compose import build_message
@@ -37,7 +38,7 @@ from casework.runtime import Runtime
 
 log = logging.getLogger("casework.mail")
 
-EmailSent = Callable[[Session, OutboundEmail, dt.datetime, str], None]
+EmailSent = Callable[[Session, Settings, OutboundEmail, dt.datetime, str], None]
 """What the addressee's acceptance of an e-mail records on its case, in the transaction that marks it sent."""
 
 Deliveries = Mapping[str, EmailSent]
@@ -124,7 +125,7 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
         if delivered is not None:
             sent = session.get(OutboundEmail, job_id)
             if sent is not None:
-                delivered(session, sent, now, result.confirmation)
+                delivered(session, self.runtime.settings, sent, now, result.confirmation)
 
     def failed(self, session: Session, job_id: int, prepared: _Outgoing, failure: JobFailure, status: str) -> None:
         """A permanent refusal fails at once, a temporary one after the last attempt (see run_claimed)."""

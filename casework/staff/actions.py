@@ -26,10 +26,10 @@ from casework.cases.answers import (
     store_attachment,
 )
 from casework.cases.delivery import LETTER_TO_COMPANY, delivery_channel, queue_letter_to_company
+from casework.cases.filing import CaseError
 from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.notify import move
 from casework.cases.schemas import currencies
-from casework.cases.services import CaseError
 from casework.cases.states import (
     ESCALATION_KINDS,
     TRANSITIONS,

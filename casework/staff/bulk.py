@@ -17,8 +17,8 @@ from typing import Any, Literal
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import CaseError
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import CaseError
 from casework.cases.states import ESCALATION_KINDS, Actor, CaseStatus, Outcome
 from casework.cases.transitions import CaseConflict
 from casework.config import Settings

@@ -20,8 +20,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from casework.access import route_rule
 from casework.cases import clock
 from casework.cases.answers import UPLOAD_REQUEST_MAX, Upload, refund_amount
+from casework.cases.filing import CaseError
 from casework.cases.models import Case
-from casework.cases.services import CaseError
 from casework.cases.states import Actor, Outcome
 from casework.cases.workflow import CaseConflict, approve_delivery, record_submission, retry_email
 from casework.db import utcnow

@@ -16,8 +16,8 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, Update, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
+from casework.cases.filing import CaseError
 from casework.cases.models import Case, CaseEvent
-from casework.cases.services import CaseError
 from casework.cases.states import FINISHED, Actor, CaseStatus
 from casework.staff.models import StaffUser
 from casework.staff.queue_line import QUEUE_LINE_COLUMNS, QueueLine

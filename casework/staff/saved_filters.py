@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from casework.cases.services import CaseError
+from casework.cases.filing import CaseError
 from casework.db import utcnow
 from casework.staff import queue
 from casework.staff.models import SavedView

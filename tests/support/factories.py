@@ -6,7 +6,7 @@ import dataclasses
 import decimal
 from typing import Any
 
-from casework.cases.services import NewCase
+from casework.cases.filing import NewCase
 from casework.cases.states import RequestedOutcome
 from tests.support.today import days_ago
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from casework.cases.filing import file_case
 from casework.cases.models import Case
-from casework.cases.services import file_case
 from casework.cases.states import CaseStatus, Outcome
 from casework.db import utcnow
 from casework.runtime import Runtime

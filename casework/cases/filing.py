@@ -1,4 +1,4 @@
-"""Case services: the rules, in one transaction the caller commits.
+"""Filing a case: the rules, in one transaction the caller commits.
 
 Filing writes the case, its first access token, the ``filed`` event and the letter job together;
 the worker is woken only after that transaction commits. Reminders and e-mails are the worker's.
@@ -75,6 +75,23 @@ def assessment_of(facts: NewCase, now: dt.datetime) -> dict[str, Any]:
     return assess(assessment_facts(facts), provider, consumer_today(now, facts.timezone))
 
 
+def fact_columns(facts: NewCase, policy_version: str) -> dict[str, Any]:
+    """A new case's facts as the case's columns: the one place they are copied field by field (filing, the
+    wizard's unsaved preview and the letter tests build their cases from it)."""
+    return {
+        "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
+        "consumer_postal_address": facts.consumer_postal_address, "consumer_phone": facts.consumer_phone,
+        "account_identifier": facts.account_identifier, "details": facts.details,
+        "country": facts.country, "region": facts.region, "timezone": facts.timezone,
+        "provider_slug": facts.provider, "plan_slug": facts.plan, "policy_version": policy_version,
+        "company": facts.company, "billing_channel": facts.billing_channel,
+        "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
+        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
+        "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
+        "requested_outcome": facts.requested_outcome,
+    }
+
+
 @dataclass(frozen=True)
 class FiledCase:
     """What filing made: the case's ids and the access token, shown once."""
@@ -113,16 +130,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
 
     case_values: dict[str, Any] = {
         "reference": new_reference(now.year), "status": CaseStatus.NEW,
-        "consumer_name": facts.consumer_name, "consumer_email": facts.consumer_email,
-        "consumer_postal_address": facts.consumer_postal_address, "consumer_phone": facts.consumer_phone,
-        "account_identifier": facts.account_identifier, "details": facts.details,
-        "country": facts.country, "region": facts.region, "timezone": facts.timezone,
-        "provider_slug": provider.slug, "plan_slug": facts.plan, "policy_version": provider.policy_version,
-        "company": facts.company, "billing_channel": facts.billing_channel,
-        "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
-        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
-        "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
-        "requested_outcome": facts.requested_outcome, "assessment": assessment_of(facts, now),
+        **fact_columns(facts, provider.policy_version), "assessment": assessment_of(facts, now),
         "consent_at": now, "created_at": now, "updated_at": now, "version": 1,
     }
     case_values.update(urgency.columns(case_values, now))
