@@ -6,7 +6,7 @@ a page is one index range scan after the previous page's last row: the cursor ho
 filter lives in the URL, so a filtered list can be shared; values that make no sense are dropped with a
 notice rather than refused, because a stale bookmark should still open the queue.
 
-Every query here is written so that an index bounds it (tests/test_queue_plans.py reads the plans): the
+Every query here is written so that an index bounds it (tests/staff/test_queue_plans.py reads the plans): the
 open queue, one status (several statuses are one branch per status, merged in order), an assignee, the cases
 needing review, the failed deliveries, an e-mail address (``lower(consumer_email)`` on PostgreSQL), a
 reference, or a name (a trigram index on PostgreSQL, for three characters or more; a shorter name is looked

@@ -4,7 +4,7 @@ and merged duplicates (a case closed into another, without an outcome of its own
 ``case_status_deltas`` gets a row for every change in the number of cases of a status, written by triggers on
 ``cases`` (insert, delete, a changed status) on both databases; the sweep folds the rows together. On SQLite a
 batch migration that recreates ``cases`` drops its triggers: such a migration must create them again
-(``create_status_triggers``), and tests/test_migrations.py checks that they exist at head.
+(``create_status_triggers``), and tests/platform/test_migrations.py checks that they exist at head.
 
 An index on the lower-cased e-mail serves search and finding a consumer's other cases with the same company;
 SQLAlchemy cannot reflect it on SQLite, so it is left out of comparisons (migrations/env.py) and, like the

@@ -4,7 +4,7 @@ The app, the worker processes and the assessment all read one clock (``casework.
 test session moves it to 10:30 UTC on this day, an hour at which the calendar date is the same in
 every zone the tests file cases from (Los Angeles 02:30, Melbourne 21:30), and hands the same offset to
 every process it starts. Tests write their dates relative to ``TODAY``, so the suite gives the same
-answers on any day it runs; ``tests/test_calendar.py`` runs the date-sensitive tests on several days.
+answers on any day it runs; ``tests/platform/test_calendar.py`` runs the date-sensitive tests on several days.
 """
 
 from __future__ import annotations

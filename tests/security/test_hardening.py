@@ -25,10 +25,10 @@ from casework.letters.models import Letter
 from casework.runtime import Runtime, runtime_of
 from casework.staff.accounts import create_staff
 from casework.web import limiter
+from tests.api.test_api_cases import case_body
 from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import csrf_token, filing_form, post_form
-from tests.test_api_cases import case_body
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_DATABASE_URL, reset_database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 DAYS = {
     "a month end after a 31-day month": "2027-01-31",

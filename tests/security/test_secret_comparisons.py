@@ -17,7 +17,7 @@ from casework.cases.models import ConfirmationCode
 from casework.cases.tokens import token_hmac
 from casework.privacy.models import ErasureCode
 
-SOURCE = Path(__file__).resolve().parents[1] / "casework"
+SOURCE = Path(__file__).resolve().parents[2] / "casework"
 SECRET_NAME = re.compile(r"token|secret|password|passwd|_hmac|signature|csrf|code$|digest|sha256", re.IGNORECASE)
 # Comparisons whose names look secret but whose values are not, each with the reason.
 NOT_SECRET = {

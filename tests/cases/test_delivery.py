@@ -1,5 +1,5 @@
 """Delivery by every channel: e-mail with its evidence, the web form, the post, a caseworker's approval
-and retry. Jobs run in this process; tests/test_worker.py proves the same through a real worker."""
+and retry. Jobs run in this process; tests/jobs/test_worker.py proves the same through a real worker."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_cases_are_listed_with_their_timeline(client: FlaskClient, committed: Ru
     run_pending_jobs(committed)
     sign_in(client)
     page = client.get("/staff").get_data(as_text=True)
-    assert "First Filer" in page  # the order is the queue's (tests/test_staff_queue.py)
+    assert "First Filer" in page  # the order is the queue's (tests/staff/test_staff_queue.py)
     assert "Second Filer" in page
     assert "Acme" in page
     assert "coursera" in page

@@ -20,7 +20,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import BaseSchema, Case, Response
 
-import casework.api.staff  # noqa: F401 - registers the staff operations in the description
+import casework.api.catalog
+import casework.api.consumer_cases
+import casework.api.staff
+import casework.privacy.api  # noqa: F401
 from casework.api.openapi import build_spec
 from casework.cases.filing import file_case
 from casework.cases.models import Case as CaseRow

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from tests.security.test_hardening import assert_security_headers, own_app
 from tests.support.web import csrf_token, filing_form
-from tests.test_hardening import assert_security_headers, own_app
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 

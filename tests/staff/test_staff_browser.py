@@ -19,9 +19,9 @@ from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.states import CaseStatus, Outcome
 from casework.db import utcnow
 from casework.runtime import Runtime
+from tests.staff.test_claiming import PASSWORD, new_case, new_staff
 from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.today import TODAY
-from tests.test_claiming import PASSWORD, new_case, new_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.http]
 CASE_URL = re.compile(r"/staff/cases/(CW-[A-Z0-9-]+)$")
