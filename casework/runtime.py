@@ -17,8 +17,8 @@ from casework.db import make_engine, make_session_factory
 from casework.jobs.dispatch import Dispatcher, install
 from casework.timesource import set_offset
 
-# Every session carries the settings, for the one callback that is not handed them yet: the e-mail job's
-# "the company's server accepted the letter" (casework.cases.workflow.record_email_delivery).
+# Every session carries the settings, for the one caller that is not handed them: the tests' shortcut
+# casework.cases.workflow.transition (a transition with the consumer's e-mail about it).
 SETTINGS_KEY = "casework.settings"
 
 
