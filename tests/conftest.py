@@ -53,6 +53,25 @@ def reset_database(url: str) -> None:
                 Path(database + suffix).unlink(missing_ok=True)
 
 
+def sibling_database(url: str, suffix: str) -> str:
+    """A PostgreSQL database of its own beside the suite's, on the same server ("" without PostgreSQL)."""
+    if not url.startswith("postgresql"):
+        return ""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database a test made for itself (PostgreSQL; a SQLite file goes with its temporary folder)."""
+    if not url.startswith("postgresql"):
+        return
+    name = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def _create_missing_database(url: str) -> None:
     """A fresh machine has no test or bench database yet; make it through the ``postgres`` database."""
     name = make_url(url).database

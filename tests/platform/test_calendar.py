@@ -13,9 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_DATABASE_URL, reset_database
+from tests.conftest import TEST_DATABASE_URL, drop_database, sibling_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,19 +26,11 @@ DAYS = {
 }
 
 
-def own_database(url: str) -> str:
-    """A PostgreSQL database of its own beside the suite's (the child empties whatever it is given)."""
-    if not url:
-        return ""
-    parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_calendar").render_as_string(hide_password=False)
-
-
 @pytest.mark.parametrize("day", list(DAYS.values()), ids=list(DAYS))
 def test_the_date_sensitive_tests_pass_on(day: str, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     env["CASEWORK_TEST_TODAY"] = day
-    database = own_database(TEST_DATABASE_URL)
+    database = sibling_database(TEST_DATABASE_URL, "calendar")
     if database:
         env["CASEWORK_TEST_DATABASE_URL"] = database
     run = subprocess.run(
@@ -48,7 +39,7 @@ def test_the_date_sensitive_tests_pass_on(day: str, tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     if database:
-        reset_database(database)
+        drop_database(database)
     summary = run.stdout.strip().splitlines()[-1:] or ["(no output)"]
     assert run.returncode == 0, f"on {day}: {summary[0]}\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
     assert " passed" in summary[0], summary[0]

@@ -33,10 +33,8 @@ import pytest
 import trustme
 from limits.storage import storage_from_string
 from pypdf import PdfReader
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL, reset_database
+from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL, drop_database, reset_database, sibling_database
 from tests.support.browser import CHROMIUM, LAUNCH_ARGS
 from tests.support.deploy import (
     DEPLOY,
@@ -91,19 +89,7 @@ class Stack:
 
 def _database_url(tmp: Path) -> str:
     """Its own database: the test backend's server with a database of its own, or a SQLite file."""
-    if TEST_DATABASE_URL.startswith("postgresql"):
-        url = make_url(TEST_DATABASE_URL)
-        return url.set(database=f"{url.database}_production").render_as_string(hide_password=False)
-    return f"sqlite:///{tmp / 'casework.sqlite'}"
-
-
-def _drop_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        name = make_url(url).database
-        engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    return sibling_database(TEST_DATABASE_URL, "production") or f"sqlite:///{tmp / 'casework.sqlite'}"
 
 
 def _nginx_conf(tmp: Path, site: str) -> Path:
@@ -201,7 +187,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     finally:
         stop_all(services.values())
         smtp.stop()
-        _drop_database(database_url)
+        drop_database(database_url)
 
 
 @pytest.fixture
