@@ -81,6 +81,8 @@ class Case(Base):
     billing_channel: Mapped[BillingChannel] = mapped_column(_enum(BillingChannel, "billing_channel"))
     payment_date: Mapped[dt.date | None]
     trial_start_date: Mapped[dt.date | None]
+    # The day the subscription was first taken out: withdrawal-type rights run from it, not from a renewal.
+    subscription_start_date: Mapped[dt.date | None]
     next_renewal_date: Mapped[dt.date | None]
     certificate_earned: Mapped[bool] = mapped_column(default=False)
     amount_value: Mapped[decimal.Decimal | None] = mapped_column(Numeric(12, 2))
