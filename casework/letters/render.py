@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
@@ -37,6 +40,25 @@ class RenderedLetter:
 def long_date(value: str | dt.date) -> str:
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
     return f"{day.day} {day:%B %Y}"
+
+
+@cache
+def letter_locale(country: str | None) -> str:
+    """The English locale of the consumer's country (``en_DE`` writes 59,00 €), or plain ``en``."""
+    if country:
+        try:
+            return str(Locale.parse(f"en_{country.upper()}"))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return "en"
+
+
+@jinja2.pass_context
+def money(context: jinja2.runtime.Context, amount: dict[str, str]) -> str:
+    """An amount as the consumer's locale writes it, with the currency's own minor units (no ¥7,900.00)."""
+    snapshot = context.get("s") or {}
+    locale = letter_locale(snapshot.get("country"))
+    return format_currency(Decimal(amount["value"]), amount["currency"], locale=locale)
 
 
 def one_line(value: str | None) -> str:
@@ -73,6 +95,7 @@ class LetterRenderer:
         self.env.filters["longdate"] = long_date
         self.env.filters["billing"] = lambda b: BILLING_WORDS.get(b, b)
         self.env.filters["oneline"] = one_line
+        self.env.filters["money"] = money
         self.font_config = FontConfiguration()
         css_path = LETTER_TEMPLATES / "letter.css"
         self.css_source = css_path.read_text(encoding="utf-8")
