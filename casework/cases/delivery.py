@@ -9,6 +9,7 @@ cancellation letter, its follow-up and final notice, and a caseworker's resend a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from casework.catalog import default_catalog
 from casework.catalog.loader import Provider
 from casework.config import Settings
 from casework.letters.models import Letter
+from casework.letters.snapshot import request_of_earlier
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 
@@ -96,39 +98,67 @@ def queue_letter_to_company(session: Session, settings: Settings, case: Case, le
     )
 
 
-def _words(iso_day: str) -> str:
-    """A date as the letter writes it (4 December 2026), so the pasted text and the PDF agree."""
+def _words(iso_day: str, country: str | None = None) -> str:
+    """A date as the letter writes it (4 December 2026; December 4, 2026 in the US and Canada)."""
     day = dt.date.fromisoformat(iso_day)
+    if (country or "").upper() in ("US", "CA"):
+        return f"{day:%B} {day.day}, {day.year}"
     return f"{day.day} {day:%B %Y}"
+
+
+def _paste_asks(s: dict[str, Any], words: Callable[[str], str]) -> list[str]:
+    """The letter's numbered requests in a sentence each (POLICY-FACTS §2), for a web form's text box."""
+    asked = request_of_earlier(s)
+    amount = s.get("amount")
+    paid = f"the payment of {amount['value']} {amount['currency']}" if amount else "my most recent payment"
+    if s.get("payment_date"):
+        paid += f" made on {words(s['payment_date'])}"
+    ends = (f"at the end of the period already paid for, on {words(asked['access_until'])}"
+            if asked.get("access_until") else "at the end of the period already paid for")
+    no_payment = (f"take no payment on or after {words(asked['renewal_date'])}" if asked.get("renewal_date")
+                  else "take no further payment")
+    request = asked["request"]
+    if request == "one_time_refund":
+        return [f"refund {paid} to the original payment method", "confirm in writing that the refund is made"]
+    if request == "end_trial":
+        first = asked.get("first_charge_date")
+        return ["end this subscription now, within its free trial",
+                f"take no payment{' on ' + words(first) if first else ''} or on any later date",
+                "confirm in writing that the subscription is cancelled and no payment will be taken"]
+    if request == "refund_and_cancel":
+        return [f"cancel this subscription with immediate effect and refund {paid} to the original payment method",
+                f"if you refuse the refund, end the subscription {ends} instead, and {no_payment}",
+                "confirm in writing that the subscription is cancelled, the date it ends, and whether the refund "
+                "is made"]
+    return [f"stop the automatic renewal of this subscription, so that it ends {ends}, and {no_payment}",
+            "confirm in writing that the subscription is cancelled and the date it ends"]
 
 
 def paste_text(case: Case, letter: Letter) -> str:
     """A short plain-text request for a company's web form, from the letter's frozen facts only.
 
-    It says what the letter says (who, which account, what is asked, the reference), never the consumer's
+    It asks what the letter asks (who, which account, what is asked, the reference), never the consumer's
     free text, and points to the attached PDF as the formal notice.
     """
     s = letter.data_snapshot
+    country = s.get("country")
+
+    def words(iso_day: str) -> str:
+        return _words(iso_day, country)
+
     company = s["company"].get("legal_name") or s["company"]["name"]
-    refund = bool(s.get("ask_refund", s.get("requested_outcome") == "cancel_and_refund"))
     account = (f"the account {s['account_identifier']}" if s.get("account_identifier")
                else f"the account registered to {s['consumer']['email']}")
-    dated = f" dated {_words(s['letter_date'])}" if s.get("letter_date") else ""
-    asks = ["cancel this subscription now and stop all further charges to my payment method for it"]
-    if refund:
-        amount = s.get("amount")
-        paid = f"the payment of {amount['value']} {amount['currency']}" if amount else "my most recent payment"
-        if amount and s.get("payment_date"):
-            paid += f" made on {_words(s['payment_date'])}"
-        asks.append(f"refund {paid} to the original payment method")
-    asks.append(f"confirm in writing within {ANSWER_DAYS} days that the subscription is cancelled"
-                f"{' and the refund is made' if refund else ''}, quoting the reference "
-                f"{s.get('reference') or case.reference}")
+    dated = f" dated {words(s['letter_date'])}" if s.get("letter_date") else ""
+    asks = _paste_asks(s, words)
+    asks[-1] += f" within {ANSWER_DAYS} days, quoting the reference {s.get('reference') or case.reference}"
+    purchase = request_of_earlier(s)["request"] == "one_time_refund"
+    opening = (f"I am asking for a refund of my purchase of {s['plan']['name']}, made under {account}."
+               if purchase else f"I am cancelling my {s['plan']['name']} subscription, held under {account}.")
     lines = [
         f"To {company}:",
         "",
-        f"I am cancelling my {s['plan']['name']} subscription, held under {account}. "
-        f"My formal letter{dated} is attached (PDF). Please:",
+        f"{opening} My formal letter{dated} is attached (PDF). Please:",
         *[f"- {ask};" if i < len(asks) - 1 else f"- {ask}." for i, ask in enumerate(asks)],
         "",
         str(s["consumer"]["name"]),

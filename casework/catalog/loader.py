@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from casework.countries import EU, in_group
 from casework.datafile import TableReader
 
 CATALOG_DIR = Path(__file__).resolve().parent
@@ -65,6 +66,8 @@ class Refund:
     certificate_voids: bool = False
     periods_refunded: bool = True
     reason: Rule | None = None
+    # How a letter names the refund's basis to the company ("Coursera Plus's 14-day money-back guarantee").
+    basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,26 @@ class Channel:
     address: str
     source: Source | None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """The company a consumer in ``serves`` contracts with: the letter is addressed to it, by its legal name.
+
+    ``serves`` holds ISO country codes, ``EU`` for the 27 member states, or ``*`` for everyone not served by an
+    earlier entity. ``address_lines`` is the postal address without the name and without the country (empty where
+    no source gives one: then nothing goes by post to this entity).
+    """
+
+    name: str
+    country: str
+    serves: tuple[str, ...]
+    source: Source
+    address_lines: tuple[str, ...] = ()
+    note: str = ""
+
+    def serves_country(self, country: str) -> bool:
+        return any(in_group(country, group) for group in self.serves)
 
 
 @dataclass(frozen=True)
@@ -190,6 +213,11 @@ class Provider:
     country_notes: tuple[CountryNote, ...] = ()
     # Days the company has to answer a delivered letter before a follow-up goes out (the letter asks for 10).
     answer_days: int = 10
+    entities: tuple[Entity, ...] = ()
+
+    def entity_for(self, country: str) -> Entity | None:
+        """The contracting entity for a consumer in ``country``: the first listed that serves it."""
+        return next((e for e in self.entities if e.serves_country(country)), None)
 
     def plan(self, slug: str) -> Plan | None:
         return next((p for p in self.plans if p.slug == slug), None)
@@ -310,6 +338,7 @@ def _refund(path: Path, where: str, raw: Any, sources: dict[str, Source]) -> Ref
         certificate_voids=bool(r.get("certificate_voids", bool, required=False)),
         periods_refunded=r.get("periods_refunded", bool, required=False) is not False,
         reason=Rule(reason, source) if reason else None,
+        basis=r.get("basis", str, required=False),
     )
     r.done()
     return refund
@@ -342,6 +371,23 @@ def _labels(path: Path, raw: Any) -> Labels:
     found = {f.name: r.text(f.name, required=False) for f in fields(Labels)}
     r.done()
     return Labels(**{name: text for name, text in found.items() if text is not None})
+
+
+def _entity(path: Path, where: str, raw: Any, sources: dict[str, Source]) -> Entity:
+    r = _Reader(path, where, raw)
+    country: str = r.get("country", str)
+    if len(country) != 2 or not country.isupper():
+        r.fail("country", "must be an ISO 3166-1 alpha-2 code in upper case")
+    serves = r.strings("serves")
+    if not serves:
+        r.fail("serves", 'must list the consumers served: ISO codes, "EU" or "*"')
+    for group in serves:
+        if group not in ("*", EU) and (len(group) != 2 or not group.isupper()):
+            r.fail("serves", f'{group!r} is not an ISO 3166-1 alpha-2 code, "EU" or "*"')
+    entity = Entity(name=r.get("name", str), country=country, serves=serves, source=r.source("source", sources),
+                    address_lines=r.strings("address"), note=r.get("note", str, required=False) or "")
+    r.done()
+    return entity
 
 
 def _answer_days(top: _Reader) -> int:
@@ -406,6 +452,8 @@ def load_provider(path: Path) -> Provider:
         self_serve=self_serve,
         country_notes=tuple(notes),
         answer_days=_answer_days(top),
+        entities=tuple(_entity(path, f"entities[{i}]", raw, sources)
+                       for i, raw in enumerate(top.get("entities", list, required=False) or [])),
     )
     top.done()
     if provider.slug != path.stem:
@@ -414,6 +462,8 @@ def load_provider(path: Path) -> Provider:
         top.fail("plans", "must list at least one plan")
     if not provider.cancel_channels:
         top.fail("cancel_channels", "must list at least one channel")
+    if provider.entities and "*" not in provider.entities[-1].serves:
+        top.fail("entities", 'the last entity must serve "*" (every consumer no earlier entity serves)')
     return provider
 
 

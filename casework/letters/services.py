@@ -12,7 +12,7 @@ from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.cases.models import Case, CaseEvent
+from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.references import CROCKFORD
 from casework.cases.states import Actor
 from casework.jobs.dispatch import dispatch_after_commit
@@ -46,11 +46,13 @@ def verify_path(code: str) -> str:
 def pending_letter_values(
     case: Case, kind: str, version: int, now: dt.datetime, *,
     earlier: list[dict[str, Any]] | None = None, base_url: str | None = None,
+    retention_offers: list[dt.date] | None = None,
 ) -> dict[str, Any]:
     """A letter job's columns: its frozen facts (with its verification code), due for rendering now."""
     code = new_verification_code()
     base = base_url if base_url is not None else configured_base_url()
-    snapshot = letter_snapshot(case, kind, version, now, earlier=earlier, base_url=base)
+    snapshot = letter_snapshot(case, kind, version, now, earlier=earlier, base_url=base,
+                               retention_offers=retention_offers)
     snapshot["verification_code"] = code
     snapshot["verify_url"] = f"{snapshot['base_url'] or ''}{verify_path(code)}"
     return {"kind": kind, "version": version, "status": "pending", "verification_code": code,
@@ -85,6 +87,14 @@ def earlier_letters(session: Session, case: Case, kind: str) -> list[dict[str, A
     return found
 
 
+def retention_offers(session: Session, case: Case) -> list[dt.date]:
+    """The days the company offered terms to keep the consumer: every later letter declines them."""
+    return list(session.scalars(
+        select(CompanyResponse.received_on)
+        .where(CompanyResponse.case_id == case.id, CompanyResponse.type == "retention_offer")
+        .order_by(CompanyResponse.received_on)))
+
+
 def request_letter(session: Session, case: Case, kind: str, now: dt.datetime, *,
                    base_url: str | None = None) -> Letter:
     """Add a pending letter of ``kind`` with its frozen facts; the worker renders it after commit.
@@ -98,7 +108,7 @@ def request_letter(session: Session, case: Case, kind: str, now: dt.datetime, *,
         previous.status = "superseded"
     letter = Letter(case_id=case.id, supersedes_id=previous.id if previous is not None else None,
                     **pending_letter_values(case, kind, version, now, earlier=earlier_letters(session, case, kind),
-                                            base_url=base_url))
+                                            base_url=base_url, retention_offers=retention_offers(session, case)))
     session.add(letter)
     session.flush()
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="letter_requested",
