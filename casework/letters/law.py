@@ -26,17 +26,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from casework.countries import EU, EU_MEMBER_STATES
 from casework.datafile import TableReader
 
 LAW_FILE = Path(__file__).resolve().parent / "law.toml"
 
-EU_MEMBER_STATES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-})
-"""The 27 EU member states (ISO 3166-1 alpha-2; Greece is GR, not the EU's own EL)."""
 
-EU = "EU"
+
 IN_FORCE, NOT_IN_FORCE, VACATED = "in_force", "not_in_force", "vacated"
 STATUSES = (IN_FORCE, NOT_IN_FORCE, VACATED)
 

@@ -91,7 +91,7 @@ def terms_date(case: Case) -> dt.date | None:
 def clause_entry(clause: Clause) -> dict[str, Any]:
     return {
         "id": clause.id, "instrument": clause.instrument, "sections": list(clause.sections), "text": clause.text,
-        "withdrawal": clause.counts_from_original_contract,
+        "withdrawal": clause.withdrawal_type,
         "sources": [{"title": s.title, "url": s.url, "checked_on": s.checked_on.isoformat()} for s in clause.sources],
     }
 
@@ -123,13 +123,17 @@ def _deadline(assessment: dict[str, Any], kind: str) -> str | None:
     return next((str(d["date"]) for d in assessment.get("deadlines") or [] if d.get("kind") == kind), None)
 
 
-def refund_basis(plan: Plan, assessment: dict[str, Any]) -> dict[str, Any] | None:
-    """Why the refund is due or may be due, as the company's own terms put it; None where no basis is known."""
+def refund_basis(case: Case, plan: Plan, assessment: dict[str, Any]) -> dict[str, Any] | None:
+    """Why the refund is due or may be due, as the company's own terms put it; None where no basis is known.
+
+    The window is the catalog's, or for a company the consumer named, the refund period they read in its terms.
+    """
     refund = plan.refund
     window_ends = (assessment.get("refund") or {}).get("window_ends")
+    window_days = refund.window_days or (case.company or {}).get("refund_window_days")
     if refund.basis is None and window_ends is None:
         return None
-    return {"policy": refund.basis, "window_days": refund.window_days, "window_ends": window_ends,
+    return {"policy": refund.basis, "window_days": window_days, "window_ends": window_ends,
             "no_certificate": refund.certificate_voids}
 
 
@@ -153,7 +157,7 @@ def first_request(case: Case, provider: Provider, plan: Plan, day: dt.date) -> d
         "request": request,
         "refund": refund,
         "refund_eligibility": eligibility,
-        "refund_basis": refund_basis(plan, assessment) if refund else None,
+        "refund_basis": refund_basis(case, plan, assessment) if refund else None,
         "access_until": None if on_trial else assessment.get("access_until"),
         "renewal_date": None if on_trial else _deadline(assessment, "renewal"),
         "first_charge_date": _deadline(assessment, "renewal") if on_trial else None,

@@ -63,9 +63,11 @@ class Row:
 
 
 def case_of(facts: dict[str, Any], now: dt.datetime) -> Case:
+    facts = dict(facts)
+    start = facts.pop("subscription_start_date", None)
     new = case_facts(**facts)
     values: dict[str, Any] = {"reference": "CW-2026-7K3M9QXD", **fact_columns(new, "test"),
-                              "assessment": assessment_of(new, now)}
+                              "assessment": assessment_of(new, now), "subscription_start_date": start}
     return Case(**values)
 
 
