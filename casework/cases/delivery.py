@@ -20,7 +20,7 @@ from casework.catalog import default_catalog
 from casework.catalog.loader import Provider
 from casework.config import Settings
 from casework.letters.models import Letter
-from casework.letters.snapshot import request_of_earlier
+from casework.letters.requests import request_of_earlier
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 

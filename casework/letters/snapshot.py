@@ -15,6 +15,13 @@ from casework.cases.models import Case
 from casework.catalog import Provider, default_catalog
 from casework.catalog.loader import Entity, Plan
 from casework.letters.law import Clause, clauses_for_letter
+from casework.letters.requests import (
+    END_TRIAL,
+    ONE_TIME_REFUND,
+    REFUND_AND_CANCEL,
+    STOP_RENEWAL,
+    request_of_earlier,
+)
 
 LETTER_KINDS = ("cancellation", "follow_up", "final_notice")
 REPLY_DAYS = 10
@@ -22,11 +29,6 @@ REPLY_DAYS = 10
 REFUND_ASKED_WHEN = ("eligible", "uncertain")
 SNAPSHOT_VERSION = 2
 """2: the request is recorded (``asked``), the contracting entity addressed, the law chosen by the right dates."""
-
-STOP_RENEWAL = "stop_renewal"            # end at the end of the paid period; no payment from the renewal on
-REFUND_AND_CANCEL = "refund_and_cancel"  # end now and refund, or else end at the end of the paid period
-END_TRIAL = "end_trial"                  # end within the free trial; no payment on the first-charge day
-ONE_TIME_REFUND = "one_time_refund"      # nothing to renew: the refund of the purchase
 
 
 def delivery_target(case: Case, provider: Provider) -> tuple[str, str]:
@@ -162,16 +164,6 @@ def first_request(case: Case, provider: Provider, plan: Plan, day: dt.date) -> d
         "renewal_date": None if on_trial else _deadline(assessment, "renewal"),
         "first_charge_date": _deadline(assessment, "renewal") if on_trial else None,
     }
-
-
-def request_of_earlier(first: dict[str, Any]) -> dict[str, Any]:
-    """What an earlier letter asked; a letter frozen before requests were recorded asked the old way."""
-    asked = first.get("asked")
-    if asked:
-        return dict(asked)
-    return {"request": REFUND_AND_CANCEL if first.get("ask_refund") else STOP_RENEWAL,
-            "refund": bool(first.get("ask_refund")), "refund_eligibility": None, "refund_basis": None,
-            "access_until": None, "renewal_date": None, "first_charge_date": None}
 
 
 def escalation_routes() -> list[dict[str, str | None]]:
