@@ -57,7 +57,8 @@ def snapshot_for(letter_day: dt.date = dt.date(2026, 11, 27), kind: str = "cance
                  earlier: list[dict[str, Any]] | None = None, **changes: Any) -> dict[str, Any]:
     now = noon(letter_day)
     changes.setdefault("payment_date", PAID)
-    case = transient_case(case_facts(**changes), now)
+    start = changes.pop("subscription_start_date", None)
+    case = transient_case(case_facts(**changes), now, subscription_start_date=start)
     if kind != "cancellation" and earlier is None:
         first = pending_letter_values(case, "cancellation", 1, now - dt.timedelta(days=12))["data_snapshot"]
         earlier = [earlier_entry("cancellation", 1, first, "c0ffee" * 10 + "abcd", dt.date(2026, 11, 16))]
@@ -97,19 +98,22 @@ def assert_never_cited(text: str) -> None:
         assert words.lower() not in text.lower(), words
 
 
-def test_an_australian_letter_cites_the_acl_and_unfair_terms_for_a_recent_contract() -> None:
+def test_an_australian_letter_cites_unfair_terms_and_never_the_service_guarantees() -> None:
     text = letter_text()
-    assert ACL in text
     assert ACL_UNFAIR in text
+    assert "s 23" in text
+    assert "60\u201362" not in text
+    assert "s 18" not in text  # misleading conduct: for a later letter, not the first
     assert_never_cited(text)
-    snapshot = snapshot_for()
-    assert [c["id"] for c in snapshot["law"]] == ["au-acl-general", "au-acl-unfair-contract-terms"]
+    assert [c["id"] for c in snapshot_for()["law"]] == ["au-acl-unfair-contract-terms"]
 
 
-def test_an_australian_contract_before_9_november_2023_gets_no_unfair_terms_clause() -> None:
-    text = letter_text(payment_date=dt.date(2023, 11, 8))
-    assert ACL in text
-    assert ACL_UNFAIR not in text
+def test_an_australian_contract_before_9_november_2023_gets_the_unfair_terms_clause_without_penalties() -> None:
+    snapshot = snapshot_for(payment_date=dt.date(2023, 11, 8), letter_day=dt.date(2023, 11, 20))
+    assert [c["id"] for c in snapshot["law"]] == ["au-acl-unfair-contract-terms-2010"]
+    text = text_of(render(snapshot).pdf)
+    assert ACL_UNFAIR in text
+    assert "penalt" not in text
     assert_never_cited(text)
 
 
@@ -119,12 +123,16 @@ def test_the_contract_date_is_the_later_of_payment_and_trial_start() -> None:
     assert "au-acl-unfair-contract-terms" in [c["id"] for c in snapshot["law"]]
 
 
-def test_a_uk_letter_cites_the_2013_regulations_and_never_the_dmcc_act() -> None:
-    text = letter_text(country="GB", timezone="Europe/London", amount_currency="GBP")
+def test_a_uk_letter_cites_the_2013_regulations_only_while_the_cancellation_period_is_open() -> None:
+    uk = {"country": "GB", "timezone": "Europe/London", "amount_currency": "GBP"}
+    text = letter_text(**uk, subscription_start_date=PAID)
     assert CCR in text
-    assert "regs 29\u201331" in text
+    for section in ("regs 29\u201331", "reg 34", "regs 36\u201337"):
+        assert section in text
     assert ACL not in text
     assert_never_cited(text)
+    assert CCR not in letter_text(**uk, subscription_start_date=dt.date(2026, 1, 20))  # renewed, not new
+    assert CCR not in letter_text(**uk)  # start unknown: never guessed from the payment
 
 
 def test_a_californian_letter_cites_rosca_and_the_automatic_renewal_law_never_the_vacated_rule() -> None:
@@ -154,8 +162,10 @@ def test_an_eu_letter_cites_the_directive_and_article_11a_only_from_19_june_2026
     country: str, payment: dt.date, letter_day: dt.date, withdrawal_function: bool
 ) -> None:
     text = letter_text(letter_day=letter_day, country=country, timezone="Europe/Berlin", amount_currency="EUR",
-                       payment_date=payment)
-    assert CRD in text
+                       payment_date=payment, subscription_start_date=payment)
+    # France's own text of the directive is cited in France, the directive elsewhere.
+    assert (CRD in text) is (country != "FR")
+    assert ("L221-18" in text) is (country == "FR")
     assert (ART_11A in text) is withdrawal_function
     assert ("Art. 11a" in text) is withdrawal_function
 
@@ -166,15 +176,15 @@ def test_a_country_without_law_rows_gets_only_the_contractual_request() -> None:
     text = text_of(render(snapshot).pdf)
     assert "Provisions that may apply" not in text
     assert not re.search(r"\b(Act|Directive|Regulations|Law)\b", text)
-    assert "stop all further charges" in text
+    assert "cancel this subscription with immediate effect" in text
 
 
 def test_the_snapshot_freezes_each_clause_with_its_sources() -> None:
-    (clause, *_) = snapshot_for(country="GB", timezone="Europe/London")["law"]
+    (clause, *_) = snapshot_for(country="GB", timezone="Europe/London", subscription_start_date=PAID)["law"]
     assert clause["id"] == "gb-ccr-2013"
-    assert clause["sections"] == ["regs 29\u201331"]
-    assert clause["text"].startswith("Under regulations 29 to 31")
-    assert clause["sources"][0]["url"] == "https://www.legislation.gov.uk/uksi/2013/3134"
+    assert clause["sections"] == ["regs 29\u201331", "reg 34", "regs 36\u201337"]
+    assert clause["withdrawal"] is True
+    assert clause["sources"][0]["url"].startswith("https://www.legislation.gov.uk/uksi/2013/3134")
     assert clause["sources"][0]["title"]
 
 
@@ -202,19 +212,27 @@ def test_the_refund_paragraph_follows_eligibility_and_the_outcome_asked_for(
     text = text_of(render(snapshot).pdf)
     assert (REFUND_WORDS in text) is refund_asked
     assert ("refund is made" in text) is refund_asked
-    for words in ("cancel this subscription now", "stop all further charges", "within 10 days",
-                  "by 7 December 2026"):
+    for words in ("confirm in writing by 7 December 2026", "quoting the reference CW-2026-7K3M9QXD"):
         assert words in text, words
+    assert ("cancel this subscription with immediate effect" in text) is refund_asked
+    assert ("stop the automatic renewal" in text) is not refund_asked
+    for never in ("cancel this subscription now", "stop all further charges", "with effect from the date"):
+        assert never not in text
 
 
-def test_the_facts_block_carries_the_assessments_deadlines() -> None:
-    snapshot = snapshot_for()
-    assert [(d["kind"], d["date"], d["act_by"]) for d in snapshot["deadlines"]] == [
-        ("refund_window_end", "2026-12-04", "2026-12-03"), ("renewal", "2027-11-20", "2027-11-19")]
-    text = text_of(render(snapshot).pdf)
-    assert "Last day to ask for a refund (14 days from the payment) 4 December 2026" in text
-    assert "Next renewal charge 20 November 2027" in text
-    assert "Most recent payment 20 November 2026, 599.00 AUD" in text
+def test_the_facts_block_prints_what_supports_the_request() -> None:
+    text = text_of(render(snapshot_for()).pdf)
+    assert "Most recent payment 20 November 2026, A$599.00" in text
+    assert "Paid until 19 November 2027" in text
+    assert "Next renewal 20 November 2027" in text
+    assert "Refund basis Coursera Plus's 14-day money-back guarantee, until 4 December 2026" in text
+    assert "Last day to ask" not in text
+
+
+def test_a_letter_without_a_refund_prints_no_refund_deadline() -> None:
+    text = text_of(render(snapshot_for(payment_date=dt.date(2026, 10, 1))).pdf)
+    assert "refund" not in text.lower()
+    assert "15 October 2026" not in text  # the window that closed, unmet: it would argue against the consumer
 
 
 def test_the_consumers_free_text_never_reaches_the_snapshot_or_the_letter() -> None:
@@ -234,18 +252,20 @@ def test_a_follow_up_refers_to_the_first_letter_and_sets_a_new_deadline() -> Non
     assert "my letter dated 27 November 2026 (reference CW-2026-7K3M9QXD, version 1, SHA-256 beginning " \
            "c0ffeec0ffeec0ff)" in text
     assert "by 19 December 2026" in text  # 10 days from this letter, not the first one
-    assert "with effect from 27 November 2026, the date of my first letter" in text
+    assert "that request was made on 16 November 2026" in text
+    assert "I repeat my request" in text
     assert "Follow-up" in text
+    assert "without writing to you again" not in text
 
 
-def test_a_final_notice_names_the_card_dispute_route_where_that_law_applies() -> None:
+def test_a_final_notice_names_the_card_dispute_route_but_never_the_card_law_to_the_company() -> None:
     snapshot = snapshot_for(letter_day=dt.date(2026, 12, 20), kind="final_notice", country="US", region="US-CA",
                             timezone="America/Los_Angeles", amount_currency="USD")
     text = text_of(render(snapshot).pdf)
     assert "my letter dated 8 December 2026 (reference CW-2026-7K3M9QXD" in text
     assert "final notice" in text.lower()
     assert "card issuer" in text
-    assert "billing-error dispute under the Fair Credit Billing Act (15 U.S.C. § 1666)" in text
+    assert "Fair Credit Billing Act" not in text
     assert "regulator" in text
     assert "by 30 December 2026" in text
 
@@ -286,7 +306,8 @@ def test_letters_requested_on_a_filed_case_refer_to_the_stored_letters(db_sessio
     (earlier,) = follow_up.data_snapshot["earlier"]
     assert earlier == {"kind": "cancellation", "version": 1, "letter_date": "2026-11-26",
                        "reference": case.reference, "sha256_prefix": first.sha256[:16],  # type: ignore[index]
-                       "sent_on": "2026-11-28"}
+                       "sent_on": "2026-11-28", "asked": first.data_snapshot["asked"]}
+    assert earlier["asked"]["request"] == "refund_and_cancel"
     assert follow_up.data_snapshot["verify_url"] == f"https://casework.example/verify/{follow_up.verification_code}"
     text = text_of(store_rendered(db_session, follow_up).pdf)
     assert f"SHA-256 beginning {first.sha256[:16]}" in text  # type: ignore[index]
