@@ -53,11 +53,12 @@ class Convention:
 
 
 A4_CONVENTION = Convention(paper="a4", month_first=False, closing="Yours faithfully,", lang="en")
-US_CONVENTION = Convention(paper="letter", month_first=True, closing="Sincerely,", lang="en-US")
+NORTH_AMERICAN = {country: Convention(paper="letter", month_first=True, closing="Sincerely,", lang=f"en-{country}")
+                  for country in PAPER_LETTER_COUNTRIES}
 
 
 def convention(country: str | None) -> Convention:
-    return US_CONVENTION if (country or "").upper() in PAPER_LETTER_COUNTRIES else A4_CONVENTION
+    return NORTH_AMERICAN.get((country or "").upper(), A4_CONVENTION)
 
 
 @dataclass(frozen=True)
@@ -195,14 +196,13 @@ def company_address_lines(company: dict[str, Any]) -> list[str]:
     if company.get("address_lines") is not None:
         return [line.strip() for line in company["address_lines"] if line and line.strip()]
     lines = lines_of(company.get("postal_address"))
-    # The longest first: "Coursera, Inc., 381 E. Evelyn Ave." starts with "Coursera" too.
-    names = sorted({n for n in (company.get("legal_name"), company.get("name")) if n}, key=len, reverse=True)
+    names = {n for n in (company.get("legal_name"), company.get("name")) if n}
     if lines and lines[0] in names:
         return lines[1:]
-    if len(lines) == 1:
-        for name in names:
-            if lines[0].startswith(f"{name}, "):
-                return [lines[0][len(name) + 2:]]
+    # Only the full legal name: "Coursera, Inc., 381 E. Evelyn Ave." also starts with the trading name "Coursera".
+    legal = company.get("legal_name")
+    if len(lines) == 1 and legal and lines[0].startswith(f"{legal}, "):
+        return [lines[0][len(legal) + 2:]]
     return lines
 
 
@@ -224,8 +224,8 @@ def with_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
     company = dict(s["company"])
     company.setdefault("postal_address",
                        company["delivery_address"] if company.get("delivery_kind") == "post" else None)
+    company["address_lines"] = company_address_lines(company)  # before the name is filled in: see there
     company.setdefault("legal_name", company.get("name"))
-    company["address_lines"] = company_address_lines(company)
     company.setdefault("address_country", None)
     s["company"] = company
     return s
