@@ -145,7 +145,8 @@ GLUE = "-\u2060"
 """A hyphen followed by a word joiner: an address or URL never breaks after its own hyphens, where a reader would
 take the hyphen for a word split at the line's end (``en-`` / ``us``)."""
 LONG_DOMAIN = 24
-"""A domain longer than this (about 42 mm of 9.5 pt type) may not fit a column, so it may break before its dots."""
+"""An address, or a domain, longer than this (about 42 mm of 9.5 pt type) may not fit a column, so it gets places
+to break; a shorter one stays whole, moved to the next line entire rather than split after its "@"."""
 
 
 def _breakable(text: str, before: str = "", after: str = "") -> str:
@@ -161,7 +162,7 @@ def _breakable(text: str, before: str = "", after: str = "") -> str:
 
 
 def email_breaks(value: str | None) -> str:
-    """An e-mail address that wraps after "@" or before a dot of its name, never inside a domain that fits.
+    """A long e-mail address that wraps after "@" or before a dot of its name, never inside a domain that fits.
 
     Only a domain too long for a narrow column may also break before its dots; the stylesheet's
     ``overflow-wrap: anywhere`` stays the last resort for a single label longer than the column.
@@ -170,6 +171,8 @@ def email_breaks(value: str | None) -> str:
     local, at, domain = text.rpartition("@")
     if not at or not local or any(char.isspace() for char in text.strip()):
         return text  # not an address (an account identifier may be any text)
+    if len(text) <= LONG_DOMAIN:
+        return text.replace("-", GLUE)
     host = _breakable(domain, before=".") if len(domain) > LONG_DOMAIN else domain
     return f"{_breakable(local, before='.')}@{BREAK}{host}".replace("-", GLUE)
 

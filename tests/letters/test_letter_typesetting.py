@@ -244,10 +244,12 @@ def test_a_long_email_address_breaks_after_the_at_sign_never_inside_the_domain(p
 
 def test_email_and_url_break_points() -> None:
     zw, wj = "\u200b", "\u2060"
-    assert email_breaks("jane.doe@example.co.uk") == f"jane{zw}.doe@{zw}example.co.uk"
+    assert email_breaks("cancel@streamly.example") == "cancel@streamly.example"  # fits: moves to a line whole
+    assert email_breaks("jane.doe.longname@example.co.uk") == f"jane{zw}.doe{zw}.longname@{zw}example.co.uk"
     assert email_breaks("a@averyveryverylongsubdomain.example.com") == \
         f"a@{zw}averyveryverylongsubdomain{zw}.example{zw}.com"
     assert email_breaks("my-name@my-company.example") == f"my-{wj}name@{zw}my-{wj}company.example"
+    assert email_breaks("my-name@example.com") == f"my-{wj}name@example.com"
     assert email_breaks("acct 42 @ home") == "acct 42 @ home"  # not an address: as typed
     assert url_breaks("https://learner.coursera.help/hc/en-us/requests/new") == \
         f"https://{zw}learner.coursera.help/{zw}hc/{zw}en-{wj}us/{zw}requests/{zw}new"
