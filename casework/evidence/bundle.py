@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, undefer
 
 from casework.cases.delivery import letter_filename
 from casework.cases.models import Case
-from casework.evidence.pack import EVIDENCE_STATUSES, pack_filename
+from casework.evidence.pack import EVIDENCE_STATUSES, letter_order, pack_filename
 from casework.letters.models import Letter
 
 # ZIP cannot store dates before 1980; one fixed stamp keeps the archive independent of the clock.
@@ -24,13 +24,13 @@ SUMS_NAME = "SHA256SUMS"
 
 
 def stored_letters(session: Session, case: Case) -> list[tuple[str, bytes]]:
-    """Every rendered or superseded letter's stored PDF, under its usual file name."""
+    """Every rendered or superseded letter's stored PDF, under its usual file name, in the pack's order (by date)."""
     letters = session.scalars(
         select(Letter).options(undefer(Letter.pdf))
         .where(Letter.case_id == case.id, Letter.status.in_(EVIDENCE_STATUSES), Letter.kind != "evidence_pack")
-        .order_by(Letter.kind, Letter.version)
     )
-    return [(letter_filename(case, letter), letter.pdf) for letter in letters if letter.pdf is not None]
+    return [(letter_filename(case, letter), letter.pdf) for letter in sorted(letters, key=letter_order)
+            if letter.pdf is not None]
 
 
 def sha256_sums(files: list[tuple[str, bytes]]) -> str:

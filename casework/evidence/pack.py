@@ -154,9 +154,21 @@ def pack_filename(reference: str, extension: str) -> str:
     return f"{reference}-evidence.{extension}"
 
 
+def letter_order(letter: Letter) -> tuple[str, int]:
+    """A letter's place in the pack and the ZIP: by the date it bears, then the order it was requested in.
+
+    The date is the snapshot's (the one printed on the letter), else the day the row was made. By kind, a
+    cancellation re-issued after a follow-up was listed before that follow-up, out of the order things happened.
+    """
+    day = (letter.data_snapshot or {}).get("letter_date")
+    if not day and letter.created_at is not None:
+        day = letter.created_at.date().isoformat()
+    return str(day or ""), letter.id
+
+
 def case_letters(session: Session, case: Case) -> list[Letter]:
-    return list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.kind != "evidence_pack")
-                                .order_by(Letter.kind, Letter.version)))
+    letters = session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.kind != "evidence_pack"))
+    return sorted(letters, key=letter_order)
 
 
 def _event_details(data: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -29,6 +30,37 @@ BILLING_WORDS = {"monthly": "billed monthly", "annual": "billed yearly", "one_ti
 REPLY_DAYS = 10
 
 
+PAPER_LETTER_COUNTRIES = frozenset({"US", "CA"})
+"""Consumers whose letters are on US Letter, dated month first and closed "Sincerely,"; the rest get A4."""
+CJK_LANGS = {"JP": "ja", "CN": "zh-Hans", "TW": "zh-Hant", "HK": "zh-Hant-HK", "MO": "zh-Hant-MO", "KR": "ko"}
+"""The ``lang`` of names and addresses a consumer of these countries gives, so letter.css picks that script's
+glyphs (a Japanese name drawn with Simplified Chinese glyphs reads as a different name)."""
+_english = Locale.parse("en")
+
+# Imported macros (``{% import "macros.html" as m %}``) get a context without ``s``; the renderer names the
+# letter's country here for the length of one render, so a filter called inside a macro still knows it.
+_rendering_country: ContextVar[str | None] = ContextVar("rendering_country", default=None)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How a letter is set for the consumer's country: paper, date order, closing, document language."""
+
+    paper: str
+    month_first: bool
+    closing: str
+    lang: str
+
+
+A4_CONVENTION = Convention(paper="a4", month_first=False, closing="Yours faithfully,", lang="en")
+NORTH_AMERICAN = {country: Convention(paper="letter", month_first=True, closing="Sincerely,", lang=f"en-{country}")
+                  for country in PAPER_LETTER_COUNTRIES}
+
+
+def convention(country: str | None) -> Convention:
+    return NORTH_AMERICAN.get((country or "").upper(), A4_CONVENTION)
+
+
 @dataclass(frozen=True)
 class RenderedLetter:
     pdf: bytes
@@ -37,9 +69,25 @@ class RenderedLetter:
     template_version: str
 
 
-def long_date(value: str | dt.date) -> str:
+def letter_country(context: jinja2.runtime.Context) -> str | None:
+    """The consumer's country: the snapshot's where the template has it, else the letter being rendered."""
+    snapshot = context.get("s")
+    if isinstance(snapshot, dict):
+        return snapshot.get("country")
+    return _rendering_country.get()
+
+
+def format_long_date(value: str | dt.date, country: str | None) -> str:
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    if convention(country).month_first:
+        return f"{day:%B} {day.day}, {day.year}"
     return f"{day.day} {day:%B %Y}"
+
+
+@jinja2.pass_context
+def long_date(context: jinja2.runtime.Context, value: str | dt.date) -> str:
+    """"December 6, 2026" for a US or Canadian consumer, "6 December 2026" for everyone else."""
+    return format_long_date(value, letter_country(context))
 
 
 @cache
@@ -54,16 +102,111 @@ def letter_locale(country: str | None) -> str:
 
 
 @jinja2.pass_context
-def money(context: jinja2.runtime.Context, amount: dict[str, str]) -> str:
+def money(context: jinja2.runtime.Context, amount: dict[str, Any] | None) -> str:
     """An amount as the consumer's locale writes it, with the currency's own minor units (no ¥7,900.00)."""
-    snapshot = context.get("s") or {}
-    locale = letter_locale(snapshot.get("country"))
-    return format_currency(Decimal(amount["value"]), amount["currency"], locale=locale)
+    if not amount:
+        return ""
+    locale = letter_locale(letter_country(context))
+    return format_currency(Decimal(str(amount["value"])), str(amount["currency"]), locale=locale)
 
 
 def one_line(value: str | None) -> str:
     """An address on one line (for the return line above the recipient)."""
     return ", ".join(part.strip() for part in (value or "").splitlines() if part.strip())
+
+
+def lines_of(value: str | None) -> list[str]:
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def script_lang(country: str | None) -> str | None:
+    """The ``lang`` for text a consumer of ``country`` typed, where the country writes in a CJK script."""
+    return CJK_LANGS.get((country or "").upper())
+
+
+def country_line(s: dict[str, Any]) -> str | None:
+    """The destination country in capitals for the last address line (UPU), when mail crosses a border.
+
+    ``None`` when the company's country is unknown or is the consumer's own: a domestic address has no country.
+    """
+    destination = (s["company"].get("address_country") or "").upper()
+    if not destination or destination == (s.get("country") or "").upper():
+        return None
+    name = _english.territories.get(destination)
+    return name.upper() if name else None
+
+
+BREAK = "\u200b"
+"""A zero-width space: a place where a line may break, invisible and absent from the PDF's text.
+
+Not ``<wbr>``: WeasyPrint lays a ``<wbr>`` out as a box of its own, and inside an inline element it then splits a
+word that overflows at any letter (``example.co.`` / ``uk``) before it goes back to the ``<wbr>``."""
+GLUE = "-\u2060"
+"""A hyphen followed by a word joiner: an address or URL never breaks after its own hyphens, where a reader would
+take the hyphen for a word split at the line's end (``en-`` / ``us``)."""
+LONG_DOMAIN = 24
+"""An address, or a domain, longer than this (about 42 mm of 9.5 pt type) may not fit a column, so it gets places
+to break; a shorter one stays whole, moved to the next line entire rather than split after its "@"."""
+
+
+def _breakable(text: str, before: str = "", after: str = "") -> str:
+    """``text`` with a break before each of ``before`` and after each of ``after`` (never between two of these)."""
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if char in before and i > 0 and text[i - 1] not in before + after:
+            out.append(BREAK)
+        out.append(char)
+        if char in after and text[i + 1:i + 2] not in ("", *before, *after):
+            out.append(BREAK)
+    return "".join(out)
+
+
+def email_breaks(value: str | None) -> str:
+    """A long e-mail address that wraps after "@" or before a dot of its name, never inside a domain that fits.
+
+    Only a domain too long for a narrow column may also break before its dots; the stylesheet's
+    ``overflow-wrap: anywhere`` stays the last resort for a single label longer than the column.
+    """
+    text = value or ""
+    local, at, domain = text.rpartition("@")
+    if not at or not local or any(char.isspace() for char in text.strip()):
+        return text  # not an address (an account identifier may be any text)
+    if len(text) <= LONG_DOMAIN:
+        return text.replace("-", GLUE)
+    host = _breakable(domain, before=".") if len(domain) > LONG_DOMAIN else domain
+    return f"{_breakable(local, before='.')}@{BREAK}{host}".replace("-", GLUE)
+
+
+def url_breaks(value: str | None) -> str:
+    """A URL that wraps after "://", a "/" of its path, "?" or "&", and in its host only before a dot of a long one."""
+    text = value or ""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    host, slash, path = rest.partition("/")
+    host = _breakable(host, before=".") if len(host) > LONG_DOMAIN else host
+    return (f"{scheme}{sep}{BREAK if sep and host else ''}{host}{slash}{BREAK if path else ''}"
+            f"{_breakable(path, after='/?&')}").replace("-", GLUE)
+
+
+def company_address_lines(company: dict[str, Any]) -> list[str]:
+    """The company's postal address without its name, one line each, from a snapshot of any age.
+
+    Snapshots before ``address_lines`` existed hold one ``postal_address`` string, sometimes a single line with
+    commas ("Coursera, Inc., 381 E. Evelyn Ave., ..."): that line is kept as it is, without guessing where its
+    lines would break, only the company's name in front of it is dropped (the window prints the name first).
+    """
+    if company.get("address_lines") is not None:
+        return [line.strip() for line in company["address_lines"] if line and line.strip()]
+    lines = lines_of(company.get("postal_address"))
+    names = {n for n in (company.get("legal_name"), company.get("name")) if n}
+    if lines and lines[0] in names:
+        return lines[1:]
+    # Only the full legal name: "Coursera, Inc., 381 E. Evelyn Ave." also starts with the trading name "Coursera".
+    legal = company.get("legal_name")
+    if len(lines) == 1 and legal and lines[0].startswith(f"{legal}, "):
+        return [lines[0][len(legal) + 2:]]
+    return lines
 
 
 def with_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -76,11 +219,17 @@ def with_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
     s.setdefault("ask_refund", s.get("requested_outcome") == "cancel_and_refund")
     for key in ("deadlines", "law", "escalation", "earlier"):
         s.setdefault(key, [])
-    for key in ("verification_code", "verify_url", "base_url", "contract_date"):
+    for key in ("verification_code", "verify_url", "base_url", "contract_date", "country", "amount"):
         s.setdefault(key, None)
+    consumer = dict(s["consumer"])
+    consumer.setdefault("postal_address", None)
+    s["consumer"] = consumer
     company = dict(s["company"])
     company.setdefault("postal_address",
                        company["delivery_address"] if company.get("delivery_kind") == "post" else None)
+    company["address_lines"] = company_address_lines(company)  # before the name is filled in: see there
+    company.setdefault("legal_name", company.get("name"))
+    company.setdefault("address_country", None)
     s["company"] = company
     return s
 
@@ -96,6 +245,9 @@ class LetterRenderer:
         self.env.filters["billing"] = lambda b: BILLING_WORDS.get(b, b)
         self.env.filters["oneline"] = one_line
         self.env.filters["money"] = money
+        self.env.filters["email"] = email_breaks
+        self.env.filters["url"] = url_breaks
+        self.env.globals.update(convention=convention, script_lang=script_lang, country_line=country_line)
         self.font_config = FontConfiguration()
         css_path = LETTER_TEMPLATES / "letter.css"
         self.css_source = css_path.read_text(encoding="utf-8")
@@ -114,7 +266,12 @@ class LetterRenderer:
 
     def html(self, kind: str, snapshot: dict[str, Any]) -> str:
         template = self.env.get_template(f"{kind}.html")
-        return template.render(s=with_defaults(snapshot), template_version=self.template_version(kind))
+        s = with_defaults(snapshot)
+        token = _rendering_country.set(s["country"])
+        try:
+            return template.render(s=s, template_version=self.template_version(kind))
+        finally:
+            _rendering_country.reset(token)
 
     def render(
         self, kind: str, snapshot: dict[str, Any], fetcher: AssetsOnlyFetcher | None = None

@@ -262,12 +262,12 @@ def test_a_final_notice_names_the_card_dispute_route_but_never_the_card_law_to_t
     snapshot = snapshot_for(letter_day=dt.date(2026, 12, 20), kind="final_notice", country="US", region="US-CA",
                             timezone="America/Los_Angeles", amount_currency="USD")
     text = text_of(render(snapshot).pdf)
-    assert "my letter dated 8 December 2026 (reference CW-2026-7K3M9QXD" in text
+    assert "my letter dated December 8, 2026 (reference CW-2026-7K3M9QXD" in text  # US dates: month first
     assert "final notice" in text.lower()
     assert "card issuer" in text
     assert "Fair Credit Billing Act" not in text
     assert "regulator" in text
-    assert "by 30 December 2026" in text
+    assert "by December 30, 2026" in text
 
 
 def test_a_final_notice_outside_the_us_names_no_card_law() -> None:
