@@ -20,6 +20,7 @@ from casework.catalog import default_catalog
 from casework.catalog.loader import Provider
 from casework.config import Settings
 from casework.letters.models import Letter
+from casework.letters.render import format_long_date, format_money
 from casework.letters.requests import request_of_earlier
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
@@ -98,19 +99,11 @@ def queue_letter_to_company(session: Session, settings: Settings, case: Case, le
     )
 
 
-def _words(iso_day: str, country: str | None = None) -> str:
-    """A date as the letter writes it (4 December 2026; December 4, 2026 in the US and Canada)."""
-    day = dt.date.fromisoformat(iso_day)
-    if (country or "").upper() in ("US", "CA"):
-        return f"{day:%B} {day.day}, {day.year}"
-    return f"{day.day} {day:%B %Y}"
-
-
 def _paste_asks(s: dict[str, Any], words: Callable[[str], str]) -> list[str]:
     """The letter's numbered requests in a sentence each (POLICY-FACTS §2), for a web form's text box."""
     asked = request_of_earlier(s)
     amount = s.get("amount")
-    paid = f"the payment of {amount['value']} {amount['currency']}" if amount else "my most recent payment"
+    paid = f"the payment of {format_money(amount, s.get('country'))}" if amount else "my most recent payment"
     if s.get("payment_date"):
         paid += f" made on {words(s['payment_date'])}"
     ends = (f"at the end of the period already paid for, on {words(asked['access_until'])}"
@@ -144,7 +137,7 @@ def paste_text(case: Case, letter: Letter) -> str:
     country = s.get("country")
 
     def words(iso_day: str) -> str:
-        return _words(iso_day, country)
+        return format_long_date(iso_day, country)
 
     company = s["company"].get("legal_name") or s["company"]["name"]
     account = (f"the account {s['account_identifier']}" if s.get("account_identifier")

@@ -22,6 +22,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from casework.config import PROJECT_ROOT
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
+from casework.letters.requests import request_of_earlier
 
 LETTER_TEMPLATES = PROJECT_ROOT / "templates" / "letters"
 SHARED_TEMPLATES = ("base.html", "macros.html")
@@ -104,10 +105,14 @@ def letter_locale(country: str | None) -> str:
 @jinja2.pass_context
 def money(context: jinja2.runtime.Context, amount: dict[str, Any] | None) -> str:
     """An amount as the consumer's locale writes it, with the currency's own minor units (no ¥7,900.00)."""
+    return format_money(amount, letter_country(context))
+
+
+def format_money(amount: dict[str, Any] | None, country: str | None) -> str:
+    """:func:`money` outside a template (the web-form text says what the letter says, in the same words)."""
     if not amount:
         return ""
-    locale = letter_locale(letter_country(context))
-    return format_currency(Decimal(str(amount["value"])), str(amount["currency"]), locale=locale)
+    return format_currency(Decimal(str(amount["value"])), str(amount["currency"]), locale=letter_locale(country))
 
 
 def one_line(value: str | None) -> str:
@@ -219,8 +224,12 @@ def with_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
     s.setdefault("ask_refund", s.get("requested_outcome") == "cancel_and_refund")
     for key in ("deadlines", "law", "escalation", "earlier"):
         s.setdefault(key, [])
-    for key in ("verification_code", "verify_url", "base_url", "contract_date", "country", "amount"):
+    for key in ("verification_code", "verify_url", "base_url", "contract_date", "country", "amount",
+                "subscription_start_date", "trial_start_date", "payment_date"):
         s.setdefault(key, None)
+    # Before requests were recorded, a letter asked to stop the subscription and, where asked for, a refund.
+    s.setdefault("asked", request_of_earlier(s))
+    s.setdefault("retention_offers", [])
     consumer = dict(s["consumer"])
     consumer.setdefault("postal_address", None)
     s["consumer"] = consumer

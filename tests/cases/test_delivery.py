@@ -175,7 +175,9 @@ def test_web_form_page_gives_the_address_the_text_and_the_pdf(client: FlaskClien
     assert "Jane Q. Consumer" in paste
     assert "the account jane@example.com" in paste
     assert case.reference in paste
-    assert f"refund the payment of 599.00 AUD made on {long_date(days_ago(7))}" in paste
+    assert f"refund the payment of $599.00 made on {long_date(days_ago(7))}" in paste
+    assert "if you refuse the refund, end the subscription at the end of the period already paid for" in paste
+    assert "stop all further charges" not in paste
     assert "earlier mail" not in paste  # the consumer's free text never goes to the company
     assert f"/c/{token}/letters/" in page
     assert "I have submitted it" in page
