@@ -23,6 +23,7 @@ from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.states import INTERNAL_ACTIONS
 from casework.catalog import default_catalog
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
+from casework.letters.law import card_dispute_clauses
 from casework.letters.models import Letter
 from casework.letters.render import LETTER_TEMPLATES, renderer
 from casework.mail.models import OutboundEmail
@@ -128,11 +129,30 @@ class ResponseRow:
 
 
 @dataclass(frozen=True)
+class CardDisputeRow:
+    """The consumer's card-dispute law: theirs to use with the card issuer, never cited to the company."""
+
+    instrument: str
+    sections: str
+    text: str
+    source_title: str
+    source_url: str
+
+
+def card_dispute_rows(case: Case, day: dt.date) -> list[CardDisputeRow]:
+    if not case.country:
+        return []
+    return [CardDisputeRow(c.instrument, ", ".join(c.sections), c.text, c.sources[0].title, c.sources[0].url)
+            for c in card_dispute_clauses(case.country, case.region, day) if c.sources]
+
+
+@dataclass(frozen=True)
 class EvidencePack:
     reference: str
     consumer_name: str
     consumer_email: str
     company: str
+    contracting_entity: str | None
     plan: str
     status: str
     status_words: str
@@ -148,6 +168,7 @@ class EvidencePack:
     deliveries: list[DeliveryRow]
     emails: list[EmailRow]
     responses: list[ResponseRow]
+    card_dispute: list[CardDisputeRow]
 
 
 def pack_filename(reference: str, extension: str) -> str:
@@ -204,6 +225,8 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
     provider = default_catalog().get(case.provider_slug)
     plan = provider.plan(case.plan_slug) if provider is not None else None
     company = case.company or {}
+    # The company the consumer contracts with, which the letters are addressed to (another company: as typed).
+    entity = provider.entity_for(case.country) if provider is not None and case.provider_slug != "other" else None
     verify_base = f"{base_url.rstrip('/')}/verify/"
     letter_names = {letter.id: f"{words(letter.kind)} v{letter.version}" for letter in case_letters(session, case)}
 
@@ -245,6 +268,7 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
         consumer_name=case.consumer_name,
         consumer_email=case.consumer_email,
         company=str(company.get("name") or (provider.name if provider else case.provider_slug)),
+        contracting_entity=entity.name if entity is not None else None,
         plan=str(company.get("plan_name") or (plan.name if plan else case.plan_slug)),
         status=case.status.value,
         status_words=STATUS_TITLES[case.status],
@@ -260,6 +284,7 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
         deliveries=deliveries,
         emails=emails,
         responses=responses,
+        card_dispute=card_dispute_rows(case, now.astimezone(ZoneInfo(case.timezone)).date()),
     )
 
 

@@ -371,3 +371,20 @@ def test_the_zip_is_the_same_for_the_same_files() -> None:
     assert first != evidence_zip(case, b"%PDF-1.7 pack", [(letters[0][0], b"%PDF-1.7 two")])
     sums = zipfile.ZipFile(io.BytesIO(first)).read("SHA256SUMS").decode()
     assert f"{hashlib.sha256(b'%PDF-1.7 one').hexdigest()}  CW-2026-AAAAAAAA-cancellation-v1.pdf\n" in sums
+
+
+@pytest.mark.parametrize(("changes", "entity", "card_law"), [
+    ({"country": "DE", "amount.currency": "EUR"}, "Coursera Europe B.V.", False),
+    ({"country": "US", "region": "US-NY", "amount.currency": "USD"}, "Coursera, Inc.", True),
+    ({}, "Coursera, Inc.", False),
+], ids=["de", "us", "au"])
+def test_the_pack_names_the_contracting_company_and_the_card_law_where_it_is_the_consumers(
+    client: FlaskClient, committed: Runtime, changes: dict[str, str], entity: str, card_law: bool,
+) -> None:
+    token = file_case(client, committed, **changes)
+    text = squeezed(pdf_text(client.get(f"/c/{token}/evidence.pdf").data))
+    assert squeezed(f"Contracting company{entity}") in text
+    assert ("FairCreditBillingAct" in text) is card_law
+    for letter in letters_of(committed):
+        assert letter.pdf is not None
+        assert ("FairCreditBillingAct" in squeezed(pdf_text(letter.pdf))) is False  # never to the company
