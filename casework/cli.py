@@ -173,6 +173,7 @@ def case_file(**options: str | None) -> None:
             billing_channel=BillingChannel.DIRECT,
             payment_date=_date(options["payment_date"]),
             trial_start_date=_date(options["trial_start_date"]),
+            subscription_start_date=_date(options["subscription_start_date"]),
             amount_value=decimal.Decimal(options["amount"]) if options["amount"] else None,
             amount_currency=options["currency"],
             account_identifier=options["account_identifier"],

@@ -71,6 +71,8 @@ class CaseOut(BaseModel):
     email_confirmed: bool
     personal_data_deleted_at: str | None = Field(None, description="When the consumer's personal data was deleted "
                                                  "(the case is then its anonymous record).")
+    subscription_start_date: str | None = Field(
+        None, description="The day the subscription was first taken out (YYYY-MM-DD), or null when not known.")
     assessment: AssessmentOut | None
     delivery: list[DeliveryOut]
     letters: list[LetterOut]
@@ -137,6 +139,7 @@ def case_document(session: Session, case: Case, now: dt.datetime, *, internal: b
         "version": case.version,
         "email_confirmed": case.email_confirmed_at is not None,
         "personal_data_deleted_at": _instant(case.personal_data_deleted_at),
+        "subscription_start_date": case.subscription_start_date.isoformat() if case.subscription_start_date else None,
         "assessment": assessment,
         "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
                       "confirmation": d.confirmation} for d in deliveries],

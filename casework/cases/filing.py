@@ -42,6 +42,7 @@ class NewCase:
     payment_date: dt.date | None = None
     trial_start_date: dt.date | None = None
     next_renewal_date: dt.date | None = None
+    subscription_start_date: dt.date | None = None  # None: not known (withdrawal-type rights are then never cited)
     certificate_earned: bool = False
     amount_value: decimal.Decimal | None = None
     amount_currency: str | None = None
@@ -86,7 +87,8 @@ def fact_columns(facts: NewCase, policy_version: str) -> dict[str, Any]:
         "provider_slug": facts.provider, "plan_slug": facts.plan, "policy_version": policy_version,
         "company": facts.company, "billing_channel": facts.billing_channel,
         "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
-        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
+        "next_renewal_date": facts.next_renewal_date, "subscription_start_date": facts.subscription_start_date,
+        "certificate_earned": facts.certificate_earned,
         "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
         "requested_outcome": facts.requested_outcome,
     }
@@ -127,6 +129,10 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
                         {"payment_date": "required unless trial_start_date is given"})
     if facts.provider == "other" and not facts.company:
         raise CaseError("Tell us the company's name and how to reach it.", {"company": "required"})
+    start = facts.subscription_start_date
+    if start is not None and facts.payment_date is not None and start > facts.payment_date:
+        raise CaseError("The subscription cannot have begun after your last payment.",
+                        {"subscription_start_date": "must not be after payment_date"})
 
     case_values: dict[str, Any] = {
         "reference": new_reference(now.year), "status": CaseStatus.NEW,

@@ -58,7 +58,7 @@ from casework.web import db, limiter, too_large_page
 
 bp = Blueprint("consumer", __name__)
 
-CHECKBOXES = ("consent.send_in_my_name", "certificate_earned")
+CHECKBOXES = ("consent.send_in_my_name", "certificate_earned", "subscription_start_unknown")
 
 
 def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
@@ -91,6 +91,8 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
             node = child
         else:
             node[leaf] = value
+    if form.get("subscription_start_unknown") == "yes":
+        data.pop("subscription_start_date", None)  # "I don't know" wins over a date typed beside it
     data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
     data["certificate_earned"] = form.get("certificate_earned") == "yes"
     if provider == "other":

@@ -28,13 +28,14 @@ SESSION_KEY = "intake"
 STEPS: dict[str, tuple[str, ...]] = {
     "company": ("provider", "company.name", "company.email", "company.web_form_url", "company.postal_address"),
     "plan": ("plan", "billing_channel", "company.plan_name", "company.trial_days", "company.refund_window_days"),
-    "dates": ("country", "payment_date", "trial_start_date", "amount.value", "amount.currency", "certificate_earned"),
+    "dates": ("country", "payment_date", "trial_start_date", "subscription_start_date", "subscription_start_unknown",
+              "amount.value", "amount.currency", "certificate_earned"),
     "outcome": ("requested_outcome",),
     "details": ("consumer.name", "consumer.email", "consumer.postal_address", "account_identifier", "details",
                 "consent.send_in_my_name"),
 }
 ORDER = [*STEPS, "check"]
-CHECKBOXES = ("certificate_earned", "consent.send_in_my_name")
+CHECKBOXES = ("certificate_earned", "consent.send_in_my_name", "subscription_start_unknown")
 
 
 def answers() -> dict[str, str]:
@@ -114,6 +115,8 @@ def save(name: str) -> ResponseReturnValue:
             values[field] = "yes" if request.form.get(field) == "yes" else ""
         else:
             values[field] = request.form.get(field, "").strip()[:5000]
+    if values.get("subscription_start_unknown") == "yes":
+        values["subscription_start_date"] = ""  # "I don't know" clears a date typed before
     if name == "company" and values.get("provider") != "other":
         for field in ("company.name", "company.email", "company.web_form_url", "company.postal_address"):
             values.pop(field, None)

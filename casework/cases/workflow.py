@@ -285,7 +285,8 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
         raise CaseError("File a new case for another company or billing channel.",
                         {"provider": "cannot be changed", "billing_channel": "cannot be changed"})
     for name in ("plan", "consumer_name", "consumer_email", "country", "timezone", "requested_outcome",
-                 "payment_date", "trial_start_date", "next_renewal_date", "certificate_earned", "amount_value",
+                 "payment_date", "trial_start_date", "next_renewal_date", "subscription_start_date",
+                 "certificate_earned", "amount_value",
                  "amount_currency", "consumer_postal_address", "consumer_phone", "account_identifier", "details",
                  "region", "company"):
         setattr(case, "plan_slug" if name == "plan" else name, getattr(facts, name))
