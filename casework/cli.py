@@ -151,6 +151,8 @@ def _date(value: str | None) -> dt.date | None:
 @click.option("--timezone", default=None, help="IANA zone; default from the country.")
 @click.option("--payment-date", default=None, help="YYYY-MM-DD")
 @click.option("--trial-start-date", default=None, help="YYYY-MM-DD")
+@click.option("--subscription-start-date", default=None,
+              help="YYYY-MM-DD, the day the subscription was first taken out; leave out if not known.")
 @click.option("--amount", default=None, help="e.g. 599.00")
 @click.option("--currency", default=None)
 @click.option("--outcome", type=click.Choice([o.value for o in RequestedOutcome]), default="cancel")
@@ -173,6 +175,7 @@ def case_file(**options: str | None) -> None:
             billing_channel=BillingChannel.DIRECT,
             payment_date=_date(options["payment_date"]),
             trial_start_date=_date(options["trial_start_date"]),
+            subscription_start_date=_date(options["subscription_start_date"]),
             amount_value=decimal.Decimal(options["amount"]) if options["amount"] else None,
             amount_currency=options["currency"],
             account_identifier=options["account_identifier"],
@@ -190,6 +193,8 @@ def case_file(**options: str | None) -> None:
             raise click.ClickException(f"{exc} {exc.fields}") from None
         reference = filed.reference
     click.echo(f"filed {reference}")
+    if not filed.letter_plan.letter:
+        click.echo(f"no letter: {filed.letter_plan.reason}")
     click.echo(f"status page: {status_url(runtime.settings.base_url, filed.access_token)}")
 
 

@@ -54,6 +54,8 @@ EVENT_TEXT = {
     "reminders_unsubscribed": "You stopped the deadline reminders.",
     "cancelled_with_app_store": "You cancelled the subscription with the app store.",
     "facts_corrected": "The facts of the case were corrected.",
+    "letter_not_needed": "With the corrected facts no letter is written; the letter waiting for your confirmation "
+                         "was set aside.",
     "links_resent": "New links to this case were e-mailed.",
     "reopened": "The case was reopened.",
     "merged_into": "A caseworker joined this case to another case of yours about the same company.",

@@ -61,6 +61,7 @@ def case_as_request(case: Case) -> dict[str, Any]:
         "payment_date": case.payment_date.isoformat() if case.payment_date else None,
         "trial_start_date": case.trial_start_date.isoformat() if case.trial_start_date else None,
         "next_renewal_date": case.next_renewal_date.isoformat() if case.next_renewal_date else None,
+        "subscription_start_date": case.subscription_start_date.isoformat() if case.subscription_start_date else None,
         "certificate_earned": case.certificate_earned,
         "amount": ({"value": f"{case.amount_value:.2f}", "currency": case.amount_currency}
                    if case.amount_value is not None else None),

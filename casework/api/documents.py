@@ -21,6 +21,7 @@ from casework.cases.states import INTERNAL_ACTIONS
 from casework.cases.urgency import NO_DEADLINE
 from casework.catalog import default_catalog
 from casework.letters.models import Letter
+from casework.letters.plan import letter_plan_for_case
 from casework.reminders.models import Reminder
 from casework.staff.models import CaseNote, StaffUser
 
@@ -43,6 +44,13 @@ class DeliveryOut(BaseModel):
     at: str
     by: Literal["consumer", "staff", "system"]
     confirmation: str | None
+
+
+class LetterPlanOut(BaseModel):
+    """Whether a cancellation letter is written for the case (API.md 1.1); ``reason`` only when it is not."""
+
+    letter: bool
+    reason: str | None = Field(None, description="Why no letter is written, in words (only with letter: false).")
 
 
 class ReminderOut(BaseModel):
@@ -71,9 +79,12 @@ class CaseOut(BaseModel):
     email_confirmed: bool
     personal_data_deleted_at: str | None = Field(None, description="When the consumer's personal data was deleted "
                                                  "(the case is then its anonymous record).")
+    subscription_start_date: str | None = Field(
+        None, description="The day the subscription was first taken out (YYYY-MM-DD), or null when not known.")
     assessment: AssessmentOut | None
     delivery: list[DeliveryOut]
     letters: list[LetterOut]
+    letter_plan: LetterPlanOut
     reminders: list[ReminderOut]
     events: list[EventOut]
 
@@ -137,6 +148,7 @@ def case_document(session: Session, case: Case, now: dt.datetime, *, internal: b
         "version": case.version,
         "email_confirmed": case.email_confirmed_at is not None,
         "personal_data_deleted_at": _instant(case.personal_data_deleted_at),
+        "subscription_start_date": case.subscription_start_date.isoformat() if case.subscription_start_date else None,
         "assessment": assessment,
         "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
                       "confirmation": d.confirmation} for d in deliveries],
@@ -145,6 +157,7 @@ def case_document(session: Session, case: Case, now: dt.datetime, *, internal: b
                      "sent_at": _instant(item.sent_at),
                      "download_url": f"{base}/{item.id}.pdf" if item.status == "rendered" else None}
                     for item in letters],
+        "letter_plan": letter_plan_for_case(case).as_json(),
         "reminders": [{"kind": r.kind, "due_at": _instant(r.due_at), "status": r.status} for r in reminders],
         "events": [{"at": _instant(e.at), "action": e.action,
                     "from_status": e.from_status.value if e.from_status else None,

@@ -27,6 +27,7 @@ from casework.catalog.loader import (
     Provider,
     Rule,
 )
+from casework.letters.plan import letter_plan
 
 DIRECT = "direct"
 CANCEL_VIA = {DIRECT: "formal_letter", "apple_app_store": "apple", "google_play": "google"}
@@ -199,7 +200,7 @@ def _warnings(facts: AssessmentFacts, provider: Provider, plan: Plan, t: _Timeli
 
 
 def _steps(facts: AssessmentFacts, provider: Provider, plan: Plan, t: _Timeline, today: dt.date,
-           eligibility: str, deadlines: list[dict[str, Any]], values: _Values) -> list[str]:
+           eligibility: str, reasons: list[str], deadlines: list[dict[str, Any]], values: _Values) -> list[str]:
     rules, app_store = provider.rules, facts.billing_channel != DIRECT
     steps: list[str] = []
     upcoming = next((d for d in deadlines if d["kind"] != "refund_window_end" and not d["passed"]), None)
@@ -209,8 +210,11 @@ def _steps(facts: AssessmentFacts, provider: Provider, plan: Plan, t: _Timeline,
                           deadline=upcoming["label"][:1].lower() + upcoming["label"][1:]))
     if t.on_trial:
         steps.append(_say(rules.trial, values))
+    writes = letter_plan(facts.billing_channel, plan.billing, facts.requested_outcome, eligibility, reasons)
     if app_store:
         steps.append(_say(rules.cancel_app_store, values))
+    elif not writes.letter:
+        steps.append(writes.reason or "")  # nothing to write to the company about: the steps say why
     else:
         steps.append(_say(rules.letter, values))
         if eligibility in ("eligible", "uncertain"):
@@ -261,6 +265,6 @@ def assess(facts: AssessmentFacts, provider: Provider, today: dt.date) -> dict[s
         "deadlines": deadlines,
         "access_until": _iso(t.access_until),
         "warnings": _warnings(facts, provider, plan, t, today, eligibility, values),
-        "steps": _steps(facts, provider, plan, t, today, eligibility, deadlines, values),
+        "steps": _steps(facts, provider, plan, t, today, eligibility, reasons, deadlines, values),
         "policy_version": provider.policy_version,
     }

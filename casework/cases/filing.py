@@ -1,7 +1,8 @@
 """Filing a case: the rules, in one transaction the caller commits.
 
-Filing writes the case, its first access token, the ``filed`` event and the letter job together;
-the worker is woken only after that transaction commits. Reminders and e-mails are the worker's.
+Filing writes the case, its first access token, the ``filed`` event and (where the letter plan says a letter
+is written) the letter job together; the worker is woken only after that transaction commits. Reminders and
+e-mails are the worker's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from casework.cases.tokens import new_token
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.jobs.dispatch import dispatch_after_commit
+from casework.letters.plan import LetterPlan, letter_plan_of
 from casework.letters.services import RENDER_TASK, pending_letter_values
 
 
@@ -42,6 +44,7 @@ class NewCase:
     payment_date: dt.date | None = None
     trial_start_date: dt.date | None = None
     next_renewal_date: dt.date | None = None
+    subscription_start_date: dt.date | None = None  # None: not known (withdrawal-type rights are then never cited)
     certificate_earned: bool = False
     amount_value: decimal.Decimal | None = None
     amount_currency: str | None = None
@@ -86,7 +89,8 @@ def fact_columns(facts: NewCase, policy_version: str) -> dict[str, Any]:
         "provider_slug": facts.provider, "plan_slug": facts.plan, "policy_version": policy_version,
         "company": facts.company, "billing_channel": facts.billing_channel,
         "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,
-        "next_renewal_date": facts.next_renewal_date, "certificate_earned": facts.certificate_earned,
+        "next_renewal_date": facts.next_renewal_date, "subscription_start_date": facts.subscription_start_date,
+        "certificate_earned": facts.certificate_earned,
         "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,
         "requested_outcome": facts.requested_outcome,
     }
@@ -102,14 +106,22 @@ class FiledCase:
     assessment: dict[str, Any]
     access_token: str
     letter_id: int | None
+    letter_plan: LetterPlan
+
+
+def facts_letter_plan(facts: NewCase, assessment: dict[str, Any]) -> LetterPlan:
+    """Whether these facts, so assessed, get a letter (see :mod:`casework.letters.plan`)."""
+    return letter_plan_of(facts.billing_channel.value, facts.provider, facts.plan, facts.requested_outcome.value,
+                          assessment)
 
 
 def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetime | None = None) -> FiledCase:
-    """Write the case, its token, the ``filed`` event and (for direct billing) the letter job.
+    """Write the case, its token, the ``filed`` event and (when the letter plan says so) the letter job.
 
-    App-store billing gets no letter: the company cannot cancel it, so the case tracks the consumer's
-    own steps. The rows go in through :mod:`casework.cases.filing_rows`, in one statement where the
-    database allows; the render job is dispatched when the caller commits.
+    App-store billing gets no letter (the company cannot cancel it), nor does a one-time purchase with no refund
+    to ask for: such a case tracks the consumer's own steps, as an app-store case does. The rows go in through
+    :mod:`casework.cases.filing_rows`, in one statement where the database allows; the render job is dispatched
+    when the caller commits.
     """
     now = now or utcnow()
     provider = default_catalog().get(facts.provider)
@@ -127,6 +139,10 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
                         {"payment_date": "required unless trial_start_date is given"})
     if facts.provider == "other" and not facts.company:
         raise CaseError("Tell us the company's name and how to reach it.", {"company": "required"})
+    start = facts.subscription_start_date
+    if start is not None and facts.payment_date is not None and start > facts.payment_date:
+        raise CaseError("The subscription cannot have begun after your last payment.",
+                        {"subscription_start_date": "must not be after payment_date"})
 
     case_values: dict[str, Any] = {
         "reference": new_reference(now.year), "status": CaseStatus.NEW,
@@ -141,7 +157,8 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
         filed_event={"at": now, "actor": Actor.CONSUMER, "action": "filed", "to_status": CaseStatus.NEW,
                      "data": {"provider": provider.slug, "plan": facts.plan}},
     )
-    if facts.billing_channel is BillingChannel.DIRECT:
+    plan = facts_letter_plan(facts, case_values["assessment"])
+    if plan.letter:
         letter = pending_letter_values(Case(**case_values), "cancellation", 1, now)
         rows = replace(rows, letter=letter, letter_event={
             "at": now, "actor": Actor.SYSTEM, "action": "letter_requested",
@@ -150,4 +167,4 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     if ids.letter_id is not None:
         dispatch_after_commit(session, RENDER_TASK, [ids.letter_id])
     return FiledCase(ids.case_id, case_values["reference"], CaseStatus.NEW, case_values["assessment"], token,
-                     ids.letter_id)
+                     ids.letter_id, plan)

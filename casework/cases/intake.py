@@ -91,6 +91,9 @@ def validate(model: type[M], body: bytes | str, now: dt.datetime) -> M:
 def _cross_field(request: AssessmentRequest, errors: IntakeErrors) -> None:
     if request.payment_date is None and request.trial_start_date is None:
         errors.add("payment_date", "required unless trial_start_date is given")
+    start, payment = request.subscription_start_date, request.payment_date
+    if start is not None and payment is not None and start > payment:
+        errors.add("subscription_start_date", "must not be after payment_date")
     if request.provider == "other":
         if request.company is None:
             errors.add("company.name", "required for another company")
@@ -176,6 +179,7 @@ def parse_case_request(body: bytes | str, now: dt.datetime) -> NewCase:
         payment_date=request.payment_date,
         trial_start_date=trial_start,
         next_renewal_date=request.next_renewal_date,
+        subscription_start_date=request.subscription_start_date,
         certificate_earned=bool(request.certificate_earned),
         amount_value=decimal.Decimal(amount.value) if amount else None,
         amount_currency=amount.currency if amount else None,

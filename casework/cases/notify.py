@@ -20,6 +20,7 @@ from casework.cases.tokens import status_link
 from casework.cases.transitions import transition
 from casework.catalog import default_catalog
 from casework.config import Settings
+from casework.letters.plan import letter_plan_for_case
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 
@@ -95,6 +96,6 @@ def notify_status(session: Session, settings: Settings, case: Case, what: str, n
         session, settings, key=key, kind=f"status_{what}", to=[case.consumer_email], template=f"status_{what}",
         context={"case": case, "company": company,
                  "status_url": link, "answer_due": due, "outcome": outcome,
-                 "follow_ups": case.follow_ups_sent},
+                 "follow_ups": case.follow_ups_sent, "has_letter": letter_plan_for_case(case).letter},
         now=now, case_id=case.id,
     )

@@ -114,6 +114,10 @@ class AssessmentRequest(_Strict):
     payment_date: dt.date | None = None
     trial_start_date: dt.date | None = None
     next_renewal_date: dt.date | None = None
+    subscription_start_date: dt.date | None = Field(
+        None, description="The day the subscription was first taken out, before any renewal; not in the future and "
+                          "not after payment_date. It decides whether withdrawal-type rights are still open; absent "
+                          "means unknown, and those rights are never cited.")
     certificate_earned: bool | None = None
     amount: Amount | None = None
     requested_outcome: Literal["cancel", "cancel_and_refund"]
@@ -144,7 +148,7 @@ class AssessmentRequest(_Strict):
             raise ValueError("not an IANA time zone")
         return value
 
-    @field_validator("payment_date", "trial_start_date")
+    @field_validator("payment_date", "trial_start_date", "subscription_start_date")
     @classmethod
     def _not_in_future(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         today = consumer_today_from(info)

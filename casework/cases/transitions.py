@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from casework.cases.errors import CaseError
 from casework.cases.models import Case, CaseEvent
-from casework.cases.states import FINISHED, Actor, BillingChannel, CaseStatus, Outcome, can_transition
+from casework.cases.states import FINISHED, Actor, CaseStatus, Outcome, can_transition
+from casework.letters.plan import letter_plan_for_case
 from casework.reminders import planning as reminder_planning
 
 __all__ = ["FINISHED", "CaseConflict", "finish", "is_reopen", "reopen", "reopen_refusal", "reopen_target",
@@ -83,8 +84,9 @@ ERASED = "erased"
 
 
 def reopen_target(case: Case) -> CaseStatus:
-    """Letter cases go back to waiting for the company; app-store cases to the start."""
-    return CaseStatus.SENT if case.billing_channel is BillingChannel.DIRECT else CaseStatus.NEW
+    """Letter cases go back to waiting for the company; cases without a letter (app-store billing, a one-time
+    purchase with no refund to ask for) to the start."""
+    return CaseStatus.SENT if letter_plan_for_case(case).letter else CaseStatus.NEW
 
 
 def reopen_refusal(case: Case) -> str | None:

@@ -50,6 +50,7 @@ from casework.cases.workflow import (
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.models import Letter
+from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.privacy.views import erased_page
@@ -58,7 +59,7 @@ from casework.web import db, limiter, too_large_page
 
 bp = Blueprint("consumer", __name__)
 
-CHECKBOXES = ("consent.send_in_my_name", "certificate_earned")
+CHECKBOXES = ("consent.send_in_my_name", "certificate_earned", "subscription_start_unknown")
 
 
 def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
@@ -91,6 +92,8 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
             node = child
         else:
             node[leaf] = value
+    if form.get("subscription_start_unknown") == "yes":
+        data.pop("subscription_start_date", None)  # "I don't know" wins over a date typed beside it
     data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
     data["certificate_earned"] = form.get("certificate_earned") == "yes"
     if provider == "other":
@@ -133,7 +136,10 @@ def file_submit() -> ResponseReturnValue:
         return _form_page(values, {"plan": "Choose a company and plan from the list."}, 422)
     except CaseError as error:
         return _form_page(values, _form_fields(error.fields) or {"plan": str(error)}, 422)
-    flash("Your case is filed. We are preparing your letter and will e-mail it to you to confirm.")
+    if filed.letter_plan.letter:
+        flash("Your case is filed. We are preparing your letter and will e-mail it to you to confirm.")
+    else:
+        flash("Your case is filed. No letter is written for it: this page says why, and what you can do.")
     return redirect(url_for("consumer.status", token=filed.access_token), 303)
 
 
@@ -190,6 +196,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,
+        letter_plan=letter_plan_for_case(case),
     ), status
 
 

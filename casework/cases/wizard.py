@@ -6,16 +6,19 @@ so the rules live in one place. Works without JavaScript; nothing is saved befor
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
-from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, file_case
+from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
 from casework.cases.intake import NO_CHANNEL, IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
 from casework.cases.views import form_to_case_input
 from casework.catalog import default_catalog
 from casework.db import utcnow
+from casework.letters.plan import LetterPlan
 from casework.letters.render import renderer
 from casework.letters.snapshot import cancellation_snapshot
 from casework.runtime import runtime_of
@@ -28,13 +31,17 @@ SESSION_KEY = "intake"
 STEPS: dict[str, tuple[str, ...]] = {
     "company": ("provider", "company.name", "company.email", "company.web_form_url", "company.postal_address"),
     "plan": ("plan", "billing_channel", "company.plan_name", "company.trial_days", "company.refund_window_days"),
-    "dates": ("country", "payment_date", "trial_start_date", "amount.value", "amount.currency", "certificate_earned"),
+    "dates": ("country", "payment_date", "trial_start_date", "subscription_start_date", "subscription_start_unknown",
+              "amount.value", "amount.currency", "certificate_earned"),
     "outcome": ("requested_outcome",),
     "details": ("consumer.name", "consumer.email", "consumer.postal_address", "account_identifier", "details",
                 "consent.send_in_my_name"),
 }
 ORDER = [*STEPS, "check"]
-CHECKBOXES = ("certificate_earned", "consent.send_in_my_name")
+CHECKBOXES = ("certificate_earned", "consent.send_in_my_name", "subscription_start_unknown")
+# Stand-ins for the details step's answers, so the letter plan is known on that step (its consent depends on it).
+DETAILS_STAND_INS = {"consumer.name": "-", "consumer.email": "stand-in@example.com", "consumer.postal_address": "",
+                     "account_identifier": "", "details": "", "consent.send_in_my_name": "yes"}
 
 
 def answers() -> dict[str, str]:
@@ -72,12 +79,19 @@ def _first_incomplete(values: dict[str, str]) -> str:
     return "check"
 
 
+def _plan_so_far(values: dict[str, str]) -> LetterPlan | None:
+    """The letter plan once the steps before the details are answered (None until they all are)."""
+    facts, _ = _problems({**values, **DETAILS_STAND_INS})
+    return None if facts is None else facts_letter_plan(facts, assessment_of(facts, utcnow()))
+
+
 def _render(step: str, values: dict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     catalog = default_catalog()
     provider = catalog.get(values.get("provider", ""))
     return render_template(
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
         errors=errors, providers=list(catalog.providers.values()), provider=provider,
+        letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]),
         back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,
     ), status
@@ -114,6 +128,8 @@ def save(name: str) -> ResponseReturnValue:
             values[field] = "yes" if request.form.get(field) == "yes" else ""
         else:
             values[field] = request.form.get(field, "").strip()[:5000]
+    if values.get("subscription_start_unknown") == "yes":
+        values["subscription_start_date"] = ""  # "I don't know" clears a date typed before
     if name == "company" and values.get("provider") != "other":
         for field in ("company.name", "company.email", "company.web_form_url", "company.postal_address"):
             values.pop(field, None)
@@ -134,7 +150,8 @@ def _check_page(values: dict[str, str], status: int = 200) -> ResponseReturnValu
     assessment = assessment_of(facts, utcnow())
     return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
-                           provider=default_catalog().get(facts.provider)), status
+                           provider=default_catalog().get(facts.provider),
+                           letter_plan=facts_letter_plan(facts, assessment)), status
 
 
 @bp.get("/preview.pdf")
@@ -143,17 +160,19 @@ def _check_page(values: dict[str, str], status: int = 200) -> ResponseReturnValu
 def preview() -> ResponseReturnValue:
     """The exact letter the answers would make, rendered now and stored nowhere."""
     facts, _ = _problems(answers())
-    if facts is None or facts.billing_channel.value != "direct":
+    assessment = assessment_of(facts, utcnow()) if facts is not None else {}
+    if facts is None or not facts_letter_plan(facts, assessment).letter:
         abort(404)
-    case = _unsaved_case(facts)
+    case = _unsaved_case(facts, assessment)
     pdf = renderer().render("cancellation", cancellation_snapshot(case, 1, utcnow())).pdf
     return pdf, 200, {"Content-Type": "application/pdf", "Content-Disposition": 'inline; filename="preview.pdf"'}
 
 
-def _unsaved_case(facts: NewCase) -> Case:
+def _unsaved_case(facts: NewCase, assessment: dict[str, Any]) -> Case:
+    """The case filing would make, with its assessment (the letter asks for a refund only where that allows)."""
     provider = default_catalog().get(facts.provider)
     policy_version = provider.policy_version if provider else ""
-    return Case(reference="(preview)", **fact_columns(facts, policy_version))
+    return Case(reference="(preview)", **fact_columns(facts, policy_version), assessment=assessment)
 
 
 @bp.post("/check")

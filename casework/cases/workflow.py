@@ -29,7 +29,7 @@ from casework.cases.delivery import (
     snapshot_channel,
 )
 from casework.cases.errors import CaseError
-from casework.cases.filing import NewCase
+from casework.cases.filing import NewCase, facts_letter_plan
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.notify import move
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
@@ -45,6 +45,7 @@ from casework.cases.transitions import (
 )
 from casework.config import Settings
 from casework.letters.models import Letter
+from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email, requeue_failed
@@ -97,10 +98,18 @@ def send_confirmation(session: Session, settings: Settings, case: Case, letter: 
     )
 
 
+def no_letter_conflict(case: Case) -> None:
+    """A case without a letter has nothing to confirm: say why (the plan's reason)."""
+    plan = letter_plan_for_case(case)
+    if not plan.letter:
+        raise CaseConflict(f"There is no letter to confirm for this case. {plan.reason or ''}".strip())
+
+
 def resend_confirmation(session: Session, settings: Settings, case: Case, now: dt.datetime,
                         email: str | None = None) -> OutboundEmail:
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
+    no_letter_conflict(case)
     letter = latest_letter(session, case.id)
     if letter is None or letter.status != "rendered":
         raise CaseConflict("Your letter is still being prepared; it will be e-mailed to you shortly.")
@@ -120,6 +129,7 @@ def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt
     """
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
+    no_letter_conflict(case)
     row = current_code(session, case.id)
     if row is None:
         raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
@@ -279,13 +289,23 @@ def correctable(session: Session, case: Case) -> None:
 
 def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict[str, Any],
                   now: dt.datetime) -> None:
-    """New facts, a new assessment and a new letter version (the old one superseded)."""
+    """New facts, a new assessment and, as the letter plan for them says, a new letter version (the old one
+    superseded) or none: corrected facts that leave nothing for a letter to ask supersede the waiting letter, so
+    it can be neither confirmed nor delivered, and the case is tracked without one (reminders from now on).
+
+    A letter the consumer already confirmed is not taken away by a correction (409): they withdraw instead.
+    """
     correctable(session, case)
     if facts.provider != case.provider_slug or facts.billing_channel is not case.billing_channel:
         raise CaseError("File a new case for another company or billing channel.",
                         {"provider": "cannot be changed", "billing_channel": "cannot be changed"})
+    plan = facts_letter_plan(facts, assessment)
+    if not plan.letter and case.confirmed_at is not None:
+        raise CaseConflict(f"You confirmed your letter, and with these facts no letter would be written. "
+                           f"{plan.reason or ''} If you no longer need it, withdraw this case instead.".strip())
     for name in ("plan", "consumer_name", "consumer_email", "country", "timezone", "requested_outcome",
-                 "payment_date", "trial_start_date", "next_renewal_date", "certificate_earned", "amount_value",
+                 "payment_date", "trial_start_date", "next_renewal_date", "subscription_start_date",
+                 "certificate_earned", "amount_value",
                  "amount_currency", "consumer_postal_address", "consumer_phone", "account_identifier", "details",
                  "region", "company"):
         setattr(case, "plan_slug" if name == "plan" else name, getattr(facts, name))
@@ -294,7 +314,22 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="facts_corrected", data={}))
     reminder_planning.replan(session, case, now)
     session.flush()
-    request_letter(session, case, "cancellation", now)
+    if plan.letter:
+        request_letter(session, case, "cancellation", now)
+    else:
+        _drop_letter(session, case, now)
+
+
+def _drop_letter(session: Session, case: Case, now: dt.datetime) -> None:
+    """The facts no longer call for a letter: the waiting one is superseded (the code sent with it confirms
+    nothing now) and the timeline says so."""
+    waiting = list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.kind == "cancellation",
+                                                        Letter.status != "superseded")))
+    for letter in waiting:
+        letter.status = "superseded"
+    if waiting:
+        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action="letter_not_needed",
+                              data={"letter_id": max(letter.id for letter in waiting)}))
 
 
 def record_response(session: Session, case: Case, kind: str, received_on: dt.date, summary: str,

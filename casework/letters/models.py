@@ -7,14 +7,16 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     LargeBinary,
     String,
     UniqueConstraint,
     event,
+    exists,
     inspect,
 )
-from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, deferred, mapped_column
 
 from casework.db import Base, JsonType, partial_index, utcnow
 from casework.jobs.models import JobMixin
@@ -75,3 +77,22 @@ def _rendered_letters_are_write_once(session: Session, flush_context: Any, insta
         changed = [name for name in _WRITE_ONCE if state.attrs[name].history.has_changes()]
         if was == "rendered" and changed:
             raise ValueError(f"letter {obj.id} is rendered and write-once: {', '.join(changed)}")
+
+
+CaseId = ColumnElement[int] | InstrumentedAttribute[int]
+"""The id column of the cases being queried, to correlate with (``Case.id``)."""
+
+
+def has_cancellation_letter(case_id: CaseId) -> ColumnElement[bool]:
+    """SQL: the case (``case_id``, e.g. ``Case.id`` in a query on cases) has a cancellation letter in force.
+
+    Filing makes one exactly when the letter plan says a letter is written, and a correction that takes the
+    letter away supersedes it, so this is the letter plan where only SQL will do (the sweeps' batches).
+    """
+    return exists().where(Letter.case_id == case_id, Letter.kind == "cancellation", Letter.status != "superseded")
+
+
+def first_letter_before(case_id: CaseId, cutoff: dt.datetime) -> ColumnElement[bool]:
+    """SQL: the case's first cancellation letter was asked for before ``cutoff``."""
+    return exists().where(Letter.case_id == case_id, Letter.kind == "cancellation", Letter.version == 1,
+                          Letter.created_at < cutoff)

@@ -66,9 +66,9 @@ PERSONAL_EVENT_KEYS = frozenset({"text", "question", "reason", "email", "to", "f
                                  "confirmation", "recipients_refused", "error", "previous_error", "reference"})
 # The facts a letter was made from, without the person: enough to know what was asked of whom, and when.
 SAFE_SNAPSHOT_KEYS = ("kind", "reference", "letter_version", "letter_date", "reply_by", "plan", "payment_date",
-                      "trial_start_date", "contract_date", "amount", "requested_outcome", "refund_eligibility",
-                      "ask_refund", "deadlines", "country", "region", "policy_version", "earlier",
-                      "verification_code", "verify_url")
+                      "trial_start_date", "subscription_start_date", "contract_date", "amount", "requested_outcome",
+                      "refund_eligibility", "ask_refund", "deadlines", "country", "region", "policy_version",
+                      "earlier", "verification_code", "verify_url")
 # The company's own addresses (where the letter went) are not the consumer's.
 SAFE_COMPANY_KEYS = ("name", "legal_name", "delivery_kind", "delivery_address", "postal_address", "plan_name")
 _FILES_KEY = "casework.privacy.files"

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case
-from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
+from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.transitions import finish
 from casework.db import utcnow, writing_session
+from casework.letters.models import first_letter_before, has_cancellation_letter
 from casework.privacy.erasure import erase_case
 from casework.runtime import Runtime
 
@@ -25,14 +26,15 @@ UNCONFIRMED_LIFETIME = dt.timedelta(days=7)
 def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200, outbox: Path | None = None) -> int:
     """Letter cases never confirmed within 7 days: closed, personal data deleted, the anonymous record kept.
 
-    App-store cases have no letter to confirm: they stay open, with their reminders, until the consumer
-    says they cancelled.
+    Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) have nothing to
+    confirm: they stay open, with their reminders, until the consumer says they cancelled or withdraws. A case
+    whose corrected facts first called for a letter later counts its 7 days from that letter.
     """
     cutoff = now - UNCONFIRMED_LIFETIME
     cases = list(session.scalars(
         select(Case).where(Case.status == CaseStatus.NEW, Case.confirmed_at.is_(None),
-                           Case.billing_channel == BillingChannel.DIRECT,
-                           Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff)
+                           Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff,
+                           has_cancellation_letter(Case.id), first_letter_before(Case.id, cutoff))
         .order_by(Case.id).limit(batch)
     ))
     for case in cases:

@@ -116,6 +116,7 @@ def _case(session: Session, case: Case, files: list[tuple[str, bytes]]) -> dict[
             "billing_channel": case.billing_channel.value, "country": case.country, "region": case.region,
             "timezone": case.timezone, "payment_date": _day(case.payment_date),
             "trial_start_date": _day(case.trial_start_date), "next_renewal_date": _day(case.next_renewal_date),
+            "subscription_start_date": _day(case.subscription_start_date),
             "certificate_earned": case.certificate_earned,
             "amount": ({"value": f"{case.amount_value:.2f}", "currency": case.amount_currency}
                        if case.amount_value is not None else None),

@@ -16,7 +16,9 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases.models import Case, CaseEvent
-from casework.cases.states import FINISHED, Actor, BillingChannel
+from casework.cases.states import FINISHED, Actor
+from casework.letters.models import has_cancellation_letter
+from casework.letters.plan import letter_plan_for_case
 from casework.reminders.models import REMINDER_KINDS, Reminder
 
 # Assessment deadline kinds that become consumer reminders (the same names as Reminder.kind).
@@ -24,8 +26,8 @@ CONSUMER_KINDS = ("refund_window_end", "trial_end", "renewal")
 LEAD_DAYS = (3, 0)
 LOCAL_TIME = dt.time(9, 0)
 PLANNED_EVENT = "reminders_planned"
-# App-store cases are planned by the sweep (filing stays untouched); it looks this far back.
-APP_STORE_LOOKBACK = dt.timedelta(days=2)
+# Cases filed without a letter are planned by the sweep (filing stays untouched); it looks this far back.
+NO_LETTER_LOOKBACK = dt.timedelta(days=2)
 
 
 def due_at(day: dt.date, timezone: str) -> dt.datetime:
@@ -91,16 +93,17 @@ def cancel_if_finished(session: Session, case: Case) -> None:
         cancel_reminders(session, case.id, REMINDER_KINDS)
 
 
-def plan_new_app_store_cases(session: Session, now: dt.datetime, batch: int = 200) -> int:
-    """App-store cases have no confirmation step: the sweep plans those filed lately and never planned.
+def plan_new_cases_without_letter(session: Session, now: dt.datetime, batch: int = 200) -> int:
+    """Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) have no
+    confirmation step: the sweep plans those filed lately and never planned.
 
     The query walks ``ix_cases_created_at`` over the last two days only, and the ``reminders_planned``
     event marks a case as done, so a case with no deadlines is not looked at again each minute.
     """
     planned_before = exists().where(CaseEvent.case_id == Case.id, CaseEvent.action == PLANNED_EVENT)
     cases = list(session.scalars(
-        select(Case).where(Case.created_at >= now - APP_STORE_LOOKBACK,
-                           Case.billing_channel != BillingChannel.DIRECT, Case.status.not_in(FINISHED),
+        select(Case).where(Case.created_at >= now - NO_LETTER_LOOKBACK,
+                           ~has_cancellation_letter(Case.id), Case.status.not_in(FINISHED),
                            Case.personal_data_deleted_at.is_(None), ~planned_before)
         .order_by(Case.id).limit(batch)
     ))
@@ -112,8 +115,11 @@ def plan_new_app_store_cases(session: Session, now: dt.datetime, batch: int = 20
 def replan(session: Session, case: Case, now: dt.datetime) -> None:
     """After corrected facts or a reopening: plan again once reminders are due for the case at all.
 
-    A letter case is planned from its confirmation on (its address is confirmed then); an app-store
-    case, which has no confirmation step, from filing on.
+    A letter case is planned from its confirmation on (its address is confirmed then); a case without a
+    letter, which has no confirmation step, from filing on. One whose corrected facts now call for a letter
+    loses the reminders it had until it is confirmed, as every letter case.
     """
-    if case.confirmed_at is not None or case.billing_channel is not BillingChannel.DIRECT:
+    if case.confirmed_at is not None or not letter_plan_for_case(case).letter:
         replan_if_open(session, case, now)
+    else:
+        cancel_reminders(session, case.id)

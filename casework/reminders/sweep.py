@@ -28,7 +28,12 @@ from casework.mail.services import SEND_TASK
 from casework.reminders.ics import deadline_calendar, event_uid
 from casework.reminders.links import unsubscribe_url
 from casework.reminders.models import Reminder
-from casework.reminders.planning import CONSUMER_KINDS, case_deadlines, plan_new_app_store_cases, receives_reminders
+from casework.reminders.planning import (
+    CONSUMER_KINDS,
+    case_deadlines,
+    plan_new_cases_without_letter,
+    receives_reminders,
+)
 from casework.runtime import Runtime
 from casework.templating import render_email
 
@@ -147,10 +152,10 @@ def sweep_batch(session: Session, settings: Settings, now: dt.datetime, batch: i
 
 
 def run_reminder_sweep(runtime: Runtime, now: dt.datetime | None = None, batch: int = 500) -> dict[str, int]:
-    """Beat, every minute: plan new app-store cases, then send every due reminder; returns the counts."""
+    """Beat, every minute: plan new cases without a letter, then send every due reminder; returns the counts."""
     now = now or utcnow()
     with writing_session(runtime.sessions) as session, session.begin():
-        planned = plan_new_app_store_cases(session, now)
+        planned = plan_new_cases_without_letter(session, now)
     totals = {"planned_cases": planned, "sent": 0, "cancelled": 0}
     while True:
         with writing_session(runtime.sessions) as session, session.begin():

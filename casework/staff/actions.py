@@ -34,7 +34,6 @@ from casework.cases.states import (
     ESCALATION_KINDS,
     TRANSITIONS,
     Actor,
-    BillingChannel,
     CaseStatus,
     Outcome,
     can_transition,
@@ -44,6 +43,7 @@ from casework.cases.transitions import FINISHED, reopen_target
 from casework.catalog import default_catalog
 from casework.config import Settings
 from casework.letters.models import Letter
+from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter, request_letter
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
@@ -346,8 +346,9 @@ def send_follow_up_now(session: Session, settings: Settings, case: Case, staff: 
 def regenerate_letter(session: Session, settings: Settings, case: Case, staff: StaffUser, now: dt.datetime) -> Letter:
     """A new version of the cancellation letter (a failed render, or a case not yet confirmed); an unconfirmed
     case's consumer gets the new version to confirm once it is rendered."""
-    if case.billing_channel is not BillingChannel.DIRECT:
-        raise workflow.CaseConflict("An app-store case has no cancellation letter.")
+    plan = letter_plan_for_case(case)
+    if not plan.letter:
+        raise workflow.CaseConflict(f"This case has no cancellation letter. {plan.reason or ''}".strip())
     if case.personal_data_deleted_at is not None:
         raise workflow.CaseConflict("This case's personal data is deleted; no letter can be written.")
     latest = latest_letter(session, case.id)

@@ -18,12 +18,13 @@ from casework.access import route_rule
 from casework.cases import clock
 from casework.cases.answers import RESPONSE_TYPES, info_request
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
-from casework.cases.states import ESCALATION_KINDS, BillingChannel, CaseStatus, Outcome
+from casework.cases.states import ESCALATION_KINDS, CaseStatus, Outcome
 from casework.cases.urgency import NO_DEADLINE
 from casework.cases.workflow import awaiting_approval, delivery_channel
 from casework.config import Settings
 from casework.db import utcnow
 from casework.letters.models import Letter
+from casework.letters.plan import LetterPlan, letter_plan_for_case
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
@@ -70,6 +71,7 @@ class CasePage:
     follow_up_possible: bool
     me: int
     is_supervisor: bool
+    letter_plan: LetterPlan
     response_types: Mapping[str, str] = dataclasses.field(default_factory=lambda: RESPONSE_TYPES)
     outcomes: list[str] = dataclasses.field(
         default_factory=lambda: [o.value for o in Outcome if o is not Outcome.WITHDRAWN])
@@ -119,11 +121,11 @@ def read_case_page(session_db: Session, settings: Settings, found: Case, me: int
         can_regenerate=not merged and _can_regenerate(found, letter), can_resend=not merged and _can_resend(found),
         follow_up_possible=(found.status is CaseStatus.SENT and not clock.answered_since_delivery(session_db, found)
                             and found.personal_data_deleted_at is None),
-        me=me, is_supervisor=is_supervisor)
+        me=me, is_supervisor=is_supervisor, letter_plan=letter_plan_for_case(found))
 
 
 def _can_regenerate(found: Case, latest: Letter | None) -> bool:
-    if found.billing_channel is not BillingChannel.DIRECT or found.personal_data_deleted_at is not None:
+    if not letter_plan_for_case(found).letter or found.personal_data_deleted_at is not None:
         return False
     return (latest is not None and latest.status == "failed") or (
         found.status is CaseStatus.NEW and found.confirmed_at is None)

@@ -209,7 +209,8 @@ def test_deleting_on_request_leaves_nothing_personal_and_keeps_the_anonymous_rec
         assert case.company == {"name": "Acme Streaming"}
         assert {(x.kind, x.version, x.sha256, x.pages) for x in session.scalars(select(Letter))} == letters_before
         assert set(session.scalars(select(OutboundEmail.message_id))) >= message_ids
-        actions = list(session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case_id)))
+        actions = list(session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case_id)
+                                       .order_by(CaseEvent.id)))
         assert {"filed", "confirmed", "delivered", "erasure_requested", "withdrawn"} <= set(actions)
         assert actions[-1] == ERASED_ACTION
         erased = session.scalars(select(CaseEvent).where(CaseEvent.action == ERASED_ACTION)).one()
