@@ -31,6 +31,11 @@ SNAPSHOT_VERSION = 2
 """2: the request is recorded (``asked``), the contracting entity addressed, the law chosen by the right dates."""
 
 
+class NoLetterToWrite(ValueError):
+    """The facts as of the letter's date call for no letter (POLICY-FACTS §2: a one-time purchase without a
+    refund to ask for); the message says why, in words a caseworker can pass on."""
+
+
 def delivery_target(case: Case, provider: Provider) -> tuple[str, str]:
     """The channel a letter to this company uses: e-mail where it takes e-mail, else web form, else post."""
     if case.provider_slug == "other":
@@ -149,7 +154,8 @@ def first_request(case: Case, provider: Provider, plan: Plan, day: dt.date) -> d
     on_trial = trial_end is not None and case.payment_date is None and trial_end >= day.isoformat()
     if plan.billing == "one_time":
         if not refund:
-            raise ValueError("a one-time purchase gets a letter only where a refund can be asked for")
+            raise NoLetterToWrite("A one-time purchase gets a letter only while a refund can be asked for, and "
+                                  "on this date it cannot.")
         request = ONE_TIME_REFUND
     elif on_trial:
         request, refund = END_TRIAL, False

@@ -68,9 +68,11 @@ PERSONAL_EVENT_KEYS = frozenset({"text", "question", "reason", "email", "to", "f
 SAFE_SNAPSHOT_KEYS = ("kind", "reference", "letter_version", "letter_date", "reply_by", "plan", "payment_date",
                       "trial_start_date", "subscription_start_date", "contract_date", "amount", "requested_outcome",
                       "refund_eligibility", "ask_refund", "deadlines", "country", "region", "policy_version",
-                      "earlier", "verification_code", "verify_url")
+                      "earlier", "verification_code", "verify_url", "snapshot_version", "asked",
+                      "retention_offers")
 # The company's own addresses (where the letter went) are not the consumer's.
-SAFE_COMPANY_KEYS = ("name", "legal_name", "delivery_kind", "delivery_address", "postal_address", "plan_name")
+SAFE_COMPANY_KEYS = ("name", "legal_name", "delivery_kind", "delivery_address", "postal_address", "plan_name",
+                     "address_lines", "address_country", "entity_source")
 _FILES_KEY = "casework.privacy.files"
 
 

@@ -45,6 +45,7 @@ from casework.config import Settings
 from casework.letters.models import Letter
 from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter, request_letter
+from casework.letters.snapshot import NoLetterToWrite
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 from casework.staff.models import CaseNote, StaffUser
@@ -358,7 +359,10 @@ def regenerate_letter(session: Session, settings: Settings, case: Case, staff: S
         version = latest.version if latest is not None else 1
         raise workflow.CaseConflict(f"The consumer confirmed version {version} of the letter; a new version "
                                     f"would go out without their confirmation.")
-    letter = request_letter(session, case, "cancellation", now, base_url=settings.base_url)
+    try:
+        letter = request_letter(session, case, "cancellation", now, base_url=settings.base_url)
+    except NoLetterToWrite as exc:
+        raise workflow.CaseConflict(str(exc)) from None
     _event(session, case, staff, "letter_regenerated", now,
            {"letter_id": letter.id, "version": letter.version,
             "previous_version": latest.version if latest is not None else None})

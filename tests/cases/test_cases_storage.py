@@ -117,6 +117,7 @@ def test_another_company_letter_goes_to_its_email(db_session: Session) -> None:
     assert letter.data_snapshot["company"] == {
         "name": "Acme Streaming", "legal_name": "Acme Streaming",
         "delivery_kind": "email", "delivery_address": "cancel@acme.example", "postal_address": "1 Road",
+        "address_lines": ["1 Road"], "address_country": None, "entity_source": None,
     }
 
 

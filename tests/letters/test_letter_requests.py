@@ -20,9 +20,10 @@ from pypdf import PdfReader
 from casework.cases.filing import assessment_of, fact_columns
 from casework.cases.models import Case
 from casework.cases.states import RequestedOutcome
+from casework.letters.plan import letter_plan_for_case
 from casework.letters.render import renderer
 from casework.letters.services import pending_letter_values
-from casework.letters.snapshot import earlier_entry, letter_snapshot
+from casework.letters.snapshot import NoLetterToWrite, earlier_entry, letter_snapshot
 from tests.support.factories import case_facts
 from tests.support.today import CLOCK_TIME, TODAY, days_ago
 
@@ -63,11 +64,9 @@ class Row:
 
 
 def case_of(facts: dict[str, Any], now: dt.datetime) -> Case:
-    facts = dict(facts)
-    start = facts.pop("subscription_start_date", None)
     new = case_facts(**facts)
     values: dict[str, Any] = {"reference": "CW-2026-7K3M9QXD", **fact_columns(new, "test"),
-                              "assessment": assessment_of(new, now), "subscription_start_date": start}
+                              "assessment": assessment_of(new, now)}
     return Case(**values)
 
 
@@ -276,5 +275,6 @@ def test_the_table_covers_every_request_and_kind(rendered: dict[str, Any]) -> No
 ], ids=["certificate-earned", "window-closed", "cancel-only", "guided-project"])
 def test_a_one_time_purchase_without_a_refund_to_ask_for_gets_no_letter(facts: dict[str, Any]) -> None:
     case = case_of(facts, at_noon(TODAY))
-    with pytest.raises(ValueError, match="one-time purchase"):
+    assert not letter_plan_for_case(case).letter
+    with pytest.raises(NoLetterToWrite, match="one-time purchase"):
         letter_snapshot(case, "cancellation", 1, at_noon(TODAY))

@@ -57,8 +57,7 @@ def snapshot_for(letter_day: dt.date = dt.date(2026, 11, 27), kind: str = "cance
                  earlier: list[dict[str, Any]] | None = None, **changes: Any) -> dict[str, Any]:
     now = noon(letter_day)
     changes.setdefault("payment_date", PAID)
-    start = changes.pop("subscription_start_date", None)
-    case = transient_case(case_facts(**changes), now, subscription_start_date=start)
+    case = transient_case(case_facts(**changes), now)
     if kind != "cancellation" and earlier is None:
         first = pending_letter_values(case, "cancellation", 1, now - dt.timedelta(days=12))["data_snapshot"]
         earlier = [earlier_entry("cancellation", 1, first, "c0ffee" * 10 + "abcd", dt.date(2026, 11, 16))]
