@@ -2,9 +2,9 @@
 
 The renderer keeps one ``FontConfiguration`` and one parsed stylesheet for the process. The baseline, measured in
 the same run and interleaved letter by letter, builds a new font configuration, parses the stylesheet again and
-renders the same HTML source each time. The snapshot is made by the real code from a realistic case (an Australian
-consumer, annual plan, refund asked for, two law clauses). Then 1,000 letters through the renderer, reading VmRSS
-from ``/proc/self/status`` before and after.
+renders the same HTML source each time. The snapshot is made by the real code from a realistic case (a German
+consumer, annual plan, refund asked for, two law clauses, one page). Then 1,000 letters through the renderer, reading
+VmRSS from ``/proc/self/status`` before and after.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from casework.cases.filing import assessment_of
+from casework.cases.filing import assessment_of, fact_columns
 from casework.cases.models import Case
 from casework.letters.fetcher import ASSETS_DIR, AssetsOnlyFetcher
 from casework.letters.render import LetterRenderer
@@ -32,19 +32,22 @@ LETTERS = int(os.environ.get("CASEWORK_BENCH_LETTERS", "1000"))
 KIND = "cancellation"
 
 
-def realistic_snapshot(now: dt.datetime) -> dict[str, Any]:
-    """A cancellation letter's snapshot, as filing makes it (a transient case: nothing is stored)."""
-    facts = case_facts(account_identifier="jane.consumer@example.com")
-    case = Case(
-        reference="CW-2026-7K3M9QXD", consumer_name=facts.consumer_name, consumer_email=facts.consumer_email,
-        consumer_postal_address=facts.consumer_postal_address, account_identifier=facts.account_identifier,
-        country=facts.country, region=facts.region, timezone=facts.timezone, provider_slug=facts.provider,
-        plan_slug=facts.plan, policy_version="coursera@2026-02-06", company=facts.company,
-        billing_channel=facts.billing_channel, payment_date=facts.payment_date,
-        trial_start_date=facts.trial_start_date, amount_value=facts.amount_value,
-        amount_currency=facts.amount_currency, requested_outcome=facts.requested_outcome,
-        assessment=assessment_of(facts, now),
-    )
+LETTER_AT = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.UTC)
+
+
+def realistic_snapshot(now: dt.datetime = LETTER_AT) -> dict[str, Any]:
+    """A cancellation letter's snapshot, as filing makes it (a transient case: nothing is stored).
+
+    A German consumer, annual plan paid a week before the letter, subscribed since the summer (so no withdrawal
+    clause, and two clauses of the BGB), refund asked for within the money-back window: one page, two clauses.
+    """
+    day = now.date()
+    facts = case_facts(account_identifier="jane.consumer@example.com", country="DE", timezone="Europe/Berlin",
+                       amount_currency="EUR", consumer_postal_address="Beispielstraße 1\n10115 Berlin",
+                       payment_date=day - dt.timedelta(days=7),
+                       subscription_start_date=day - dt.timedelta(days=150))
+    case = Case(reference="CW-2026-7K3M9QXD", **fact_columns(facts, "coursera@2026-02-06"),
+                assessment=assessment_of(facts, now))
     snapshot: dict[str, Any] = pending_letter_values(case, KIND, 1, now,
                                                      base_url="https://casework.example")["data_snapshot"]
     return snapshot
@@ -75,7 +78,7 @@ def timed_ms(action: Any) -> float:
 
 
 def main() -> dict[str, Any]:
-    snapshot = realistic_snapshot(dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC))
+    snapshot = realistic_snapshot()
     renderer = LetterRenderer()
     source = renderer.html(KIND, snapshot)
     pages = renderer.render(KIND, snapshot).pages  # warm both paths (imports, caches) before measuring

@@ -222,8 +222,8 @@ def test_the_refund_paragraph_follows_eligibility_and_the_outcome_asked_for(
 def test_the_facts_block_prints_what_supports_the_request() -> None:
     text = text_of(render(snapshot_for()).pdf)
     assert "Most recent payment 20 November 2026, $599.00" in text
-    assert "Paid until 19 November 2027" in text
-    assert "Next renewal 20 November 2027" in text
+    assert "end the subscription instead at the end of the period already paid for, on 19 November 2027" in text
+    assert "on or after 20 November 2027, the next renewal date" in text
     assert "Refund basis Coursera Plus's 14-day money-back guarantee, until 4 December 2026" in text
     assert "Last day to ask" not in text
 
