@@ -155,3 +155,14 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(long_date, "longdate")
     app.add_template_filter(event_text, "event_text")
+
+
+PAGE_MESSAGES = {
+    "must not be after payment_date": "must not be after the date of your last payment",
+    "required unless trial_start_date is given": "give the date of your last payment, or of your free trial's start",
+}
+"""The API's field messages name its fields; a page says the same in the words of its own labels."""
+
+
+def page_errors(errors: dict[str, str]) -> dict[str, str]:
+    return {field: PAGE_MESSAGES.get(message, message) for field, message in errors.items()}

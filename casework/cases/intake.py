@@ -88,12 +88,15 @@ def validate(model: type[M], body: bytes | str, now: dt.datetime) -> M:
         raise errors from None
 
 
+START_AFTER_PAYMENT = "must not be after payment_date"
+
+
 def _cross_field(request: AssessmentRequest, errors: IntakeErrors) -> None:
     if request.payment_date is None and request.trial_start_date is None:
         errors.add("payment_date", "required unless trial_start_date is given")
     start, payment = request.subscription_start_date, request.payment_date
     if start is not None and payment is not None and start > payment:
-        errors.add("subscription_start_date", "must not be after payment_date")
+        errors.add("subscription_start_date", START_AFTER_PAYMENT)
     if request.provider == "other":
         if request.company is None:
             errors.add("company.name", "required for another company")

@@ -53,6 +53,7 @@ from casework.letters.models import Letter
 from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
+from casework.presentation import page_errors
 from casework.privacy.views import erased_page
 from casework.runtime import runtime_of
 from casework.web import db, limiter, too_large_page
@@ -108,7 +109,7 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
 def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     catalog = default_catalog()
     return render_template(
-        "cases/file.html", values=values, errors=errors, providers=list(catalog.providers.values()),
+        "cases/file.html", values=values, errors=page_errors(errors), providers=list(catalog.providers.values()),
         countries=sorted(countries().items(), key=lambda item: item[1]),
     ), status
 

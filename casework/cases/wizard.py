@@ -6,6 +6,7 @@ so the rules live in one place. Works without JavaScript; nothing is saved befor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -13,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
-from casework.cases.intake import NO_CHANNEL, IntakeErrors, UnknownSlug, countries, parse_case
+from casework.cases.intake import NO_CHANNEL, START_AFTER_PAYMENT, IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
 from casework.cases.views import form_to_case_input
 from casework.catalog import default_catalog
@@ -21,11 +22,13 @@ from casework.db import utcnow
 from casework.letters.plan import LetterPlan
 from casework.letters.render import renderer
 from casework.letters.snapshot import cancellation_snapshot
+from casework.presentation import page_errors
 from casework.runtime import runtime_of
 from casework.web import db, limiter
 
 bp = Blueprint("wizard", __name__, url_prefix="/start")
 SESSION_KEY = "intake"
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Each step: the form fields it asks, and the validator paths whose problems it shows.
 STEPS: dict[str, tuple[str, ...]] = {
@@ -58,6 +61,10 @@ def _problems(values: dict[str, str]) -> tuple[NewCase | None, dict[str, str]]:
         channels = ("company.email", "company.web_form_url", "company.postal_address")
         if values.get("provider") == "other" and not any(values.get(c) for c in channels):
             problems.setdefault("company.email", NO_CHANNEL)
+        # Likewise the dates step's own cross-field rule: a start after the payment is wrong whatever else is.
+        start, paid = values.get("subscription_start_date") or "", values.get("payment_date") or ""
+        if DAY.fullmatch(start) and DAY.fullmatch(paid) and start > paid:
+            problems.setdefault("subscription_start_date", START_AFTER_PAYMENT)
         return None, problems
     except UnknownSlug as error:
         return None, {"provider" if error.what == "provider" else "plan": "choose one from the list"}
@@ -90,7 +97,7 @@ def _render(step: str, values: dict[str, str], errors: dict[str, str], status: i
     provider = catalog.get(values.get("provider", ""))
     return render_template(
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
-        errors=errors, providers=list(catalog.providers.values()), provider=provider,
+        errors=page_errors(errors), providers=list(catalog.providers.values()), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]),
         back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,

@@ -157,3 +157,43 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
     page.click("button:has-text('I have cancelled it')")
     assert "Resolved" in page.content()
+
+
+def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: Runtime, var_dir: Path) -> None:
+    """At 375 px: a start after the payment is refused on the field and what was typed stays; "I don't know"
+    files without one; a start inside the 14 days is on the check page and its letter cites the withdrawal right."""
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(served + "/start")
+    page.check("#provider-coursera")
+    page.click("button:has-text('Continue')")
+    page.check("#plan-coursera-plus-monthly")
+    page.click("button:has-text('Continue')")
+    page.select_option("#country", "DE")
+    page.fill("#payment_date", iso_days_ago(5))
+    page.fill("#subscription_start_date", iso_days_ago(2))  # after the payment: an error on the field
+    page.click("button:has-text('Continue')")
+    assert page.locator(".error-summary").is_visible()
+    assert "must not be after the date of your last payment" in page.content()
+    assert page.input_value("#payment_date") == iso_days_ago(5)
+    assert page.input_value("#subscription_start_date") == iso_days_ago(2)
+    page.screenshot(path=str(shots / "wizard-start-date-error-375.png"), full_page=True)
+    page.fill("#subscription_start_date", iso_days_ago(5))
+    page.click("button:has-text('Continue')")
+    page.check("#requested_outcome-cancel")
+    page.click("button:has-text('Continue')")
+    page.fill("#consumer-name", "Jana Beispiel")
+    page.fill("#consumer-email", "jana@example.com")
+    page.check("#consent-send_in_my_name")
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/check$"))
+    assert "First subscribed" in page.content()
+    page.screenshot(path=str(shots / "wizard-check-start-date-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing runs off a phone
+
+    page.goto(served + "/start/dates")
+    page.check("#subscription_start_unknown")
+    page.click("button:has-text('Continue')")
+    page.goto(served + "/start/check")
+    assert "not known" in page.content()

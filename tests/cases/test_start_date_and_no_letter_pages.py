@@ -87,7 +87,7 @@ def test_the_form_asks_when_you_first_subscribed(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(("start", "message"), [
     (iso_days_ahead(1), "must not be in the future"),
-    (iso_days_ago(6), "must not be after payment_date"),  # the payment was 7 days ago
+    (iso_days_ago(6), "must not be after the date of your last payment"),  # the payment was 7 days ago
 ])
 def test_a_bad_start_date_is_named_and_what_was_typed_is_kept(client: FlaskClient, committed: Runtime, start: str,
                                                               message: str) -> None:
