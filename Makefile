@@ -8,7 +8,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app casework
 PYTEST_ARGS ?=
 
-.PHONY: run setup syscheck syscheck-test syscheck-bench test lint typecheck check bench drills clean
+.PHONY: run setup syscheck syscheck-test syscheck-bench test lint typecheck check bench drills letter-samples clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: syscheck-bench $(STAMP)
 # Failure drills on PostgreSQL + Redis (nothing lost, nothing twice); CASEWORK_DRILLS_SCALE=small for a quick run.
 drills: syscheck-test $(STAMP)
 	$(BIN)/python -m bench.drills $(DRILLS)
+
+# The letter table of tests/letters/test_letter_requests.py as PDFs and PNGs, to read.
+letter-samples: syscheck-test $(STAMP)
+	$(BIN)/python -m tests.letters.samples var/letter-samples
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -116,7 +116,8 @@ def add_month(day: dt.date) -> dt.date:
 
 ONE = dt.timedelta(days=1)
 P5, P66, P10, P3 = days_ago(5), days_ago(66), days_ago(10), days_ago(3)
-GB = {"country": "GB", "timezone": LONDON, "amount_currency": "GBP", "amount_value": decimal.Decimal("49.00")}
+GB = {"country": "GB", "timezone": LONDON, "amount_currency": "GBP", "amount_value": decimal.Decimal("49.00"),
+      "consumer_postal_address": "1 Example Road\nLondon N1 9GU"}
 DE = {"country": "DE", "timezone": BERLIN, "amount_currency": "EUR", "amount_value": decimal.Decimal("399.00"),
       "consumer_postal_address": "Beispielstraße 1\n10115 Berlin"}
 FR = {"country": "FR", "timezone": PARIS, "amount_currency": "EUR", "amount_value": None,
