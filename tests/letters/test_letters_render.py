@@ -100,3 +100,16 @@ def test_a_snapshot_frozen_before_the_newer_fields_still_renders() -> None:
     assert "Verify this letter" not in text
     assert "Provisions that may apply" not in text
     assert "by 7 December 2026" in text
+
+
+def test_an_old_follow_up_renders_with_the_request_its_first_letter_made() -> None:
+    """A follow-up frozen before requests were recorded (no ``asked``, earlier letters without it) still renders,
+    and asks what such letters asked: the subscription stopped and, where asked for, the refund."""
+    earlier = [{"kind": "cancellation", "version": 1, "letter_date": "2026-11-27", "reference": "CW-2026-7K3M9QXD",
+                "sha256_prefix": "c0ffeec0ffeec0ff", "sent_on": "2026-11-28"}]
+    old = snapshot(kind="follow_up", letter_date="2026-12-09", ask_refund=True, earlier=earlier)
+    text = " ".join(_text(renderer().render("follow_up", old).pdf).split())
+    assert "my letter dated 27 November 2026" in text
+    assert "refund the payment of A$599.00 made on 20 November 2026" in text  # no country frozen: plain English
+    assert "if you refuse the refund, end the subscription instead" in text
+    assert "within 14 days of that payment" not in text  # the old letter recorded no basis: none is invented
