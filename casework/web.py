@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, abort, g, render_template, request
-from flask_limiter import Limiter
+from flask import Flask, Response, abort, g, make_response, render_template, request
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -134,6 +136,45 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+FILING_LIMIT = "10 per hour; 3 per minute"
+
+
+def count_filing() -> None:
+    """The request filed a case: it counts against the filing limit (a refused form does not)."""
+    g.case_filed = True
+
+
+def _filed(response: Response) -> bool:
+    return bool(g.get("case_filed"))
+
+
+def seconds_to_wait() -> int:
+    """Whole seconds until every limit this request broke lets it through again (at least 1)."""
+    resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    return max(math.ceil(max(resets, default=0) - time.time()), 1)
+
+
+def wait_in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def filing_limit(page: Callable[[int], ResponseReturnValue]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The limit on filing cases: only filings count, not forms sent back to correct.
+
+    Over the limit, ``page(seconds)`` is the answer (the form as it was sent, saying when to try again, with
+    status 429), with Retry-After, instead of a bare error page.
+    """
+    def on_breach(_: RequestLimit) -> Response:
+        seconds = seconds_to_wait()
+        response = make_response(page(seconds))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    return limiter.limit(FILING_LIMIT, methods=["POST"], deduct_when=_filed, on_breach=on_breach)
+
+
 def _retry_after_whole_seconds(response: Response) -> Response:
     """The limiter gives the seconds left in its window, which rounds down to 0 in the window's last second."""
     if response.status_code == 429:
@@ -201,6 +242,9 @@ def init_web(app: Flask) -> None:
             if status == 405:  # RFC 9110: a 405 names the methods the resource takes
                 answer.headers["Allow"] = error.get_response().headers.get("Allow", "")
             return answer
+        prepared = getattr(error, "response", None)
+        if status == 429 and isinstance(prepared, Response):
+            return prepared  # a limit that answers with its own page (the filing forms keep what was typed)
         page = _TOO_LARGE_PAGES.get(request.endpoint or "") if status == 413 else None
         if page is not None:
             try:

@@ -56,7 +56,7 @@ from casework.mail.models import OutboundEmail
 from casework.presentation import page_errors
 from casework.privacy.views import erased_page
 from casework.runtime import runtime_of
-from casework.web import db, limiter, too_large_page
+from casework.web import count_filing, db, filing_limit, limiter, too_large_page, wait_in_words
 
 bp = Blueprint("consumer", __name__)
 
@@ -106,12 +106,18 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int = 200,
+               wait: str = "") -> ResponseReturnValue:
     catalog = default_catalog()
     return render_template(
         "cases/file.html", values=values, errors=page_errors(errors), providers=list(catalog.providers.values()),
-        countries=sorted(countries().items(), key=lambda item: item[1]),
+        countries=sorted(countries().items(), key=lambda item: item[1]), wait=wait,
     ), status
+
+
+def _form_page_to_wait(seconds: int) -> ResponseReturnValue:
+    """Over the filing limit: the form as it was sent, and when it can be sent again."""
+    return _form_page(request.form, {}, 429, wait=wait_in_words(seconds))
 
 
 @bp.get("/")
@@ -122,7 +128,7 @@ def file_form() -> ResponseReturnValue:
 
 @bp.post("/")
 @route_rule("anonymous")
-@limiter.limit("10 per hour; 3 per minute", methods=["POST"])
+@filing_limit(_form_page_to_wait)
 def file_submit() -> ResponseReturnValue:
     runtime = runtime_of()
     values = request.form
@@ -131,6 +137,7 @@ def file_submit() -> ResponseReturnValue:
         session = db()
         filed = file_case(session, facts, runtime.settings.secret_key)
         session.commit()
+        count_filing()
     except IntakeErrors as errors:
         return _form_page(values, _form_fields(errors.fields), 422)
     except UnknownSlug:

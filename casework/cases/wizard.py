@@ -24,7 +24,7 @@ from casework.letters.render import renderer
 from casework.letters.snapshot import cancellation_snapshot
 from casework.presentation import page_errors
 from casework.runtime import runtime_of
-from casework.web import db, limiter
+from casework.web import count_filing, db, filing_limit, limiter, wait_in_words
 
 bp = Blueprint("wizard", __name__, url_prefix="/start")
 SESSION_KEY = "intake"
@@ -150,7 +150,7 @@ def save(name: str) -> ResponseReturnValue:
     return redirect(url_for("wizard.step", name=ORDER[ORDER.index(name) + 1]), 303)
 
 
-def _check_page(values: dict[str, str], status: int = 200) -> ResponseReturnValue:
+def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> ResponseReturnValue:
     facts, _ = _problems(values)
     if facts is None:
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1))
@@ -158,7 +158,12 @@ def _check_page(values: dict[str, str], status: int = 200) -> ResponseReturnValu
     return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
                            provider=default_catalog().get(facts.provider),
-                           letter_plan=facts_letter_plan(facts, assessment)), status
+                           letter_plan=facts_letter_plan(facts, assessment), wait=wait), status
+
+
+def _check_page_to_wait(seconds: int) -> ResponseReturnValue:
+    """Over the filing limit: the answers as they are, and when they can be sent again."""
+    return _check_page(answers(), 429, wait=wait_in_words(seconds))
 
 
 @bp.get("/preview.pdf")
@@ -184,7 +189,7 @@ def _unsaved_case(facts: NewCase, assessment: dict[str, Any]) -> Case:
 
 @bp.post("/check")
 @route_rule("anonymous")
-@limiter.limit("10 per hour; 3 per minute", methods=["POST"])
+@filing_limit(_check_page_to_wait)
 def submit() -> ResponseReturnValue:
     values = answers()
     facts, _ = _problems(values)
@@ -197,5 +202,6 @@ def submit() -> ResponseReturnValue:
         db_session.rollback()
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
     db_session.commit()
+    count_filing()
     session.pop(SESSION_KEY, None)
     return redirect(url_for("consumer.status", token=filed.access_token), 303)

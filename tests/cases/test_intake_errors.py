@@ -1,0 +1,108 @@
+"""Correcting a form: only filings count against the filing limit, every problem shows in one pass, in the
+words of the page, and a page over the limit keeps what was typed and says when to try again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from casework.cases.models import Case
+from casework.runtime import Runtime
+from casework.web import limiter
+from tests.support.today import iso_days_ago
+from tests.support.web import csrf_token, filing_form, post_form
+
+pytestmark = [pytest.mark.http, pytest.mark.dates]
+
+WIZARD = {
+    "company": {"provider": "coursera"},
+    "plan": {"plan": "coursera-plus-annual", "billing_channel": "direct"},
+    "dates": {"country": "AU", "payment_date": iso_days_ago(7), "amount.value": "599.00", "amount.currency": "AUD"},
+    "outcome": {"requested_outcome": "cancel_and_refund"},
+    "details": {"consumer.name": "Jane Q. Consumer", "consumer.email": "jane@example.com",
+                "consent.send_in_my_name": "yes"},
+}
+WAIT = re.compile(r"Try again in \d+ (seconds?|minutes?)")
+
+
+@pytest.fixture
+def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
+    limiter.reset()
+    with app.test_client() as test_client:
+        yield test_client
+
+
+def cases(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return int(session.execute(select(func.count(Case.id))).scalar_one())
+
+
+def answer(client: FlaskClient, step: str, fields: dict[str, str]) -> tuple[int, str]:
+    response = client.post(f"/start/{step}", data={"csrf_token": csrf_token(client, f"/start/{step}"), **fields})
+    return response.status_code, response.headers.get("Location", "") or response.get_data(as_text=True)
+
+
+def walk(client: FlaskClient, answers: dict[str, dict[str, str]]) -> None:
+    for step, fields in answers.items():
+        status, where = answer(client, step, fields)
+        assert status == 303, (step, where[:2000])
+
+
+def submit_check(client: FlaskClient) -> tuple[int, str]:
+    response = client.post("/start/check", data={"csrf_token": csrf_token(client, "/start/company")})
+    return response.status_code, response.headers.get("Location", "") or response.get_data(as_text=True)
+
+
+# --- the filing limit counts filings, not corrections ----------------------------------------------------------------
+
+def test_corrections_on_the_form_never_reach_the_limit_but_filings_do(client: FlaskClient,
+                                                                      committed: Runtime) -> None:
+    for attempt in range(5):
+        response = post_form(client, "/", filing_form(**{"consumer.name": "", "amount.value": f"12,9{attempt}"}))
+        assert response.status_code == 422, attempt
+        assert "Too many" not in response.get_data(as_text=True)
+    filed = [post_form(client, "/", filing_form(**{"consumer.email": f"j{i}@example.com"})).status_code
+             for i in range(3)]
+    assert filed == [303, 303, 303]
+    assert cases(committed) == 3
+
+    limited = post_form(client, "/", filing_form(**{"consumer.email": "late@example.com",
+                                                     "consumer.name": "Late Filer"}))
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    page = limited.get_data(as_text=True)
+    assert WAIT.search(page), page
+    assert 'value="late@example.com"' in page  # what was typed is kept
+    assert 'value="Late Filer"' in page
+    assert '<form method="post"' in page
+    assert cases(committed) == 3
+
+
+def test_corrections_in_the_wizard_never_reach_the_limit_but_filings_do(client: FlaskClient,
+                                                                        committed: Runtime) -> None:
+    walk(client, {step: fields for step, fields in WIZARD.items() if step != "details"})
+    for attempt in range(5):
+        status, page = answer(client, "details", {"consumer.name": "", "consumer.email": f"jane{attempt}@"})
+        assert status == 422, attempt
+        status, where = submit_check(client)  # not finished yet: sent back to the step, not counted
+        assert (status, "/start/details" in where) == (303, True), attempt
+    for i in range(3):
+        walk(client, {**WIZARD, "details": {**WIZARD["details"], "consumer.email": f"j{i}@example.com"}})
+        status, where = submit_check(client)
+        assert (status, "/c/" in where) == (303, True), (i, where[:2000])
+    assert cases(committed) == 3
+
+    walk(client, {**WIZARD, "details": {**WIZARD["details"], "consumer.email": "late@example.com"}})
+    response = client.post("/start/check", data={"csrf_token": csrf_token(client, "/start/company")})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    page = response.get_data(as_text=True)
+    assert WAIT.search(page), page
+    assert "Check your answers" in page
+    assert "late@example.com" in page
+    assert cases(committed) == 3
