@@ -91,23 +91,59 @@ def validate(model: type[M], body: bytes | str, now: dt.datetime) -> M:
 START_AFTER_PAYMENT = "must not be after payment_date"
 
 
-def _cross_field(request: AssessmentRequest, errors: IntakeErrors) -> None:
-    if request.payment_date is None and request.trial_start_date is None:
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules after stage one read: from a valid request, or (for pages) the fields that passed stage one."""
+
+    provider: str
+    given: frozenset[str]  # the date fields the body has, valid or not
+    payment_date: dt.date | None = None
+    trial_start_date: dt.date | None = None
+    subscription_start_date: dt.date | None = None
+    company: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, request: AssessmentRequest) -> _Facts:
+        dates = {name: getattr(request, name) for name in _DATE_FIELDS}
+        return cls(provider=request.provider, given=frozenset(name for name, day in dates.items() if day is not None),
+                   company=request.company.model_dump() if request.company is not None else None, **dates)
+
+    @classmethod
+    def lenient(cls, data: dict[str, Any], refused: dict[str, str]) -> _Facts:
+        """The fields of a body that failed stage one, leaving out those it refused."""
+        dates: dict[str, dt.date | None] = {}
+        for name in _DATE_FIELDS:
+            raw = data.get(name)
+            try:
+                dates[name] = dt.date.fromisoformat(raw) if isinstance(raw, str) and name not in refused else None
+            except ValueError:
+                dates[name] = None
+        company = data.get("company")
+        return cls(provider=str(data.get("provider", "")), given=frozenset(n for n in _DATE_FIELDS if data.get(n)),
+                   company={key: value for key, value in company.items() if f"company.{key}" not in refused}
+                   if isinstance(company, dict) else None, **dates)
+
+
+_DATE_FIELDS = ("payment_date", "trial_start_date", "subscription_start_date")
+
+
+def _cross_field(facts: _Facts, errors: IntakeErrors) -> None:
+    if "payment_date" not in facts.given and "trial_start_date" not in facts.given:
         errors.add("payment_date", "required unless trial_start_date is given")
-    start, payment = request.subscription_start_date, request.payment_date
+    start, payment = facts.subscription_start_date, facts.payment_date
     if start is not None and payment is not None and start > payment:
         errors.add("subscription_start_date", START_AFTER_PAYMENT)
-    if request.provider == "other":
-        if request.company is None:
+    if facts.provider == "other":
+        if facts.company is None:
             errors.add("company.name", "required for another company")
-    elif request.company is not None:
+    elif facts.company is not None:
         errors.add("company", 'only with provider "other"')
 
 
-def _case_rules(request: CaseRequest, errors: IntakeErrors) -> None:
-    company = request.company
-    if request.provider == "other" and company is not None and not (
-        company.email or company.postal_address or company.web_form_url
+def _case_rules(facts: _Facts, errors: IntakeErrors) -> None:
+    company = facts.company
+    if facts.provider == "other" and company is not None and not (
+        company.get("email") or company.get("postal_address") or company.get("web_form_url")
     ):
         errors.add("company.email", NO_CHANNEL)
 
@@ -124,21 +160,22 @@ def resolve(request: AssessmentRequest) -> tuple[Provider, Plan]:
     return provider, plan
 
 
-def trial_days_of(request: AssessmentRequest, plan: Plan) -> int | None:
-    if request.provider == "other":
-        return request.company.trial_days if request.company else None
+def trial_days_of(facts: _Facts, plan: Plan) -> int | None:
+    if facts.provider == "other":
+        days = facts.company.get("trial_days") if facts.company else None
+        return days if isinstance(days, int) else None
     return plan.trial_days
 
 
-def _plan_rules(request: AssessmentRequest, plan: Plan) -> tuple[dt.date | None, IntakeErrors]:
+def _plan_rules(facts: _Facts, plan: Plan) -> tuple[dt.date | None, IntakeErrors]:
     """Stage three: the trial rules of API.md; returns the trial start that still counts."""
     errors = IntakeErrors()
-    trial_start = request.trial_start_date
-    trial_days = trial_days_of(request, plan)
+    trial_start = facts.trial_start_date
+    trial_days = trial_days_of(facts, plan)
     if trial_start is not None and not trial_days:
         errors.add("trial_start_date", "this plan has no free trial")
-    elif trial_start is not None and request.payment_date is not None and trial_days:
-        if request.payment_date < trial_start + dt.timedelta(days=trial_days):
+    elif trial_start is not None and facts.payment_date is not None and trial_days:
+        if facts.payment_date < trial_start + dt.timedelta(days=trial_days):
             errors.add("payment_date", "is before the trial's first charge day")
         else:
             trial_start = None  # the trial is over; the payment decides
@@ -147,14 +184,15 @@ def _plan_rules(request: AssessmentRequest, plan: Plan) -> tuple[dt.date | None,
 
 def _three_stages(model: type[A], body: bytes | str, now: dt.datetime) -> tuple[A, Provider, Plan, dt.date | None]:
     request = validate(model, body, now)
+    facts = _Facts.of(request)
     errors = IntakeErrors()
-    _cross_field(request, errors)
+    _cross_field(facts, errors)
     if isinstance(request, CaseRequest):
-        _case_rules(request, errors)
+        _case_rules(facts, errors)
     if errors.fields:
         raise errors
     provider, plan = resolve(request)
-    trial_start, errors = _plan_rules(request, plan)
+    trial_start, errors = _plan_rules(facts, plan)
     if errors.fields:
         raise errors
     return request, provider, plan, trial_start
@@ -197,5 +235,24 @@ def parse_case_request(body: bytes | str, now: dt.datetime) -> NewCase:
 
 
 def parse_case(data: dict[str, Any], now: dt.datetime) -> NewCase:
-    """The web form's fields, already nested, through the same validation as the JSON API."""
-    return parse_case_request(json.dumps(data), now)
+    """The web form's fields, already nested, through the same validation as the JSON API.
+
+    A page shows every problem at once: where the API stops at the first stage that fails, the rules of the
+    later stages run here too, on the fields that passed (a problem a field already has comes first).
+    """
+    try:
+        return parse_case_request(json.dumps(data), now)
+    except IntakeErrors as errors:
+        facts = _Facts.lenient(data, errors.fields)
+        _cross_field(facts, errors)
+        _case_rules(facts, errors)
+        plan = _known_plan(str(data.get("provider", "")), str(data.get("plan", "")))
+        if plan is not None:
+            for path, why in _plan_rules(facts, plan)[1].fields.items():
+                errors.add(path, why)
+        raise
+
+
+def _known_plan(provider_slug: str, plan_slug: str) -> Plan | None:
+    provider = default_catalog().get(provider_slug)
+    return provider.plan(plan_slug) if provider is not None else None

@@ -6,7 +6,6 @@ so the rules live in one place. Works without JavaScript; nothing is saved befor
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -14,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
-from casework.cases.intake import NO_CHANNEL, START_AFTER_PAYMENT, IntakeErrors, UnknownSlug, countries, parse_case
+from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
 from casework.cases.views import form_to_case_input
 from casework.catalog import default_catalog
@@ -28,7 +27,6 @@ from casework.web import count_filing, db, filing_limit, limiter, wait_in_words
 
 bp = Blueprint("wizard", __name__, url_prefix="/start")
 SESSION_KEY = "intake"
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Each step: the form fields it asks, and the validator paths whose problems it shows.
 STEPS: dict[str, tuple[str, ...]] = {
@@ -56,16 +54,7 @@ def _problems(values: dict[str, str]) -> tuple[NewCase | None, dict[str, str]]:
     try:
         return parse_case(form_to_case_input(values), utcnow()), {}
     except IntakeErrors as errors:
-        problems = dict(errors.fields)
-        # A later rule the validator reaches only once every field is valid; the company step needs it now.
-        channels = ("company.email", "company.web_form_url", "company.postal_address")
-        if values.get("provider") == "other" and not any(values.get(c) for c in channels):
-            problems.setdefault("company.email", NO_CHANNEL)
-        # Likewise the dates step's own cross-field rule: a start after the payment is wrong whatever else is.
-        start, paid = values.get("subscription_start_date") or "", values.get("payment_date") or ""
-        if DAY.fullmatch(start) and DAY.fullmatch(paid) and start > paid:
-            problems.setdefault("subscription_start_date", START_AFTER_PAYMENT)
-        return None, problems
+        return None, dict(errors.fields)  # every problem, the later stages' rules too
     except UnknownSlug as error:
         return None, {"provider" if error.what == "provider" else "plan": "choose one from the list"}
 

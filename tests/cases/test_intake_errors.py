@@ -106,3 +106,40 @@ def test_corrections_in_the_wizard_never_reach_the_limit_but_filings_do(client: 
     assert "Check your answers" in page
     assert "late@example.com" in page
     assert cases(committed) == 3
+
+
+# --- every problem in one pass ----------------------------------------------------------------------------------------
+
+def test_the_form_shows_field_problems_and_cross_field_rules_together(client: FlaskClient) -> None:
+    form = filing_form(**{"plan": "other:other-monthly", "company.name": "Streamy Ltd", "consumer.name": "",
+                          "subscription_start_date": iso_days_ago(3)})
+    form["payment_date"] = iso_days_ago(7)
+    response = post_form(client, "/", form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for field in ("company-email", "consumer-name", "subscription_start_date"):
+        assert f'id="{field}-error"' in page, field
+        assert f'href="#{field}"' in page, field
+
+
+def test_a_wizard_step_shows_its_field_problems_and_rules_together(client: FlaskClient) -> None:
+    status, page = answer(client, "company", {"provider": "other", "company.name": ""})
+    assert status == 422
+    assert 'id="company-name-error"' in page
+    assert 'id="company-email-error"' in page
+    walk(client, {"company": {"provider": "coursera"}, "plan": WIZARD["plan"]})
+    status, page = answer(client, "dates", {"country": "AU", "subscription_start_date": iso_days_ago(3),
+                                            "payment_date": iso_days_ago(7), "amount.value": "12,99"})
+    assert status == 422
+    for field in ("subscription_start_date", "amount-value", "amount-currency"):
+        assert f'id="{field}-error"' in page, field
+
+
+def test_the_api_still_reports_its_stages_one_at_a_time(client: FlaskClient) -> None:
+    body = {"provider": "other", "plan": "other-monthly", "billing_channel": "direct", "country": "AU",
+            "payment_date": iso_days_ago(7), "requested_outcome": "cancel",
+            "consumer": {"name": "", "email": "jane@example.com"}, "consent": {"send_in_my_name": True},
+            "company": {"name": "Streamy Ltd"}}
+    response = client.post("/api/v1/cases", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"consumer.name": "required"}
