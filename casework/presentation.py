@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -157,12 +160,107 @@ def register(app: Flask) -> None:
     app.add_template_filter(event_text, "event_text")
 
 
-PAGE_MESSAGES = {
-    "must not be after payment_date": "must not be after the date of your last payment",
-    "required unless trial_start_date is given": "give the date of your last payment, or of your free trial's start",
+# What a page calls each field, to begin a sentence ("… must be today or in the past").
+FIELD_NAMES = {
+    "provider": "Company", "plan": "Company and plan", "billing_channel": "How you pay", "country": "Country",
+    "region": "State or region", "timezone": "Time zone", "payment_date": "Date of your last payment",
+    "trial_start_date": "First day of your free trial", "subscription_start_date": "The day you first subscribed",
+    "next_renewal_date": "Next renewal date", "amount.value": "Amount", "amount.currency": "Currency",
+    "requested_outcome": "What you want", "consumer.name": "Your full name",
+    "consumer.email": "Your e-mail address", "consumer.postal_address": "Your postal address",
+    "consumer.phone": "Your phone number", "account_identifier": "Your account with the company",
+    "details": "Anything else", "company.name": "Company name", "company.email": "Company e-mail address",
+    "company.web_form_url": "Company web form", "company.postal_address": "Company postal address",
+    "company.plan_name": "What you pay for", "company.trial_days": "Length of the free trial",
+    "company.refund_window_days": "Refund window", "consent.send_in_my_name": "Consent",
 }
-"""The API's field messages name its fields; a page says the same in the words of its own labels."""
+
+# When a field is missing or empty.
+REQUIRED = {
+    "provider": "Select the company you pay",
+    "plan": "Select the company and plan you pay for",
+    "billing_channel": "Select how you pay",
+    "country": "Select the country you live in",
+    "amount.value": "Enter the amount of your last payment, like 12.99",
+    "amount.currency": "Enter a 3-letter currency code, like AUD, USD or EUR",
+    "requested_outcome": "Select what you want",
+    "consumer.name": "Enter your full name",
+    "consumer.email": "Enter your e-mail address",
+    "company.name": "Enter the name of the company",
+    "consent.send_in_my_name": "Tick the box to let us write in your name",
+}
+
+DAYS = "Enter a whole number of days, from 1 to 366, like 14"
+CHOOSE = {"provider": "Select the company you pay from the list", "plan": "Select your plan from the list",
+          "billing_channel": "Select how you pay", "requested_outcome": "Select what you want"}
+
+PAGE_MESSAGES: dict[tuple[str, str], str] = {
+    ("payment_date", "required unless trial_start_date is given"):
+        "Enter the date of your last payment, or the first day of your free trial",
+    ("payment_date", "is before the trial's first charge day"):
+        "Date of your last payment must be on or after the day your free trial ended",
+    ("subscription_start_date", "must not be after payment_date"):
+        "The day you first subscribed must be on or before the date of your last payment",
+    ("trial_start_date", "this plan has no free trial"):
+        "This plan has no free trial: leave the first day of your free trial empty",
+    ("country", "not an ISO 3166-1 country code"): "Select the country you live in",
+    ("amount.currency", "not an ISO 4217 currency code"): "Enter a 3-letter currency code, like AUD, USD or EUR",
+    ("consumer.email", "not a valid e-mail address"): "Enter your e-mail address, like name@example.com",
+    ("company.email", "not a valid e-mail address"): "Enter the e-mail address of the company, like help@example.com",
+    ("company.email", "give at least one way to reach the company: e-mail, web form or post"):
+        "Give at least one way to reach the company: its e-mail address, web form or postal address",
+    ("company.web_form_url", "must be an http:// or https:// address"):
+        "Enter the full address of the web form, starting with https://",
+    ("consent.send_in_my_name", "must be true: we only write in your name with your consent"):
+        "Tick the box to let us write in your name",
+    ("company.name", "required for another company"): "Enter the name of the company",
+}
+"""The API's field messages are written for programs; a page says the same in a sentence of its own words."""
+
+_DATE_FIELDS = ("payment_date", "trial_start_date", "subscription_start_date", "next_renewal_date")
 
 
-def page_errors(errors: dict[str, str]) -> dict[str, str]:
-    return {field: PAGE_MESSAGES.get(message, message) for field, message in errors.items()}
+def _amount_message(raw: str) -> str:
+    text = raw.strip()
+    if re.fullmatch(r"\d+,\d{1,2}", text):
+        return "Use a full stop for pennies or cents, like 12.99"
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return "Enter the amount as a number, like 12.99"
+    if not value.is_finite():
+        return "Enter the amount as a number, like 12.99"
+    if value <= 0:
+        return "Amount must be more than 0"
+    if "," in text:
+        return "Enter the amount without commas, like 1299.00"
+    return "Amount can have at most 2 digits after the full stop, like 12.99"
+
+
+def page_message(field: str, message: str, raw: str = "") -> str:
+    """One API field message, as the page that asked the field says it."""
+    if (field, message) in PAGE_MESSAGES:
+        return PAGE_MESSAGES[(field, message)]
+    name = FIELD_NAMES.get(field, field)
+    if message in ("required", "required for another company"):
+        return REQUIRED.get(field, f"Enter {name[0].lower()}{name[1:]}")
+    if field in CHOOSE:
+        return CHOOSE[field]  # a slug or choice the page's list does not offer
+    if field == "amount.value":
+        return _amount_message(raw)
+    if field in ("company.trial_days", "company.refund_window_days"):
+        return DAYS
+    if field in _DATE_FIELDS:
+        if message == "must not be in the future":
+            return f"{name} must be today or in the past"
+        if message == "must be a real date as YYYY-MM-DD":
+            return f"{name} must be a real date"
+    if (limit := re.fullmatch(r"at most (\d+) characters", message)) is not None:
+        return f"{name} must be {limit.group(1)} characters or fewer"
+    return f"{name}: {message}"
+
+
+def page_errors(errors: dict[str, str], values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The API's field messages in the page's words (``values``: what was typed, which some messages need)."""
+    typed = values or {}
+    return {field: page_message(field, message, typed.get(field, "")) for field, message in errors.items()}

@@ -110,8 +110,9 @@ def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int 
                wait: str = "") -> ResponseReturnValue:
     catalog = default_catalog()
     return render_template(
-        "cases/file.html", values=values, errors=page_errors(errors), providers=list(catalog.providers.values()),
-        countries=sorted(countries().items(), key=lambda item: item[1]), wait=wait,
+        "cases/file.html", values=values, errors=page_errors(errors, values),
+        providers=list(catalog.providers.values()), countries=sorted(countries().items(), key=lambda item: item[1]),
+        wait=wait,
     ), status
 
 

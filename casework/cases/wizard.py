@@ -86,7 +86,7 @@ def _render(step: str, values: dict[str, str], errors: dict[str, str], status: i
     provider = catalog.get(values.get("provider", ""))
     return render_template(
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
-        errors=page_errors(errors), providers=list(catalog.providers.values()), provider=provider,
+        errors=page_errors(errors, values), providers=list(catalog.providers.values()), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]),
         back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,

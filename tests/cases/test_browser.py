@@ -113,7 +113,7 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.fill("#payment_date", iso_days_ahead(1))  # an error, corrected on the way
     page.click("button:has-text('Continue')")
     assert page.locator(".error-summary").is_visible()
-    assert "must not be in the future" in page.content()
+    assert "Date of your last payment must be today or in the past" in page.content()
     page.fill("#payment_date", iso_days_ago(7))
     page.fill("#amount-value", "599.00")
     page.fill("#amount-currency", "AUD")
@@ -175,7 +175,7 @@ def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: R
     page.fill("#subscription_start_date", iso_days_ago(2))  # after the payment: an error on the field
     page.click("button:has-text('Continue')")
     assert page.locator(".error-summary").is_visible()
-    assert "must not be after the date of your last payment" in page.content()
+    assert "The day you first subscribed must be on or before the date of your last payment" in page.content()
     assert page.input_value("#payment_date") == iso_days_ago(5)
     assert page.input_value("#subscription_start_date") == iso_days_ago(2)
     page.screenshot(path=str(shots / "wizard-start-date-error-375.png"), full_page=True)

@@ -92,11 +92,11 @@ def test_the_form_page_is_accessible_and_strict(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"consent.send_in_my_name": ""}, "consent-send_in_my_name", "consent"),
-    ({"consumer.email": "jane-at-example"}, "consumer-email", "not a valid e-mail address"),
-    ({"payment_date": "2099-01-01"}, "payment_date", "must not be in the future"),
-    ({"plan": ""}, "plan", "required"),
-    ({"plan": "other:other-monthly"}, "company-name", "required"),
+    ({"consent.send_in_my_name": ""}, "consent-send_in_my_name", "Tick the box to let us write in your name"),
+    ({"consumer.email": "jane-at-example"}, "consumer-email", "Enter your e-mail address, like name@example.com"),
+    ({"payment_date": "2099-01-01"}, "payment_date", "Date of your last payment must be today or in the past"),
+    ({"plan": ""}, "plan", "Select the company and plan you pay for"),
+    ({"plan": "other:other-monthly"}, "company-name", "Enter the name of the company"),
 ])
 def test_bad_input_is_answered_field_by_field_and_nothing_is_saved(
     client: FlaskClient, committed: Runtime, changes: dict[str, str], field: str, message: str

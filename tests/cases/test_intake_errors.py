@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from casework.cases.models import Case
 from casework.runtime import Runtime
 from casework.web import limiter
-from tests.support.today import iso_days_ago
+from tests.support.today import iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token, filing_form, post_form
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
@@ -143,3 +143,43 @@ def test_the_api_still_reports_its_stages_one_at_a_time(client: FlaskClient) -> 
     response = client.post("/api/v1/cases", json=body)
     assert response.status_code == 422
     assert response.get_json()["fields"] == {"consumer.name": "required"}
+
+
+# --- in the words of the page ---------------------------------------------------------------------------------------
+
+def test_the_form_speaks_in_sentences_not_validator_output(client: FlaskClient) -> None:
+    form = filing_form(**{"consumer.name": "", "consumer.email": "jane-at-example", "amount.value": "12,99",
+                          "amount.currency": "Dollars", "consent.send_in_my_name": "",
+                          "payment_date": iso_days_ahead(1)})
+    response = post_form(client, "/", form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for sentence in ("Enter your full name", "Enter your e-mail address, like name@example.com",
+                     "Use a full stop for pennies or cents, like 12.99",
+                     "Enter a 3-letter currency code, like AUD, USD or EUR",
+                     "Tick the box to let us write in your name",
+                     "Date of your last payment must be today or in the past"):
+        assert page.count(sentence) == 2, sentence  # in the summary and beside the field
+    for output in ("must be true", "ISO 4217", "required", "Consent:", "must not be in the future"):
+        assert output not in page, output
+    assert 'value="12,99"' in page
+
+
+@pytest.mark.parametrize(("typed", "sentence"), [
+    ("abc", "Enter the amount as a number, like 12.99"),
+    ("0", "Amount must be more than 0"),
+    ("12.999", "Amount can have at most 2 digits after the full stop, like 12.99"),
+])
+def test_an_amount_is_refused_with_what_to_change(client: FlaskClient, typed: str, sentence: str) -> None:
+    page = post_form(client, "/", filing_form(**{"amount.value": typed})).get_data(as_text=True)
+    assert sentence in page
+
+
+def test_the_api_keeps_its_own_messages(client: FlaskClient) -> None:
+    body = {"provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
+            "payment_date": iso_days_ago(7), "requested_outcome": "cancel", "amount": {"value": "12,99",
+            "currency": "XXQ"}, "consumer": {"name": "Jane", "email": "jane@example.com"},
+            "consent": {"send_in_my_name": False}}
+    fields = client.post("/api/v1/cases", json=body).get_json()["fields"]
+    assert fields["amount.currency"] == "not an ISO 4217 currency code"
+    assert fields["consent.send_in_my_name"].startswith("must be true")

@@ -86,8 +86,9 @@ def test_the_form_asks_when_you_first_subscribed(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("start", "message"), [
-    (iso_days_ahead(1), "must not be in the future"),
-    (iso_days_ago(6), "must not be after the date of your last payment"),  # the payment was 7 days ago
+    (iso_days_ahead(1), "The day you first subscribed must be today or in the past"),
+    # the payment was 7 days ago
+    (iso_days_ago(6), "The day you first subscribed must be on or before the date of your last payment"),
 ])
 def test_a_bad_start_date_is_named_and_what_was_typed_is_kept(client: FlaskClient, committed: Runtime, start: str,
                                                               message: str) -> None:
@@ -141,7 +142,7 @@ def test_the_wizard_keeps_a_bad_start_date_and_shows_a_good_one(client: FlaskCli
     status, page = answer(client, "dates", {**WIZARD["dates"], "subscription_start_date": iso_days_ahead(1)})
     assert status == 422
     assert 'href="#subscription_start_date"' in page
-    assert "must not be in the future" in page
+    assert "The day you first subscribed must be today or in the past" in page
     assert f'value="{iso_days_ahead(1)}"' in page
     walk(client, {"dates": {**WIZARD["dates"], "subscription_start_date": iso_days_ago(400)},
                   "outcome": WIZARD["outcome"], "details": WIZARD["details"]})

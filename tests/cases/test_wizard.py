@@ -86,7 +86,7 @@ def test_errors_show_inline_and_keep_what_was_typed(client: FlaskClient, committ
 def test_another_company_asks_for_a_channel(client: FlaskClient, committed: Runtime) -> None:
     status, page = answer(client, "company", {"provider": "other", "company.name": "Acme Streaming"})
     assert status == 422
-    assert "at least one way to reach the company" in page
+    assert "Give at least one way to reach the company" in page
     walk(client, {"company": {"provider": "other", "company.name": "Acme Streaming",
                               "company.email": "cancel@acme.example"}})
     plan_page = client.get("/start/plan").get_data(as_text=True)
