@@ -95,6 +95,7 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
             node[leaf] = value
     if form.get("subscription_start_unknown") == "yes":
         data.pop("subscription_start_date", None)  # "I don't know" wins over a date typed beside it
+    data.setdefault("consumer", {})  # left empty, its fields are each named as missing, not the group
     data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
     data["certificate_earned"] = form.get("certificate_earned") == "yes"
     if provider == "other":

@@ -197,3 +197,32 @@ def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: R
     page.click("button:has-text('Continue')")
     page.goto(served + "/start/check")
     assert "not known" in page.content()
+
+
+def test_a_refused_form_puts_focus_on_its_error_summary_on_a_phone(served: str, page: Any, committed: Runtime,
+                                                                   var_dir: Path) -> None:
+    """At 375 px: every problem in one pass, focus on the summary, its links lead to the fields."""
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(served + "/")
+    page.select_option("#plan", "other:other-monthly")
+    page.fill("#company-name", "Streamy Ltd")
+    page.select_option("#country", "AU")
+    page.fill("#payment_date", iso_days_ago(7))
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_selector(".error-summary")
+    assert "error-summary" in page.evaluate("document.activeElement.className")
+    summary = page.locator(".error-summary").inner_text()
+    assert "Give at least one way to reach the company" in summary
+    assert "Enter your full name" in summary
+    page.screenshot(path=str(shots / "form-errors-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing runs off a phone
+    page.click(".error-summary a[href='#consumer-name']")
+    assert page.evaluate("location.hash") == "#consumer-name"
+
+    page.goto(served + "/start")
+    page.click("button:has-text('Continue')")  # no company chosen
+    page.wait_for_selector(".error-summary")
+    assert "error-summary" in page.evaluate("document.activeElement.className")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
