@@ -19,6 +19,7 @@ from casework.cases.filing import NewCase
 from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import Plan, Provider, default_catalog
+from casework.regions import REGION_PAGE_MESSAGE, regions_of
 
 __all__ = ["BadRequest", "IntakeErrors", "UnknownSlug", "countries", "parse_assessment", "parse_case"]
 
@@ -197,5 +198,18 @@ def parse_case_request(body: bytes | str, now: dt.datetime) -> NewCase:
 
 
 def parse_case(data: dict[str, Any], now: dt.datetime) -> NewCase:
-    """The web form's fields, already nested, through the same validation as the JSON API."""
-    return parse_case_request(json.dumps(data), now)
+    """The web form's fields, already nested, through the same validation as the JSON API.
+
+    The form's region is one of the select's: a region not of the country is named in the words of the page.
+    """
+    region, country = data.get("region"), data.get("country")
+    wrong_region = isinstance(region, str) and isinstance(country, str) and region not in regions_of(country)
+    try:
+        case = parse_case_request(json.dumps(data), now)
+    except IntakeErrors as errors:
+        if wrong_region or "region" in errors.fields:
+            errors.fields["region"] = REGION_PAGE_MESSAGE
+        raise
+    if wrong_region:
+        raise IntakeErrors({"region": REGION_PAGE_MESSAGE})
+    return case
