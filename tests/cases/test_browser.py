@@ -215,9 +215,9 @@ def test_a_californian_walks_the_wizard(served: str, page: Any, committed: Runti
     page.check("#plan-coursera-plus-annual")
     page.click("button:has-text('Continue')")
     page.select_option("#country", "DE")
-    assert not page.locator("#region").is_visible()  # not asked where it decides nothing
+    page.wait_for_selector("#region", state="hidden")  # not asked where it decides nothing
     page.select_option("#country", "US")
-    assert page.locator("#region").is_visible()
+    page.wait_for_selector("#region", state="visible")
     page.select_option("#region", "US-CA")
     page.fill("#payment_date", iso_days_ago(7))
     page.fill("#amount-value", "399.00")
