@@ -28,13 +28,15 @@ syscheck-test:
 syscheck-bench:
 	@$(PYTHON) casework/syscheck.py bench
 
+# honcho gives each process its own PORT (worker +100, beat +200): the links in e-mails get the web's address here.
 run: syscheck $(STAMP)
 	@mkdir -p var/outbox
 	@$(FLASK) db upgrade
 	@$(FLASK) catalog check
 	@$(FLASK) staff ensure
 	@echo "casework: http://127.0.0.1:$(PORT)  (e-mails go to var/outbox/; Ctrl-C stops everything)"
-	@PORT=$(PORT) $(BIN)/honcho start -f Procfile -p $(PORT)
+	@PORT=$(PORT) CASEWORK_BASE_URL="$${CASEWORK_BASE_URL:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/honcho start -f Procfile -p $(PORT)
 
 test: syscheck-test $(STAMP) check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -38,6 +38,7 @@ class Settings:
     secret_key: str = ""
     database_url: str = ""
     broker_url: str = ""
+    # Default: the address `make run` serves, http://127.0.0.1:$PORT (5000 when PORT is not set).
     base_url: str = "http://127.0.0.1:5000"
     mail_from: str = "casework <cases@casework.localhost>"
     message_id_domain: str = "casework.localhost"
@@ -156,8 +157,18 @@ def load_settings(
         if field not in _FIELD_TYPES:
             raise ConfigError(f"Unknown setting {field!r}.")
         values[field] = _coerce(field, raw)
+    if "base_url" not in values and environ.get("PORT"):
+        values["base_url"] = f"http://127.0.0.1:{_port(environ['PORT'])}"
     settings = Settings(**values)
     return _complete_and_validate(settings)
+
+
+def _port(raw: str) -> int:
+    """``PORT``, the port ``make run`` serves on: without CASEWORK_BASE_URL, links in e-mails point there."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+        raise ConfigError(f"PORT must be a port number from 1 to 65535, not {raw!r}.")
+    return int(text)
 
 
 def _complete_and_validate(settings: Settings) -> Settings:

@@ -19,6 +19,7 @@ from casework.cases.filing import NewCase
 from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import Plan, Provider, default_catalog
+from casework.regions import REGION_PAGE_MESSAGE, regions_of
 
 __all__ = ["BadRequest", "IntakeErrors", "UnknownSlug", "countries", "parse_assessment", "parse_case"]
 
@@ -238,11 +239,16 @@ def parse_case(data: dict[str, Any], now: dt.datetime) -> NewCase:
     """The web form's fields, already nested, through the same validation as the JSON API.
 
     A page shows every problem at once: where the API stops at the first stage that fails, the rules of the
-    later stages run here too, on the fields that passed (a problem a field already has comes first).
+    later stages run here too, on the fields that passed (a problem a field already has comes first). The form's
+    region is one of the select's: a region not of the country is named in the words of the page.
     """
+    region, country = data.get("region"), data.get("country")
+    wrong_region = isinstance(region, str) and isinstance(country, str) and region not in regions_of(country)
     try:
-        return parse_case_request(json.dumps(data), now)
+        case = parse_case_request(json.dumps(data), now)
     except IntakeErrors as errors:
+        if wrong_region or "region" in errors.fields:
+            errors.fields["region"] = REGION_PAGE_MESSAGE
         facts = _Facts.lenient(data, errors.fields)
         _cross_field(facts, errors)
         _case_rules(facts, errors)
@@ -251,6 +257,9 @@ def parse_case(data: dict[str, Any], now: dt.datetime) -> NewCase:
             for path, why in _plan_rules(facts, plan)[1].fields.items():
                 errors.add(path, why)
         raise
+    if wrong_region:
+        raise IntakeErrors({"region": REGION_PAGE_MESSAGE})
+    return case
 
 
 def _known_plan(provider_slug: str, plan_slug: str) -> Plan | None:

@@ -55,6 +55,7 @@ from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.presentation import page_errors
 from casework.privacy.views import erased_page
+from casework.regions import REGIONS, regions_of, zone_for_region
 from casework.runtime import runtime_of
 from casework.web import count_filing, db, filing_limit, limiter, too_large_page, wait_in_words
 
@@ -96,6 +97,7 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
     if form.get("subscription_start_unknown") == "yes":
         data.pop("subscription_start_date", None)  # "I don't know" wins over a date typed beside it
     data.setdefault("consumer", {})  # left empty, its fields are each named as missing, not the group
+    _region_and_zone(data)
     data["consent"] = {"send_in_my_name": form.get("consent.send_in_my_name") == "yes"}
     data["certificate_earned"] = form.get("certificate_earned") == "yes"
     if provider == "other":
@@ -107,13 +109,35 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
+def _region_and_zone(data: dict[str, Any]) -> None:
+    """The region is asked only where it matters; a region of the country gives the zone when none was given."""
+    region = data.get("region")
+    if not isinstance(region, str):
+        return
+    offered = regions_of(str(data.get("country", "")))
+    if not offered:
+        del data["region"]  # an answer left over from another country, its question no longer asked
+        return
+    data["region"] = region = region.strip().upper()
+    zone = zone_for_region(region)
+    if region in offered and zone is not None:
+        data.setdefault("timezone", zone)
+
+
+def region_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The region select's groups: each asked country's English name with its regions, by name."""
+    names = countries()
+    return [(names[country], sorted(regions.items(), key=lambda item: item[1]))
+            for country, regions in sorted(REGIONS.items(), key=lambda item: names[item[0]])]
+
+
 def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int = 200,
                wait: str = "") -> ResponseReturnValue:
     catalog = default_catalog()
     return render_template(
         "cases/file.html", values=values, errors=page_errors(errors, values),
         providers=list(catalog.providers.values()), countries=sorted(countries().items(), key=lambda item: item[1]),
-        wait=wait,
+        regions=region_choices(), wait=wait,
     ), status
 
 

@@ -15,13 +15,14 @@ from casework.access import route_rule
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
-from casework.cases.views import form_to_case_input
+from casework.cases.views import form_to_case_input, region_choices
 from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.plan import LetterPlan
 from casework.letters.render import renderer
 from casework.letters.snapshot import cancellation_snapshot
 from casework.presentation import page_errors
+from casework.regions import region_name
 from casework.runtime import runtime_of
 from casework.web import count_filing, db, filing_limit, limiter, wait_in_words
 
@@ -32,8 +33,8 @@ SESSION_KEY = "intake"
 STEPS: dict[str, tuple[str, ...]] = {
     "company": ("provider", "company.name", "company.email", "company.web_form_url", "company.postal_address"),
     "plan": ("plan", "billing_channel", "company.plan_name", "company.trial_days", "company.refund_window_days"),
-    "dates": ("country", "payment_date", "trial_start_date", "subscription_start_date", "subscription_start_unknown",
-              "amount.value", "amount.currency", "certificate_earned"),
+    "dates": ("country", "region", "payment_date", "trial_start_date", "subscription_start_date",
+              "subscription_start_unknown", "amount.value", "amount.currency", "certificate_earned"),
     "outcome": ("requested_outcome",),
     "details": ("consumer.name", "consumer.email", "consumer.postal_address", "account_identifier", "details",
                 "consent.send_in_my_name"),
@@ -88,7 +89,7 @@ def _render(step: str, values: dict[str, str], errors: dict[str, str], status: i
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
         errors=page_errors(errors, values), providers=list(catalog.providers.values()), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
-        countries=sorted(countries().items(), key=lambda item: item[1]),
+        countries=sorted(countries().items(), key=lambda item: item[1]), regions=region_choices(),
         back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,
     ), status
 
@@ -146,13 +147,20 @@ def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> Re
     assessment = assessment_of(facts, utcnow())
     return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
-                           provider=default_catalog().get(facts.provider),
+                           provider=default_catalog().get(facts.provider), place=place_name(facts),
                            letter_plan=facts_letter_plan(facts, assessment), wait=wait), status
 
 
 def _check_page_to_wait(seconds: int) -> ResponseReturnValue:
     """Over the filing limit: the answers as they are, and when they can be sent again."""
     return _check_page(answers(), 429, wait=wait_in_words(seconds))
+
+
+def place_name(facts: NewCase) -> str:
+    """Where the consumer lives, in words: "California, United States", or the country's English name alone."""
+    country = countries().get(facts.country, facts.country)
+    region = region_name(facts.region)
+    return f"{region}, {country}" if region else country
 
 
 @bp.get("/preview.pdf")

@@ -146,6 +146,7 @@ def test_concurrent_duplicates_never_make_a_second_case(api: JsonClient, committ
     ({"consumer": {"name": "J", "email": "j@example.com", "phone": "1" * 41}}, "consumer.phone"),
     ({"account_identifier": "a" * 201}, "account_identifier"),
     ({"provider": "other", "plan": "other-monthly", "company": {"name": "Acme"}}, "company.email"),
+    ({"country": "US", "region": "CA-BC", "timezone": None}, "region"),
 ])
 def test_bad_cases_are_422_with_dotted_fields(api: JsonClient, committed: Runtime, changes: dict[str, Any],
                                               field: str) -> None:
@@ -153,6 +154,16 @@ def test_bad_cases_are_422_with_dotted_fields(api: JsonClient, committed: Runtim
     assert reply.status == 422
     assert field in reply.json["fields"]
     assert cases_in(committed) == 0
+
+
+def test_a_region_without_a_zone_keeps_the_contracts_country_zone(api: JsonClient, committed: Runtime) -> None:
+    """API.md: with no timezone the zone comes from the country's row of its table; the region picks the law."""
+    body = case_body(country="US", region="us-ca", timezone=None, amount={"value": "399.00", "currency": "USD"})
+    reply = api.post("/api/v1/cases", body)
+    assert reply.status == 201, reply.json
+    with committed.sessions() as session:
+        stored = session.execute(select(Case.region, Case.timezone)).one()
+    assert tuple(stored) == ("US-CA", "America/New_York")
 
 
 def test_script_and_sql_looking_text_is_kept_as_text(api: JsonClient, committed: Runtime) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from casework.cases.models import Case
 from casework.runtime import Runtime
 from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.today import iso_days_ago, iso_days_ahead
@@ -226,3 +228,44 @@ def test_a_refused_form_puts_focus_on_its_error_summary_on_a_phone(served: str, 
     page.wait_for_selector(".error-summary")
     assert "error-summary" in page.evaluate("document.activeElement.className")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_californian_walks_the_wizard(served: str, page: Any, committed: Runtime, var_dir: Path,
+                                        width: int) -> None:
+    """The state question appears for the United States (not for Germany), the check page names the place, the
+    filed case counts days in Pacific time, and nothing runs off the screen on a phone or a desktop."""
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 812})
+    page.goto(served + "/start")
+    page.check("#provider-coursera")
+    page.click("button:has-text('Continue')")
+    page.check("#plan-coursera-plus-annual")
+    page.click("button:has-text('Continue')")
+    page.select_option("#country", "DE")
+    page.wait_for_selector("#region", state="hidden")  # not asked where it decides nothing
+    page.select_option("#country", "US")
+    page.wait_for_selector("#region", state="visible")
+    page.select_option("#region", "US-CA")
+    page.fill("#payment_date", iso_days_ago(7))
+    page.fill("#amount-value", "399.00")
+    page.fill("#amount-currency", "USD")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(shots / f"wizard-region-{width}.png"), full_page=True)
+    page.click("button:has-text('Continue')")
+    page.check("#requested_outcome-cancel_and_refund")
+    page.click("button:has-text('Continue')")
+    page.fill("#consumer-name", "Carla Consumer")
+    page.fill("#consumer-email", "carla@example.com")
+    page.check("#consent-send_in_my_name")
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/check$"))
+    assert "California, United States" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(shots / f"wizard-check-region-{width}.png"), full_page=True)
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
+    with committed.sessions() as session:
+        stored = session.execute(select(Case.region, Case.timezone)).one()
+    assert tuple(stored) == ("US-CA", "America/Los_Angeles")

@@ -36,6 +36,28 @@ def test_environment_overrides_defaults(tmp_path: Path) -> None:
     assert not settings.embedded_broker
 
 
+def test_the_base_url_follows_the_port_make_run_serves(tmp_path: Path) -> None:
+    from casework.cases.tokens import status_url
+
+    var = {"CASEWORK_VAR_DIR": str(tmp_path)}
+    assert load_settings(environ=var).base_url == "http://127.0.0.1:5000"
+    settings = load_settings(environ={**var, "PORT": "5077"})
+    assert settings.base_url == "http://127.0.0.1:5077"
+    assert status_url(settings.base_url, "tok").startswith("http://127.0.0.1:5077/c/")  # the e-mails' links
+    given = {**var, "PORT": "5077", "CASEWORK_BASE_URL": "https://cases.example"}
+    assert load_settings(environ=given).base_url == "https://cases.example"
+    assert load_settings({"base_url": "http://x.example"}, environ={**var, "PORT": "5077"}).base_url \
+        == "http://x.example"
+    with pytest.raises(ConfigError, match=r"^PORT must be a port number"):
+        load_settings(environ={**var, "PORT": "fifty"})
+
+
+def test_make_run_gives_every_process_the_web_address() -> None:
+    """honcho hands each process its own PORT (the worker's is 100 higher): the e-mails' links must not follow it."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert 'CASEWORK_BASE_URL="$${CASEWORK_BASE_URL:-http://127.0.0.1:$(PORT)}"' in makefile
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
