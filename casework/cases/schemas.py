@@ -31,11 +31,18 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+# Babel's territories that are not assigned ISO 3166-1 countries: groupings (EU, UN…), the unknown region (ZZ),
+# the pseudo-locales' test territories (XA "Pseudo-Accents", XB "Pseudo-Bidi"), user-assigned codes (QO, XK) and
+# the exceptionally reserved codes of islands and territories that are part of an assigned country (AC, CP…).
+NOT_ISO_COUNTRIES = frozenset({"ZZ", "XA", "XB", "XK", "QO", "EU", "EZ", "UN",
+                               "AC", "CP", "CQ", "DG", "EA", "IC", "TA"})
+
+
 @cache
 def countries() -> dict[str, str]:
     """ISO 3166-1 alpha-2 codes with their English names."""
     return {code: name for code, name in Locale("en").territories.items()
-            if len(code) == 2 and code.isalpha() and code not in {"ZZ", "XK", "EU", "EZ", "UN", "QO"}}
+            if len(code) == 2 and code.isalpha() and code.isupper() and code not in NOT_ISO_COUNTRIES}
 
 
 @cache
