@@ -138,6 +138,25 @@ def long_date(value: dt.date | str | None, country: str | None = None) -> Markup
     return Markup('<time datetime="{}">{}</time>').format(day.isoformat(), words)
 
 
+# In an assessment's sentences: a web address (to its last character that is not closing punctuation), or an ISO date.
+PROSE_RE = re.compile(r"(?P<url>https://[^\s<>\"()]*[^\s<>\"().,;:!?])|(?P<date>\b\d{4}-\d{2}-\d{2}\b)")
+
+
+def prose(text: str, country: str | None = None) -> Markup:
+    """A sentence of the assessment for people: its web addresses as links, its ISO dates written long."""
+    parts: list[Markup] = []
+    position = 0
+    for match in PROSE_RE.finditer(text):
+        parts.append(escape(text[position:match.start()]))
+        if match.group("url"):
+            parts.append(Markup('<a href="{0}" class="url">{0}</a>').format(match.group("url")))
+        else:
+            parts.append(long_date(match.group("date"), country))
+        position = match.end()
+    parts.append(escape(text[position:]))
+    return Markup("").join(parts)
+
+
 def local_time(value: dt.datetime, zone: ZoneInfo, country: str | None = None) -> str:
     local = value.astimezone(zone)
     locale = reader_locale(country)
@@ -157,6 +176,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(status_explanation, "status_explanation")
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(long_date, "longdate")
+    app.add_template_filter(prose, "prose")
     app.add_template_filter(event_text, "event_text")
 
 

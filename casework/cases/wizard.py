@@ -82,22 +82,44 @@ def _plan_so_far(values: dict[str, str]) -> LetterPlan | None:
     return None if facts is None else facts_letter_plan(facts, assessment_of(facts, utcnow()))
 
 
+def certificate_asked(values: dict[str, str]) -> bool:
+    """Whether the chosen plan's refund is one a certificate earned since the payment voids (asked only then)."""
+    provider = default_catalog().get(values.get("provider", ""))
+    plan = provider.plan(values.get("plan", "")) if provider else None
+    return plan is not None and plan.refund.certificate_voids
+
+
+RETURN_TO_CHECK: dict[str, Any] = {"return": "check"}
+
+
+def _returning() -> bool:
+    """Sent from checking the answers by a "Change" link: saving the step goes straight back there."""
+    return request.args.get("return") == "check"
+
+
 def _render(step: str, values: dict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     catalog = default_catalog()
     provider = catalog.get(values.get("provider", ""))
+    returning = _returning()
+    back = url_for("wizard.step", name="check") if returning else (
+        url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else url_for("wizard.start"))
     return render_template(
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
         errors=page_errors(errors, values), providers=list(catalog.providers.values()), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]), regions=region_choices(),
-        back=url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else None,
+        back=back, returning=returning, certificate_asked=certificate_asked(values),
     ), status
 
 
 @bp.get("")
 @route_rule("anonymous")
 def start() -> ResponseReturnValue:
-    return redirect(url_for("wizard.step", name=_first_incomplete(answers()) if answers() else "company"))
+    """The start page: what you need, how long it takes and what happens; "Start now" leads to the first question."""
+    values = answers()
+    resume = _first_incomplete(values) if values else None
+    return render_template("wizard/start.html", first=url_for("wizard.step", name=ORDER[0]),
+                           resume=url_for("wizard.step", name=resume) if resume else None)
 
 
 @bp.get("/<name>")
@@ -135,6 +157,8 @@ def save(name: str) -> ResponseReturnValue:
     errors = _step_errors(name, problems)
     if errors:
         return _render(name, values, errors, 422)
+    if _returning():
+        return redirect(url_for("wizard.step", name="check"), 303)
     if name == "plan" and values.get("billing_channel") in ("apple_app_store", "google_play"):
         return redirect(url_for("wizard.step", name="dates"), 303)
     return redirect(url_for("wizard.step", name=ORDER[ORDER.index(name) + 1]), 303)
@@ -142,13 +166,23 @@ def save(name: str) -> ResponseReturnValue:
 
 def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> ResponseReturnValue:
     facts, _ = _problems(values)
-    if facts is None:
-        return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1))
+    if facts is None:  # what is still wrong, then back here
+        return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1, **RETURN_TO_CHECK))
     assessment = assessment_of(facts, utcnow())
     return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
                            provider=default_catalog().get(facts.provider), place=place_name(facts),
-                           letter_plan=facts_letter_plan(facts, assessment), wait=wait), status
+                           letter_plan=facts_letter_plan(facts, assessment), wait=wait,
+                           urgent=most_urgent(assessment), certificate_asked=certificate_asked(values)), status
+
+
+def most_urgent(assessment: dict[str, Any]) -> dict[str, Any] | None:
+    """The earliest deadline not yet passed (the refund window's last day before a renewal a year away); the refund
+    window only where a refund is asked for and can be had."""
+    refund = assessment.get("refund", {}).get("eligibility") in ("eligible", "uncertain")
+    ahead = [d for d in assessment.get("deadlines", [])
+             if not d.get("passed") and (refund or d.get("kind") != "refund_window_end")]
+    return min(ahead, key=lambda d: str(d["date"]), default=None)
 
 
 def _check_page_to_wait(seconds: int) -> ResponseReturnValue:
