@@ -17,7 +17,7 @@ from sqlalchemy import select
 from casework.cases.models import Case
 from casework.runtime import Runtime
 from tests.support.browser import launch, served_app, skip_without_chromium
-from tests.support.today import iso_days_ago, iso_days_ahead
+from tests.support.today import days_ahead, iso_days_ago, iso_days_ahead, long_date
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.http]
@@ -106,7 +106,7 @@ def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed:
 def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var_dir: Path) -> None:
     shots = var_dir / "screenshots"
     shots.mkdir(exist_ok=True)
-    page.goto(served + "/start")
+    page.goto(served + "/start/company")
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-annual")
@@ -167,7 +167,7 @@ def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: R
     shots = var_dir / "screenshots"
     shots.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 375, "height": 812})
-    page.goto(served + "/start")
+    page.goto(served + "/start/company")
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-monthly")
@@ -198,7 +198,7 @@ def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: R
     page.check("#subscription_start_unknown")
     page.click("button:has-text('Continue')")
     page.goto(served + "/start/check")
-    assert "not known" in page.content()
+    assert "First subscribed Not known" in " ".join(page.locator(".summary-list").inner_text().split())
 
 
 def test_a_refused_form_puts_focus_on_its_error_summary_on_a_phone(served: str, page: Any, committed: Runtime,
@@ -223,7 +223,7 @@ def test_a_refused_form_puts_focus_on_its_error_summary_on_a_phone(served: str, 
     page.click(".error-summary a[href='#consumer-name']")
     assert page.evaluate("location.hash") == "#consumer-name"
 
-    page.goto(served + "/start")
+    page.goto(served + "/start/company")
     page.click("button:has-text('Continue')")  # no company chosen
     page.wait_for_selector(".error-summary")
     assert "error-summary" in page.evaluate("document.activeElement.className")
@@ -238,7 +238,7 @@ def test_a_californian_walks_the_wizard(served: str, page: Any, committed: Runti
     shots = var_dir / "screenshots"
     shots.mkdir(exist_ok=True)
     page.set_viewport_size({"width": width, "height": 812})
-    page.goto(served + "/start")
+    page.goto(served + "/start/company")
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-annual")
@@ -269,3 +269,50 @@ def test_a_californian_walks_the_wizard(served: str, page: Any, committed: Runti
     with committed.sessions() as session:
         stored = session.execute(select(Case.region, Case.timezone)).one()
     assert tuple(stored) == ("US-CA", "America/Los_Angeles")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_from_the_start_page_to_checking_the_answers(served: str, page: Any, committed: Runtime, var_dir: Path,
+                                                     width: int) -> None:
+    """The start page leads to the first question; check your answers fits the screen with its sources open, and a
+    "Change" link comes straight back to it."""
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 812})
+    page.goto(served + "/start")
+    assert page.locator("h1").inner_text() == "Stop a subscription with a formal letter"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(shots / f"start-page-{width}.png"), full_page=True)
+    page.click("a:has-text('Start now')")
+    page.wait_for_url(re.compile(r"/start/company$"))
+    page.check("#provider-coursera")
+    page.click("button:has-text('Continue')")
+    page.check("#plan-coursera-plus-annual")
+    page.click("button:has-text('Continue')")
+    page.select_option("#country", "AU")
+    page.fill("#payment_date", iso_days_ago(7))
+    page.fill("#amount-value", "599.00")
+    page.fill("#amount-currency", "AUD")
+    page.click("button:has-text('Continue')")
+    page.check("#requested_outcome-cancel_and_refund")
+    page.click("button:has-text('Continue')")
+    page.fill("#consumer-name", "Jane Q. Consumer")
+    page.fill("#consumer-email", "jane@example.com")
+    page.fill("#consumer-postal_address", "12 Example Street\nBrunswick VIC 3056")
+    page.fill("#account_identifier", "jane.learner")
+    page.check("#consent-send_in_my_name")
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/check$"))
+    assert page.locator(".urgent strong").inner_text() == long_date(days_ahead(7))
+    assert not page.locator("details .details__text").is_visible()
+    page.click("details > summary")
+    assert page.locator("details .details__text").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(shots / f"check-answers-{width}.png"), full_page=True)
+
+    page.click("a:has-text('Change your postal address')")
+    page.wait_for_url(re.compile(r"/start/details\?return=check$"))
+    page.fill("#consumer-postal_address", "3 New Road\nFitzroy VIC 3065")
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/check$"))
+    assert "3 New Road" in page.locator(".summary-list").inner_text()
