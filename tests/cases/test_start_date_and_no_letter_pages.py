@@ -158,7 +158,7 @@ def test_the_wizard_accepts_i_dont_know(client: FlaskClient, committed: Runtime)
                                       "subscription_start_unknown": "yes"}})
     check = client.get("/start/check").get_data(as_text=True)
     assert "First subscribed" in check
-    assert "not known" in check
+    assert "Not known" in check
     dates = client.get("/start/dates").get_data(as_text=True)
     assert 'id="subscription_start_unknown" name="subscription_start_unknown" value="yes" checked' in dates
     client.post("/start/check", data={"csrf_token": csrf_token(client, "/start/check")})

@@ -280,7 +280,7 @@ ROWS: dict[tuple[str, str], Row] = {
                        form={}), fresh=READY),
     ("GET", "/staff/login"): Row(_page("/staff/login")),
     ("POST", "/staff/login"): Row(_login, own_session=True),
-    ("GET", "/start"): Row(_page("/start", ok=(302,))),
+    ("GET", "/start"): Row(_page("/start")),
     ("GET", "/start/<name>"): Row(_page("/start/company")),
     ("POST", "/start/<name>"): Row(_post("/start/company", provider="coursera")),
     ("POST", "/start/check"): Row(_post("/start/check")),
