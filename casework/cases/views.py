@@ -73,7 +73,9 @@ def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
         provider, plan = form.get("provider", ""), form.get("plan", "")
     else:
         provider, _, plan = form.get("plan", "").partition(":")
-    data: dict[str, Any] = {"billing_channel": form.get("billing_channel") or "direct"}
+    data: dict[str, Any] = {}
+    if form.get("billing_channel"):
+        data["billing_channel"] = form["billing_channel"]  # no answer is assumed: the pages ask who bills you
     if provider:
         data["provider"] = provider
     if plan:

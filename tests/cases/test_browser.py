@@ -59,6 +59,7 @@ def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed:
 
     page.goto(served + "/")
     page.select_option("#plan", "coursera:coursera-plus-annual")
+    page.check("#billing_channel-direct")
     page.select_option("#country", "AU")
     page.fill("#payment_date", iso_days_ago(7))
     page.fill("#amount-value", "599.00")
@@ -110,6 +111,7 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-annual")
+    page.check("#billing_channel-direct")
     page.click("button:has-text('Continue')")
     page.select_option("#country", "AU")
     page.fill("#payment_date", iso_days_ahead(1))  # an error, corrected on the way
@@ -171,6 +173,7 @@ def test_the_start_date_question_on_a_phone(served: str, page: Any, committed: R
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-monthly")
+    page.check("#billing_channel-direct")
     page.click("button:has-text('Continue')")
     page.select_option("#country", "DE")
     page.fill("#payment_date", iso_days_ago(5))
@@ -209,6 +212,7 @@ def test_a_refused_form_puts_focus_on_its_error_summary_on_a_phone(served: str, 
     page.set_viewport_size({"width": 375, "height": 812})
     page.goto(served + "/")
     page.select_option("#plan", "other:other-monthly")
+    page.check("#billing_channel-direct")
     page.fill("#company-name", "Streamy Ltd")
     page.select_option("#country", "AU")
     page.fill("#payment_date", iso_days_ago(7))
@@ -242,6 +246,7 @@ def test_a_californian_walks_the_wizard(served: str, page: Any, committed: Runti
     page.check("#provider-coursera")
     page.click("button:has-text('Continue')")
     page.check("#plan-coursera-plus-annual")
+    page.check("#billing_channel-direct")
     page.click("button:has-text('Continue')")
     page.select_option("#country", "DE")
     page.wait_for_selector("#region", state="hidden")  # not asked where it decides nothing

@@ -269,6 +269,7 @@ def test_production_over_https_through_nginx(stack: Stack, browser: Any) -> None
     assert first.security_details()["protocol"].startswith("TLS")
     assert consumer.evaluate("window.isSecureContext") is True
     consumer.select_option("#plan", "coursera:coursera-plus-annual")
+    consumer.check("#billing_channel-direct")
     consumer.select_option("#country", "AU")
     consumer.fill("#payment_date", (today - dt.timedelta(days=4)).isoformat())
     consumer.fill("#amount-value", "599.00")

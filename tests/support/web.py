@@ -28,6 +28,7 @@ def post_form(client: FlaskClient, url: str, data: dict[str, Any], page: str = "
 def filing_form(**changes: str) -> dict[str, str]:
     form = {
         "plan": "coursera:coursera-plus-annual",
+        "billing_channel": "direct",
         "country": "AU",
         "payment_date": iso_days_ago(7),
         "amount.value": "599.00",
