@@ -15,7 +15,7 @@ from flask import Flask, has_request_context, request
 from markupsafe import Markup, escape
 
 from casework.cases.models import Case, CaseEvent
-from casework.cases.states import CaseStatus
+from casework.cases.states import Actor, CaseStatus, Outcome
 
 STATUS_TITLES = {
     CaseStatus.NEW: "Waiting for your confirmation",
@@ -27,6 +27,36 @@ STATUS_TITLES = {
     CaseStatus.RESOLVED: "Resolved",
     CaseStatus.CLOSED: "Closed",
 }
+
+OUTCOME_WORDS = {
+    Outcome.CANCELLED: "Cancelled",
+    Outcome.CANCELLED_REFUNDED: "Cancelled and refunded",
+    Outcome.CANCELLED_PARTIAL_REFUND: "Cancelled, with part of the money refunded",
+    Outcome.REFUND_DENIED: "Cancelled, but the refund was refused",
+    Outcome.REFUSED: "The company refused",
+    Outcome.NO_RESPONSE: "The company did not answer",
+    Outcome.REDIRECTED_APP_STORE: "Cancelled with the app store",
+    Outcome.WITHDRAWN: "Withdrawn by you",
+}
+
+RECORDED_BY = {Actor.CONSUMER: "you", Actor.STAFF: "a caseworker", Actor.SYSTEM: "automatically"}
+
+# After the company's answer: what it means, in plain words (the page adds what happens next).
+ANSWER_MEANING = {
+    "confirmed_cancellation": "The company confirmed the cancellation. Check your next statement: if you are "
+                              "charged again, tell us below and the case goes on.",
+    "refund_offered": "The company offered a refund. Check the amount against what you paid, and record the "
+                      "refund below when the money arrives.",
+    "refused": "The company refused to cancel or to refund. That is not the end of it: their written refusal is "
+               "part of your evidence.",
+    "retention_offer": "The company offered a discount or a reason to stay. You do not have to accept it: your "
+                       "letter asked them to cancel.",
+    "asked_for_information": "The company asked you for more information. Answer them directly and keep a copy "
+                             "of what you send; record their next answer here.",
+    "charged_again": "You were charged again after asking to cancel. Keep the statement that shows the charge.",
+}
+# Answers after which the consumer may need someone outside the company.
+UNSETTLED_ANSWERS = frozenset({"refused", "retention_offer", "charged_again"})
 
 EVENT_TEXT = {
     "filed": "You filed this case.",
@@ -79,6 +109,23 @@ EMAIL_KIND_TEXT = {
     "letter_to_company": "Your letter was e-mailed to the company, with a copy to you.",
     "reminder_to_submit": "Your next letter was e-mailed to you to submit to the company.",
 }
+
+
+def outcome_words(outcome: Outcome | str | None) -> str:
+    """An outcome as people say it ("Cancelled and refunded"), never its code."""
+    if outcome is None or outcome == "":
+        return ""
+    try:
+        return OUTCOME_WORDS[Outcome(outcome)]
+    except ValueError:
+        return str(outcome).replace("_", " ").capitalize()
+
+
+def recorded_by(actor: Actor | str) -> str:
+    try:
+        return RECORDED_BY[Actor(actor)]
+    except ValueError:
+        return str(actor)
 
 
 def field_id(name: str) -> str:
@@ -178,6 +225,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(long_date, "longdate")
     app.add_template_filter(prose, "prose")
     app.add_template_filter(event_text, "event_text")
+    app.add_template_filter(outcome_words, "outcome_words")
+    app.add_template_filter(recorded_by, "recorded_by")
 
 
 # What a page calls each field, to begin a sentence ("… must be today or in the past").

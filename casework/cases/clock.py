@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from casework.cases.deadlines import act_by_words
 from casework.cases.delivery import (
     LETTER_TO_COMPANY,
     TRACKING_MAX,
@@ -113,7 +114,7 @@ def letter_rendered(session: Session, settings: Settings, case: Case, letter: Le
         session, settings, key=f"letter:{letter.id}:to_submit", kind=REMINDER_TO_SUBMIT, to=[case.consumer_email],
         template=REMINDER_TO_SUBMIT,
         context={"case": case, "letter": letter, "snapshot": letter.data_snapshot, "channel": kind,
-                 "address": address, "status_url": status_url},
+                 "address": address, "status_url": status_url, "act_by": act_by_words(case, now)},
         now=now, case_id=case.id, attachments=attachment,
     )
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.SYSTEM, action=f"{letter.kind}_to_submit",

@@ -23,6 +23,7 @@ from casework.config import Settings
 from casework.letters.plan import letter_plan_for_case
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
+from casework.presentation import outcome_words
 
 log = logging.getLogger("casework.cases.notify")
 
@@ -91,7 +92,7 @@ def notify_status(session: Session, settings: Settings, case: Case, what: str, n
     company = (case.company or {}).get("name") or (provider.name if provider else case.provider_slug)
     link = status_link(session, settings, case)
     due = answer_due or (case.answer_due_on.isoformat() if case.answer_due_on else "")
-    outcome = case.outcome.value.replace("_", " ") if isinstance(case.outcome, Outcome) else ""
+    outcome = outcome_words(case.outcome).lower() if isinstance(case.outcome, Outcome) else ""
     return queue_email(
         session, settings, key=key, kind=f"status_{what}", to=[case.consumer_email], template=f"status_{what}",
         context={"case": case, "company": company,

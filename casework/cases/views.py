@@ -17,6 +17,7 @@ from casework.access import route_rule
 from casework.assess import consumer_today
 from casework.cases import clock
 from casework.cases.answers import (
+    ANSWERABLE,
     RESPONSE_TYPES,
     UPLOAD_REQUEST_MAX,
     FormErrors,
@@ -30,6 +31,7 @@ from casework.cases.answers import (
     record_refund,
 )
 from casework.cases.confirmation import CodeRefused
+from casework.cases.deadlines import most_urgent
 from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
 from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
@@ -41,6 +43,7 @@ from casework.cases.transitions import CaseConflict
 from casework.cases.workflow import (
     awaiting_approval,
     confirm,
+    confirm_button,
     confirm_cancelled,
     record_submission,
     resend_confirmation,
@@ -48,12 +51,13 @@ from casework.cases.workflow import (
     withdraw,
 )
 from casework.catalog import default_catalog
+from casework.consumer_help import help_lines
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
-from casework.presentation import page_errors
+from casework.presentation import ANSWER_MEANING, UNSETTLED_ANSWERS, page_errors
 from casework.privacy.views import erased_page
 from casework.regions import REGIONS, regions_of, zone_for_region
 from casework.runtime import runtime_of
@@ -221,6 +225,8 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
     attachments = list(session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)
                                        .order_by(CaseAttachment.id)))
     merged_into = session.get(Case, case.merged_into_id) if case.merged_into_id is not None else None
+    today = consumer_today(utcnow(), case.timezone)
+    answer = responses[-1] if responses and case.status in ANSWERABLE else None
     return render_template(
         "cases/status.html", case=case, token=token, letter=letter, letters=letters, events=events,
         deliveries=deliveries, channel=channel, channel_note=channel_note, failed_emails=failed_emails,
@@ -228,7 +234,9 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         awaiting_approval=awaiting_approval(runtime_of().settings, case),
         answer_due=delivered[-1].data["answer_due"] if delivered else None,
         paste_text=paste_text(case, letter) if letter is not None and letter.status == "rendered" else "",
-        zone=ZoneInfo(case.timezone), today=consumer_today(utcnow(), case.timezone).isoformat(),
+        zone=ZoneInfo(case.timezone), today=today.isoformat(), urgent=most_urgent(case.assessment, today),
+        button=confirm_button(channel[0] if channel else "email"), answer=answer,
+        answer_meaning=ANSWER_MEANING, unsettled=UNSETTLED_ANSWERS, help_lines=help_lines(case.country, case.region),
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,
@@ -250,8 +258,17 @@ def confirm_page(token: str) -> ResponseReturnValue:
     """Shows the letter and the button. Opening this page (as mail scanners do) confirms nothing."""
     case = _case_or_404(token)
     letter = latest_letter(db(), case.id)
-    return render_template("cases/confirm.html", case=case, token=token, letter=letter,
-                           code=request.args.get("code", ""), error=None)
+    return _confirm_page(case, token, letter, request.args.get("code", ""), None)
+
+
+def _confirm_page(case: Case, token: str, letter: Letter | None, code: str, error: str | None,
+                  status: int = 200) -> ResponseReturnValue:
+    """The letter, who sends it by which channel (and by when, if the consumer does), and the button."""
+    channel = delivery_channel(letter)[0] if letter is not None and letter.status == "rendered" else "email"
+    urgent = most_urgent(case.assessment, consumer_today(utcnow(), case.timezone))
+    return render_template("cases/confirm.html", case=case, token=token, letter=letter, code=code, error=error,
+                           channel=channel, button=confirm_button(channel), act_by=urgent.act_by if urgent else None,
+                           approval=runtime_of().settings.require_delivery_approval), status
 
 
 @bp.post("/c/<token>/confirm")
@@ -265,9 +282,7 @@ def confirm_submit(token: str) -> ResponseReturnValue:
         confirm(session, runtime_of().settings, case, code, utcnow())
     except CodeRefused as refused:
         session.commit()  # the attempt counts
-        letter = latest_letter(session, case.id)
-        return render_template("cases/confirm.html", case=case, token=token, letter=letter, code=code,
-                               error=str(refused)), 422
+        return _confirm_page(case, token, latest_letter(session, case.id), code, str(refused), 422)
     except CaseConflict as conflict:
         session.rollback()
         flash(str(conflict))

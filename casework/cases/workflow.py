@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.cases import clock
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
+from casework.cases.deadlines import act_by_words
 from casework.cases.delivery import (
     ANSWER_DAYS,
     LETTER_TO_COMPANY,
@@ -83,6 +84,7 @@ def send_confirmation(session: Session, settings: Settings, case: Case, letter: 
     """E-mail the letter with a fresh code and a private link to the page that confirms it."""
     row, code = issue_code(session, case.id, letter.id, case.consumer_email, settings.secret_key, now)
     link = status_link(session, settings, case)
+    channel, _ = delivery_channel(letter)
     return queue_email(
         session, settings,
         key=f"confirmation:{row.id}",
@@ -91,11 +93,18 @@ def send_confirmation(session: Session, settings: Settings, case: Case, letter: 
         template=CONFIRM_EMAIL,
         context={"case": case, "letter": letter, "snapshot": letter.data_snapshot, "code": code,
                  "confirm_url": f"{link}/confirm?code={code}", "status_url": link,
-                 "expires_on": row.expires_at.date().isoformat()},
+                 "expires_on": row.expires_at.date().isoformat(), "channel": channel,
+                 "button": confirm_button(channel), "act_by": act_by_words(case, now),
+                 "approval": settings.require_delivery_approval},
         now=now,
         case_id=case.id,
         attachments=[{"letter_id": letter.id, "filename": letter_filename(case, letter)}],
     )
+
+
+def confirm_button(channel: str) -> str:
+    """The confirm button says what it does: only a letter we e-mail is sent in the consumer's name by us."""
+    return "Confirm and send in my name" if channel == "email" else "Confirm the letter"
 
 
 def no_letter_conflict(case: Case) -> None:

@@ -15,10 +15,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from casework.cases.models import Case
+from casework.cases.states import CaseStatus
 from casework.runtime import Runtime
+from casework.web import limiter
+from tests.cases.test_consumer_answers import answer, new_case, post
 from tests.support.browser import launch, served_app, skip_without_chromium
+from tests.support.jobs import run_pending_jobs
 from tests.support.today import days_ahead, iso_days_ago, iso_days_ahead, long_date
 from tests.support.waiting import wait_for
+from tests.support.web import filing_form, post_form, token_from_location
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.http]
 
@@ -89,9 +94,9 @@ def test_file_confirm_and_submit_in_a_browser(served: str, page: Any, committed:
     assert any(p.get_content_type() == "application/pdf" for p in message.walk())
 
     page.goto(served + link.group(1))
-    assert page.locator("text=Confirm and send in my name").is_visible()
+    assert page.locator("button:has-text('Confirm the letter')").is_visible()  # Coursera: the consumer submits it
     page.screenshot(path=str(shots / "2-confirm.png"), full_page=True)
-    page.click("text=Confirm and send in my name")
+    page.click("button:has-text('Confirm the letter')")
     page.wait_for_url(re.compile(r"/c/[A-Za-z0-9_-]+$"))
     assert "Confirmed: waiting for delivery" in page.content()
     assert "learner.coursera.help" in page.content()
@@ -322,3 +327,34 @@ def test_from_the_start_page_to_checking_the_answers(served: str, page: Any, com
     page.click("button:has-text('Continue')")
     page.wait_for_url(re.compile(r"/start/check$"))
     assert "3 New Road" in page.locator(".summary-list").inner_text()
+def test_who_sends_the_letter_and_the_refusal_panel_on_a_phone(served: str, page: Any, app: Flask,
+                                                                committed: Runtime, var_dir: Path) -> None:
+    """At 375 px: the confirm page of a web-form company says the consumer submits it and by when, its button
+    does not say "send"; after a refusal the case page says what it means and what comes next."""
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+    limiter.reset()
+    with app.test_client() as client:
+        response = post_form(client, "/", filing_form())
+        assert response.status_code == 303
+        token = token_from_location(response)
+        run_pending_jobs(committed)
+        _, refused = new_case(committed, CaseStatus.SENT, consumer_email="sam@example.com")
+        assert post(client, refused, "answer", answer("refused")).status_code == 303
+
+    page.goto(served + f"/c/{token}/confirm")
+    assert page.locator("text=You will submit this letter through Coursera").is_visible()
+    confirm = page.locator("button[type=submit]")
+    assert confirm.inner_text() == "Confirm the letter"
+    page.screenshot(path=str(shots / "confirm-web-form-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.goto(served + f"/c/{refused}")
+    assert page.locator("#answer-panel").is_visible()
+    assert "waiting for the company" not in page.content()
+    assert page.locator("text=A caseworker will look at your case.").is_visible()
+    assert not page.locator("#technical-details code").first.is_visible() if page.locator(
+        "#technical-details code").count() else True
+    page.screenshot(path=str(shots / "refusal-panel-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
