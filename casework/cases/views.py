@@ -36,6 +36,7 @@ from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
 from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
+from casework.cases.platforms import PLATFORMS
 from casework.cases.schemas import normalised_email
 from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token
@@ -237,6 +238,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         zone=ZoneInfo(case.timezone), today=today.isoformat(), urgent=most_urgent(case.assessment, today),
         button=confirm_button(channel[0] if channel else "email"), answer=answer,
         answer_meaning=ANSWER_MEANING, unsettled=UNSETTLED_ANSWERS, help_lines=help_lines(case.country, case.region),
+        platform=PLATFORMS.get(case.billing_channel.value),
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,

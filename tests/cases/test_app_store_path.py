@@ -53,3 +53,23 @@ def test_an_app_store_case_from_the_form_gets_no_letter(client: FlaskClient, com
     assert response.status_code == 303
     assert count(committed, Case) == 1
     assert count(committed, Letter) == 0
+
+
+def test_an_apple_case_page_gives_apples_steps_and_routes_the_refund_to_apple(client: FlaskClient,
+                                                                             committed: Runtime) -> None:
+    response = post_form(client, "/", filing_form(billing_channel="apple_app_store"))
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Apple bills this subscription" in page
+    assert "Subscriptions" in page  # Apple's own cancel steps, in words
+    assert "Your refund" in page
+    assert 'href="https://support.apple.com/118223"' in page
+    assert count(committed, Letter) == 0
+
+
+def test_without_a_refund_asked_the_page_sends_nobody_to_a_refund_page(client: FlaskClient) -> None:
+    form = filing_form(billing_channel="google_play", requested_outcome="cancel")
+    response = post_form(client, "/", form)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Google Play bills this subscription" in page
+    assert "Your refund" not in page
