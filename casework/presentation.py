@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor, CaseStatus, Outcome
+from casework.letters.render import format_money
 
 STATUS_TITLES = {
     CaseStatus.NEW: "Waiting for your confirmation",
@@ -223,6 +224,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(status_explanation, "status_explanation")
     app.add_template_filter(local_time, "localtime")
     app.add_template_filter(long_date, "longdate")
+    app.add_template_filter(format_money, "money")
     app.add_template_filter(prose, "prose")
     app.add_template_filter(event_text, "event_text")
     app.add_template_filter(outcome_words, "outcome_words")

@@ -203,3 +203,15 @@ def test_the_page_says_once_that_its_link_is_the_way_back(client: FlaskClient, c
     assert page.count('id="save-link"') == 1
     assert "This private link is your way back to your case: bookmark it; it is also in the e-mails" in words(page)
     assert page.index('id="save-link"') < page.index('id="next-title"')  # near the top
+
+
+def test_the_confirm_page_says_what_the_letter_asks_in_its_own_terms(client: FlaskClient,
+                                                                     committed: Runtime) -> None:
+    response = post_form(client, "/", filing_form(requested_outcome="cancel"))
+    token = token_from_location(response)
+    run_pending_jobs(committed)
+    page = client.get(f"/c/{token}/confirm").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "the end of the subscription on" in text
+    assert "the last day already paid for" in text
+    assert "an end to charges" not in text
