@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from casework.countries import EU_MEMBER_STATES
+
 
 @dataclass(frozen=True)
 class HelpLine:
@@ -18,10 +20,7 @@ class HelpLine:
 
 
 # ECC-Net covers the EU member states, Norway and Iceland (source: https://www.eccnet.eu/it/node/31).
-ECC_COUNTRIES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
-    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "NO", "IS",
-})
+ECC_COUNTRIES = EU_MEMBER_STATES | {"NO", "IS"}
 
 AU_STATE_OFFICES: dict[str, HelpLine] = {
     # Source: https://www.qld.gov.au/law/your-rights/consumer-rights-complaints-and-scams/make-a-consumer-complaint/how-we-can-help

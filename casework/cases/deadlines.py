@@ -17,15 +17,20 @@ class OpenDeadline:
     kind: str
     date: dt.date
     act_by: dt.date
+    label: str = ""
 
 
 def most_urgent(assessment: Mapping[str, Any] | None, today: dt.date) -> OpenDeadline | None:
     """The open deadline (its day not before ``today``) whose act-by date comes first, or None.
 
-    ``passed`` in a stored assessment was true on the day it was made; this counts from ``today``.
+    ``passed`` in a stored assessment was true on the day it was made; this counts from ``today``. The refund
+    window counts only where a refund is asked for and can be had: otherwise it is no deadline of the consumer's.
     """
     best: OpenDeadline | None = None
+    refund = ((assessment or {}).get("refund") or {}).get("eligibility") in ("eligible", "uncertain")
     for raw in (assessment or {}).get("deadlines") or ():
+        if raw.get("kind") == "refund_window_end" and not refund:
+            continue
         try:
             day = dt.date.fromisoformat(raw["date"])
             act_by = dt.date.fromisoformat(raw["act_by"])
@@ -34,7 +39,7 @@ def most_urgent(assessment: Mapping[str, Any] | None, today: dt.date) -> OpenDea
         if day < today:
             continue
         if best is None or act_by < best.act_by:
-            best = OpenDeadline(str(raw.get("kind", "")), day, act_by)
+            best = OpenDeadline(str(raw.get("kind", "")), day, act_by, str(raw.get("label", "")))
     return best
 
 

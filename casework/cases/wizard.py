@@ -6,12 +6,14 @@ so the rules live in one place. Works without JavaScript; nothing is saved befor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
+from casework.cases.deadlines import most_urgent
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
@@ -173,16 +175,8 @@ def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> Re
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
                            provider=default_catalog().get(facts.provider), place=place_name(facts),
                            letter_plan=facts_letter_plan(facts, assessment), wait=wait,
-                           urgent=most_urgent(assessment), certificate_asked=certificate_asked(values)), status
-
-
-def most_urgent(assessment: dict[str, Any]) -> dict[str, Any] | None:
-    """The earliest deadline not yet passed (the refund window's last day before a renewal a year away); the refund
-    window only where a refund is asked for and can be had."""
-    refund = assessment.get("refund", {}).get("eligibility") in ("eligible", "uncertain")
-    ahead = [d for d in assessment.get("deadlines", [])
-             if not d.get("passed") and (refund or d.get("kind") != "refund_window_end")]
-    return min(ahead, key=lambda d: str(d["date"]), default=None)
+                           urgent=most_urgent(assessment, dt.date.fromisoformat(assessment["today"])),
+                           certificate_asked=certificate_asked(values)), status
 
 
 def _check_page_to_wait(seconds: int) -> ResponseReturnValue:
