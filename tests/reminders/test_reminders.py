@@ -36,18 +36,32 @@ from casework.reminders.planning import plan_reminders
 from casework.reminders.sweep import run_reminder_sweep
 from casework.runtime import Runtime
 from tests.support.factories import case_facts
+from tests.support.today import TODAY
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.dates
 
-NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+NOW = dt.datetime.combine(TODAY, dt.time(12, 0), tzinfo=dt.UTC)  # the same calendar day in Sydney (22:00/23:00)
+
+
+def day(offset: int) -> dt.date:
+    """A date ``offset`` days from the suite's today, the day every case here is filed on."""
+    return TODAY + dt.timedelta(days=offset)
+
+
+def iso(offset: int) -> str:
+    return day(offset).isoformat()
+
+
+def at_midnight(offset: int) -> dt.datetime:
+    return dt.datetime.combine(day(offset), dt.time(0), tzinfo=dt.UTC)
 
 
 def trial_facts(**changes: Any) -> Any:
     """A Coursera Plus monthly trial, nothing paid yet: deadlines are the trial's end and the first charge."""
     base: dict[str, Any] = {"plan": "coursera-plus-monthly", "payment_date": None, "amount_value": None,
                             "amount_currency": None, "requested_outcome": RequestedOutcome.CANCEL,
-                            "trial_start_date": dt.date(2026, 11, 25), "timezone": "Australia/Sydney"}
+                            "trial_start_date": day(-2), "timezone": "Australia/Sydney"}
     base.update(changes)
     return case_facts(**base)
 
@@ -85,36 +99,53 @@ def test_a_trial_gets_trial_end_and_first_charge_reminders_at_nine_in_sydney(
     assert scheduled(db_session, case.id) == []  # a letter case is planned when it is confirmed
     confirm_case(db_session, runtime, case, NOW)
     sydney = "Australia/Sydney"
-    # Trial 11-25 .. 12-01 (act by 11-30), first charge 12-02 (act by 12-01). The 3-day reminder for the
-    # trial's end would be 11-27 09:00 in Sydney, already past at NOW (11-27 23:00 there): not planned.
+    # Trial from today-2 to today+4 (act by +3), first charge today+5 (act by +4). The 3-day reminder for the
+    # trial's end would be today 09:00 in Sydney, already past at NOW (22:00 or 23:00 there): not planned.
     assert scheduled(db_session, case.id) == [
-        ("renewal", dt.date(2026, 12, 2), 3, local("2026-11-28", sydney)),
-        ("trial_end", dt.date(2026, 12, 1), 0, local("2026-11-30", sydney)),
-        ("renewal", dt.date(2026, 12, 2), 0, local("2026-12-01", sydney)),
+        ("renewal", day(5), 3, local(iso(1), sydney)),
+        ("trial_end", day(4), 0, local(iso(3), sydney)),
+        ("renewal", day(5), 0, local(iso(4), sydney)),
     ]
-    assert local("2026-11-28", sydney) == dt.datetime(2026, 11, 27, 22, 0, tzinfo=dt.UTC)  # AEDT, +11
+    for _, _, _, due in scheduled(db_session, case.id):
+        assert due.astimezone(ZoneInfo(sydney)).time() == dt.time(9)  # nine o'clock on the consumer's clock
     recipients = set(db_session.scalars(select(Reminder.recipient).where(Reminder.case_id == case.id)))
     assert recipients == {"jane@example.com"}
 
 
+def next_end_of_us_daylight_saving() -> dt.date:
+    """The first Sunday of November (US daylight saving ends) at least a week after the suite's today."""
+    year = TODAY.year
+    while True:
+        first = dt.date(year, 11, 1)
+        sunday = first + dt.timedelta(days=(6 - first.weekday()) % 7)
+        if sunday > TODAY + dt.timedelta(days=7):
+            return sunday
+        year += 1
+
+
 def test_los_angeles_reminders_follow_the_end_of_daylight_saving(db_session: Session, runtime: Runtime) -> None:
-    now = dt.datetime(2026, 10, 27, 12, 0, tzinfo=dt.UTC)
-    case = new_case(db_session, runtime, now, trial_start_date=dt.date(2026, 10, 28), country="US",
+    change = next_end_of_us_daylight_saving()
+    now = dt.datetime.combine(change - dt.timedelta(days=5), dt.time(12), tzinfo=dt.UTC)
+    case = new_case(db_session, runtime, now, trial_start_date=change - dt.timedelta(days=4), country="US",
                     region="US-CA", timezone="America/Los_Angeles")
     plan_reminders(db_session, case, now)
     due = {(kind, lead): at for kind, _, lead, at in scheduled(db_session, case.id)}
-    # DST ends on 1 November 2026: 09:00 is 16:00 UTC before it and 17:00 UTC after it.
+
+    def utc(offset: int, hour: int) -> dt.datetime:
+        return dt.datetime.combine(change + dt.timedelta(days=offset), dt.time(hour), tzinfo=dt.UTC)
+
+    # 09:00 in Los Angeles is 16:00 UTC before the change (PDT) and 17:00 UTC after it (PST).
     assert due == {
-        ("trial_end", 3): dt.datetime(2026, 10, 30, 16, 0, tzinfo=dt.UTC),
-        ("renewal", 3): dt.datetime(2026, 10, 31, 16, 0, tzinfo=dt.UTC),
-        ("trial_end", 0): dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC),
-        ("renewal", 0): dt.datetime(2026, 11, 3, 17, 0, tzinfo=dt.UTC),
+        ("trial_end", 3): utc(-2, 16),
+        ("renewal", 3): utc(-1, 16),
+        ("trial_end", 0): utc(1, 17),
+        ("renewal", 0): utc(2, 17),
     }
 
 
 def test_nothing_in_the_past_is_planned(db_session: Session, runtime: Runtime) -> None:
     case = new_case(db_session, runtime)
-    assert plan_reminders(db_session, case, dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC)) == []
+    assert plan_reminders(db_session, case, at_midnight(4)) == []
     assert scheduled(db_session, case.id) == []
 
 
@@ -124,16 +155,16 @@ def test_corrected_facts_cancel_and_replace_the_reminders(db_session: Session, r
     before = {r.id for r in db_session.scalars(select(Reminder).where(Reminder.case_id == case.id))}
     assert len(before) == 3
     case.status = CaseStatus.NEW  # correctable again, as for a consumer who spotted a wrong date early
-    facts = trial_facts(trial_start_date=dt.date(2026, 12, 5), consumer_email="jane.new@example.com")
+    facts = trial_facts(trial_start_date=day(8), consumer_email="jane.new@example.com")
     correct_facts(db_session, case, facts, assessment_of(facts, NOW), NOW)
     statuses = dict(db_session.execute(select(Reminder.id, Reminder.status).where(Reminder.id.in_(before))).all())
     assert set(statuses.values()) == {"cancelled"}
     sydney = "Australia/Sydney"
     assert scheduled(db_session, case.id) == [
-        ("trial_end", dt.date(2026, 12, 11), 3, local("2026-12-07", sydney)),
-        ("renewal", dt.date(2026, 12, 12), 3, local("2026-12-08", sydney)),
-        ("trial_end", dt.date(2026, 12, 11), 0, local("2026-12-10", sydney)),
-        ("renewal", dt.date(2026, 12, 12), 0, local("2026-12-11", sydney)),
+        ("trial_end", day(14), 3, local(iso(10), sydney)),
+        ("renewal", day(15), 3, local(iso(11), sydney)),
+        ("trial_end", day(14), 0, local(iso(13), sydney)),
+        ("renewal", day(15), 0, local(iso(14), sydney)),
     ]
     new_recipients = db_session.scalars(select(Reminder.recipient).where(Reminder.status == "scheduled",
                                                                           Reminder.case_id == case.id))
@@ -157,7 +188,7 @@ def test_withdrawing_or_resolving_cancels_the_reminders(db_session: Session, run
 def test_an_app_store_case_cancelled_then_charged_again_is_reminded_again(db_session: Session,
                                                                         runtime: Runtime) -> None:
     case = new_case(db_session, runtime, billing_channel=BillingChannel.APPLE_APP_STORE,
-                    next_renewal_date=dt.date(2026, 12, 2))
+                    next_renewal_date=day(5))
     plan_reminders(db_session, case, NOW)
     assert len(scheduled(db_session, case.id)) == 3
     confirm_cancelled(db_session, case, NOW)
@@ -172,7 +203,7 @@ def test_an_app_store_case_cancelled_then_charged_again_is_reminded_again(db_ses
 def file_app_store_case(runtime: Runtime, now: dt.datetime, **changes: Any) -> int:
     with runtime.sessions.begin() as session:
         facts = trial_facts(**{"billing_channel": BillingChannel.APPLE_APP_STORE,
-                               "next_renewal_date": dt.date(2026, 12, 2), **changes})
+                               "next_renewal_date": day(5), **changes})
         return file_case(session, facts,
                          runtime.settings.secret_key, now).case_id
 
@@ -187,7 +218,7 @@ def test_the_sweep_plans_app_store_cases_and_sends_each_due_reminder_once(commit
     counts = run_reminder_sweep(committed, NOW)
     assert counts == {"planned_cases": 1, "sent": 0, "cancelled": 0}
     assert [r.status for r in reminders_of(committed, case_id)] == ["scheduled"] * 3
-    later = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC)  # two are due by then, the same-day renewal one not
+    later = at_midnight(3)  # two are due by then, the same-day renewal one not
     assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 2, "cancelled": 0}
     assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 0, "cancelled": 0}
     reminders = reminders_of(committed, case_id)
@@ -209,7 +240,7 @@ def test_the_sweep_skips_unsubscribed_and_resolved_cases(committed: Runtime) -> 
         session.execute(update(Case).where(Case.id == unsubscribed).values(reminders_unsubscribed_at=NOW))
         session.execute(update(Case).where(Case.id == resolved)
                         .values(status=CaseStatus.RESOLVED, outcome=Outcome.REDIRECTED_APP_STORE))
-    counts = run_reminder_sweep(committed, dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC))
+    counts = run_reminder_sweep(committed, at_midnight(3))
     assert counts == {"planned_cases": 0, "sent": 0, "cancelled": 4}
     for case_id in (unsubscribed, resolved):
         assert [r.status for r in reminders_of(committed, case_id)] == ["cancelled", "cancelled", "scheduled"]
@@ -220,7 +251,7 @@ def test_the_sweep_skips_unsubscribed_and_resolved_cases(committed: Runtime) -> 
 def test_the_reminder_email_has_the_calendar_entry_and_one_click_unsubscribe(committed: Runtime) -> None:
     case_id = file_app_store_case(committed, NOW)
     run_reminder_sweep(committed, NOW)
-    run_reminder_sweep(committed, dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC))  # the 3-day first-charge one
+    run_reminder_sweep(committed, at_midnight(1))  # the 3-day first-charge one
     with committed.sessions() as session:
         row = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "reminder")).one()
         message = email.message_from_bytes(build_message(session, row).as_bytes())
@@ -231,16 +262,16 @@ def test_the_reminder_email_has_the_calendar_entry_and_one_click_unsubscribe(com
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Subject"].startswith("In 3 days: ")
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
-    assert "Wednesday 2 December 2026" in text
-    assert "Act by: Tuesday 1 December 2026" in text
+    assert f"{day(5):%A} {day(5).day} {day(5):%B %Y}" in text
+    assert f"Act by: {day(4):%A} {day(4).day} {day(4):%B %Y}" in text
     assert "http://casework.test/c/" in text
     assert url in text
     [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     assert part.get_filename() == f"{reference}-renewal.ics"
     calendar = Calendar.from_ical(part.get_payload(decode=True))
     [event] = calendar.walk("VEVENT")
-    assert event.decoded("dtstart") == dt.date(2026, 12, 1)
-    assert str(event["uid"]) == f"{reference}-renewal-2026-12-02@{committed.settings.message_id_domain}"
+    assert event.decoded("dtstart") == day(4)
+    assert str(event["uid"]) == f"{reference}-renewal-{iso(5)}@{committed.settings.message_id_domain}"
     assert len(event.walk("VALARM")) == 1
 
 
