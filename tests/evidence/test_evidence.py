@@ -31,6 +31,7 @@ from casework.staff.accounts import create_staff
 from casework.staff.models import CaseRead
 from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
+from tests.support.today import days_ago
 from tests.support.web import filing_form, post_form, token_from_location
 
 pytestmark = pytest.mark.http
@@ -85,7 +86,7 @@ def sent_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
     with runtime.sessions.begin() as session:
         case = session.execute(select(Case)).scalar_one()
         assert case.status is CaseStatus.SENT
-        record_response(session, case, "refused", dt.date(2026, 11, 25), HOSTILE_SUMMARY, Actor.CONSUMER, utcnow())
+        record_response(session, case, "refused", days_ago(1), HOSTILE_SUMMARY, Actor.CONSUMER, utcnow())
     return token
 
 
