@@ -22,7 +22,7 @@ from casework.catalog import default_catalog
 from casework.db import utcnow
 from casework.letters.plan import LetterPlan
 from casework.letters.render import renderer
-from casework.letters.snapshot import cancellation_snapshot
+from casework.letters.snapshot import cancellation_snapshot, delivery_target
 from casework.presentation import page_errors
 from casework.regions import region_name
 from casework.runtime import runtime_of
@@ -171,10 +171,12 @@ def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> Re
     if facts is None:  # what is still wrong, then back here
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1, **RETURN_TO_CHECK))
     assessment = assessment_of(facts, utcnow())
+    plan = facts_letter_plan(facts, assessment)
+    provider = default_catalog().get(facts.provider)
+    channel = delivery_target(_unsaved_case(facts, assessment), provider)[0] if plan.letter and provider else ""
     return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
-                           provider=default_catalog().get(facts.provider), place=place_name(facts),
-                           letter_plan=facts_letter_plan(facts, assessment), wait=wait,
+                           provider=provider, place=place_name(facts), letter_plan=plan, channel=channel, wait=wait,
                            urgent=most_urgent(assessment, dt.date.fromisoformat(assessment["today"])),
                            certificate_asked=certificate_asked(values)), status
 

@@ -314,7 +314,7 @@ def test_from_the_start_page_to_checking_the_answers(served: str, page: Any, com
     page.check("#consent-send_in_my_name")
     page.click("button:has-text('Continue')")
     page.wait_for_url(re.compile(r"/start/check$"))
-    assert page.locator(".urgent strong").inner_text() == long_date(days_ahead(7))
+    assert page.locator(".urgent strong").inner_text() == long_date(days_ahead(6))
     assert not page.locator("details .details__text").is_visible()
     page.click("details > summary")
     assert page.locator("details .details__text").is_visible()

@@ -130,14 +130,16 @@ def test_a_changed_answer_shows_on_check(client: FlaskClient) -> None:
     assert "3 New Road" in client.get("/start/check").get_data(as_text=True)
 
 
-def test_what_happens_next_highlights_the_refund_window_end(client: FlaskClient) -> None:
+def test_what_happens_next_highlights_the_day_to_submit_by(client: FlaskClient) -> None:
     walk(client, COURSERA)  # paid 7 days ago: the 14-day window ends in 7 days, the renewal is a year away
     page = client.get("/start/check").get_data(as_text=True)
     after = between(page, "<h2>What happens next</h2>", "<details")
     assert len(re.findall(r"[.!?](\s|<|$)", visible_text(after))) <= 3
     strong = re.findall(r"<strong>(.*?)</strong>", after, re.S)
-    assert [visible_text(s) for s in strong] == [long_date(days_ahead(7))]
-    assert "last day to ask for a refund" in visible_text(after)
+    # Coursera takes no e-mail: the consumer submits the letter, a day before the window's last day.
+    assert [visible_text(s) for s in strong] == [long_date(days_ahead(6))]
+    assert f"last day to ask for a refund (14 days from the payment): {long_date(days_ahead(7))}" in visible_text(after)
+    assert "you submit the letter through their form yourself" in visible_text(after)
     assert "cancel yourself right away" not in page
     assert not ISO_DATE.search(visible_text(page))
 

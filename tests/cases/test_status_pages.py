@@ -107,7 +107,8 @@ def test_a_web_form_company_the_consumer_submits_it_by_the_act_by_date(client: F
 def test_an_email_company_we_send_it_as_soon_as_it_is_confirmed(client: FlaskClient, committed: Runtime) -> None:
     token = file(client, committed, **ACME)
     page = client.get(f"/c/{token}/confirm").get_data(as_text=True)
-    assert "We e-mail this letter to Acme Streaming in your name as soon as you confirm" in words(page)
+    sentence = "We e-mail this letter to Acme Streaming (cancel@acme.example) in your name as soon as you confirm"
+    assert sentence in words(page)
     assert "You will submit" not in words(page)
     assert button(page) == "Confirm and send in my name"
     mail = confirmation_text(committed)

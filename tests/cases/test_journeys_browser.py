@@ -1,0 +1,306 @@
+"""Each consumer journey, walked in Debian's chromium at a phone's width (375 px) and a desktop's (1280 px).
+
+On every page the journey reaches: nothing runs off the screen sideways (WCAG 1.4.10) and axe finds no
+violation. Each journey also asserts the sentences a worried consumer relies on at that moment. Screenshots of
+every page land in the test's var directory (``screenshots/``) to be looked at.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from casework.cases.models import Case
+from casework.cases.states import CaseStatus
+from casework.runtime import Runtime
+from tests.cases.test_consumer_answers import new_case
+from tests.support.browser import launch, served_app, skip_without_chromium
+from tests.support.jobs import run_pending_jobs
+from tests.support.today import days_ahead, iso_days_ago, long_date
+
+pytestmark = [pytest.mark.browser, pytest.mark.http, pytest.mark.dates]
+
+skip_without_chromium()
+
+WIDTHS = [375, 1280]
+SCROLLS_SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
+STATUS_URL = re.compile(r"/c/[A-Za-z0-9_-]+$")
+
+
+@dataclass
+class Journey:
+    """A browser page walking one journey, checking each page it reaches."""
+
+    page: Any
+    width: int
+    shots: Path
+    name: str
+    seen: list[str] = field(default_factory=list)
+
+    def look(self, label: str) -> None:
+        """The page as it stands: no sideways scroll, no axe violation, and a screenshot."""
+        self.page.wait_for_load_state("load")
+        where = f"{self.name} at {self.width} px, {label} ({self.page.url})"
+        assert not self.page.evaluate(SCROLLS_SIDEWAYS), (
+            f"{where}: {self.page.evaluate('document.documentElement.scrollWidth')} px wide")
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.page)
+        assert results.violations_count == 0, f"{where}:\n{results.generate_report()}"
+        self.seen.append(label)
+        self.page.screenshot(path=str(self.shots / f"{self.name}-{len(self.seen)}-{label}-{self.width}.png"),
+                             full_page=True)
+
+    def text(self) -> str:
+        """The page's visible text, with white space collapsed."""
+        return " ".join(self.page.locator("body").inner_text().split())
+
+    def cont(self) -> None:
+        self.page.click("button:has-text('Continue')")
+
+
+@pytest.fixture
+def served(app: Flask, committed: Runtime) -> Iterator[str]:
+    with served_app(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture(params=WIDTHS, ids=[f"{width}px" for width in WIDTHS])
+def journey(request: pytest.FixtureRequest, browser_page: Any, var_dir: Path) -> Journey:
+    width = int(request.param)
+    browser_page.set_viewport_size({"width": width, "height": 812})
+    shots = var_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    name = request.node.originalname.removeprefix("test_")
+    return Journey(browser_page, width, shots, name)
+
+
+def outbox_link(runtime: Runtime, to: str, pattern: str) -> str:
+    """The path of the first link matching ``pattern`` in an e-mail to ``to`` (from the outbox)."""
+    for path in sorted(runtime.settings.outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        if to not in str(message["To"]):
+            continue
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                found = re.search(r"https?://[^/\s]+(" + pattern + r")", part.get_payload(decode=True).decode())
+                if found:
+                    return found.group(1)
+    raise AssertionError(f"no e-mail to {to} with a link like {pattern}")
+
+
+def wizard_to_details(j: Journey, served: str, *, country: str = "AU", region: str = "") -> None:
+    """From the start page through the Coursera questions up to "Your details"."""
+    page = j.page
+    page.goto(served + "/start")
+    j.look("start")
+    page.click("a:has-text('Start now')")
+    j.look("company")
+    page.check("#provider-coursera")
+    j.cont()
+    j.look("plan")
+    page.check("#plan-coursera-plus-annual")
+    page.check("#billing_channel-direct")
+    j.cont()
+    j.look("dates")
+    page.select_option("#country", country)
+    if region:
+        page.select_option("#region", region)
+    page.fill("#payment_date", iso_days_ago(7))
+    page.fill("#amount-value", "399.00")
+    page.fill("#amount-currency", "USD" if country == "US" else "AUD")
+    j.cont()
+    j.look("outcome")
+    page.check("#requested_outcome-cancel_and_refund")
+    j.cont()
+    j.look("details")
+
+
+def fill_details(j: Journey, name: str, address: str) -> None:
+    j.page.fill("#consumer-name", name)
+    j.page.fill("#consumer-email", address)
+    j.page.check("#consent-send_in_my_name")
+    j.cont()
+    j.page.wait_for_url(re.compile(r"/start/check$"))
+
+
+def test_coursera_web_form(journey: Journey, served: str, committed: Runtime) -> None:
+    """Coursera takes no e-mail: from the check page on, the consumer is told they submit the letter themselves,
+    and by when; the confirm button says what it does."""
+    j, page = journey, journey.page
+    wizard_to_details(j, served)
+    fill_details(j, "Jane Q. Consumer", "jane@example.com")
+    j.look("check")
+    act_by = long_date(days_ahead(6))  # a day before the refund period's last day (payment + 14 days)
+    assert "you submit the letter through their form yourself" in j.text()
+    assert "we e-mail it to Coursera" not in j.text()
+    assert page.locator(".urgent strong").inner_text() == act_by
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_url(STATUS_URL)
+    j.look("filed")
+    run_pending_jobs(committed)
+    page.goto(served + outbox_link(committed, "jane@example.com", r"/c/\S+/confirm\?code=\S+"))
+    j.look("confirm")
+    text = j.text()
+    assert "You will submit this letter through Coursera's form (about five minutes)" in text
+    assert act_by in text
+    assert "We send this letter to Coursera" not in text
+    assert page.locator("form button[type=submit]").last.inner_text() == "Confirm the letter"
+    page.click("button:has-text('Confirm the letter')")
+    page.wait_for_url(STATUS_URL)
+    j.look("confirmed")
+    assert act_by in j.text()
+    page.fill("#confirmation", "Ticket 4711")
+    page.click("button:has-text('I have submitted it')")
+    page.wait_for_url(STATUS_URL)
+    j.look("submitted")
+    assert "Ticket 4711" in j.text()
+
+
+def test_another_company_by_email(journey: Journey, served: str, committed: Runtime) -> None:
+    """A company that takes e-mail: the confirm page says we e-mail it, and after confirming the letter goes."""
+    j, page = journey, journey.page
+    page.goto(served + "/start/company")
+    j.look("company")
+    page.check("#provider-other")
+    page.fill("#company-name", "Streamy Ltd")
+    page.fill("#company-email", "cancel@streamy.example")
+    j.cont()
+    j.look("plan")
+    page.check("#plan-other-monthly")
+    page.check("#billing_channel-direct")
+    j.cont()
+    page.select_option("#country", "GB")
+    page.fill("#payment_date", iso_days_ago(3))
+    page.fill("#amount-value", "12.99")
+    page.fill("#amount-currency", "GBP")
+    j.cont()
+    page.check("#requested_outcome-cancel")
+    j.cont()
+    j.look("details")
+    fill_details(j, "Sam Sample", "sam@example.com")
+    j.look("check")
+    assert "Once you confirm, we e-mail it to Streamy Ltd and track their answer." in j.text()
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_url(STATUS_URL)
+    run_pending_jobs(committed)
+    page.goto(served + outbox_link(committed, "sam@example.com", r"/c/\S+/confirm\?code=\S+"))
+    j.look("confirm")
+    sentence = "We e-mail this letter to Streamy Ltd (cancel@streamy.example) in your name as soon as you confirm"
+    assert sentence in j.text()
+    page.click("form button[type=submit] >> nth=-1")
+    page.wait_for_url(STATUS_URL)
+    run_pending_jobs(committed)
+    page.reload()
+    j.look("sent")
+    assert "Delivered" in j.text()
+    with committed.sessions() as session:
+        assert session.execute(select(Case.status)).scalar_one() is CaseStatus.SENT
+
+
+def test_a_californian(journey: Journey, served: str, committed: Runtime) -> None:
+    """The state is asked after the country; the check page names it; the case counts in Pacific time."""
+    j, page = journey, journey.page
+    wizard_to_details(j, served, country="US", region="US-CA")
+    fill_details(j, "Carla Consumer", "carla@example.com")
+    j.look("check")
+    assert "California, United States" in j.text()
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_url(STATUS_URL)
+    j.look("filed")
+    with committed.sessions() as session:
+        assert tuple(session.execute(select(Case.region, Case.timezone)).one()) == ("US-CA", "America/Los_Angeles")
+
+
+def test_the_company_refused(journey: Journey, served: str, committed: Runtime) -> None:
+    """The consumer records a refusal: the page stops saying it waits for the company, and says what comes next."""
+    j, page = journey, journey.page
+    _, token = new_case(committed, CaseStatus.SENT, consumer_email="sam@example.com")
+    page.goto(served + f"/c/{token}")
+    j.look("waiting")
+    page.select_option("#answer-type", "refused")
+    page.fill("#answer-received_on", iso_days_ago(1))
+    page.fill("#answer-summary", "They said the refund period had passed.")
+    page.click("button:has-text('Record their answer')")
+    page.wait_for_url(STATUS_URL)
+    j.look("refused")
+    assert page.locator("#answer-panel").is_visible()
+    text = j.text()
+    assert "waiting for the company" not in text.lower()
+    assert "A caseworker will look at your case." in text
+    assert "card" in page.locator("#answer-panel").inner_text().lower()
+
+
+def test_empty_details(journey: Journey, served: str, committed: Runtime) -> None:
+    """Consent ticked, name and e-mail empty: the step names each missing field; the wizard never loops."""
+    j, page = journey, journey.page
+    wizard_to_details(j, served)
+    page.check("#consent-send_in_my_name")
+    j.cont()
+    page.wait_for_selector(".error-summary")
+    j.look("details-errors")
+    summary = page.locator(".error-summary").inner_text()
+    assert "Enter your full name" in summary
+    assert "consumer" not in summary.lower().replace("consumer.", "")
+    assert "error-summary" in page.evaluate("document.activeElement.className")
+    for path in ("/start", "/start/check"):
+        page.goto(served + path)
+        j.look(path.strip("/").replace("/", "-"))
+    assert re.search(r"/start/details", page.url)  # check sends the consumer to what is missing
+    fill_details(j, "Jane Q. Consumer", "jane@example.com")
+    j.look("check")
+
+
+def test_five_corrections_in_a_row(journey: Journey, served: str, committed: Runtime) -> None:
+    """The single-page form refused five times, each time with every problem, what was typed, and no lock-out."""
+    j, page = journey, journey.page
+    page.goto(served + "/")
+    j.look("form")
+    page.select_option("#plan", "coursera:coursera-plus-annual")
+    page.check("#billing_channel-direct")
+    corrections = [
+        ("#country", "AU"),
+        ("#payment_date", iso_days_ago(7)),
+        ("#amount-value", "599.00"),
+        ("#amount-currency", "AUD"),
+        ("#consumer-name", "Jane Q. Consumer"),
+    ]
+    for number, (selector, value) in enumerate(corrections, start=1):
+        page.click("button:has-text('File my case')")
+        page.wait_for_selector(".error-summary")
+        assert "Too many attempts" not in j.text()
+        assert "error-summary" in page.evaluate("document.activeElement.className")
+        if number in (1, len(corrections)):
+            j.look(f"errors-{number}")
+        for earlier, typed in corrections[:number - 1]:
+            assert page.input_value(earlier) == typed
+        if selector == "#country":
+            page.select_option(selector, value)
+        else:
+            page.fill(selector, value)
+    page.check("#requested_outcome-cancel_and_refund")
+    page.fill("#consumer-email", "jane@example.com")
+    page.check("#consent-send_in_my_name")
+    page.click("button:has-text('File my case')")
+    page.wait_for_url(STATUS_URL)
+    j.look("filed")
