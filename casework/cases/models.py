@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from casework.cases import urgency
+from casework.cases import review, urgency
 from casework.cases.states import (
     ESCALATION_KINDS,
     REVIEW_ACTIONS,
@@ -100,6 +100,8 @@ class Case(Base):
     urgency_expires_at: Mapped[dt.datetime | None]
     # Something the consumer (or the clock) did that a caseworker has not looked at yet.
     needs_review: Mapped[bool] = mapped_column(default=False)
+    # The day by which a caseworker looks at it, as the consumer was told (see casework.cases.review).
+    review_due_on: Mapped[dt.date | None]
     # A duplicate folded into another case (same consumer and company): closed, and pointing to it.
     # (No ON DELETE action: a survivor is never deleted from under the cases merged into it.)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -307,6 +309,7 @@ def _keep_queue_columns(session: Session, flush_context: Any, instances: Any) ->
             case = session.get(Case, obj.case_id)
             if case is not None and case.needs_review != wants_review:
                 case.needs_review = wants_review
+                case.review_due_on = review.review_due(now, case.timezone) if wants_review else None
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, Case) and (obj in session.new or session.is_modified(obj)):
             urgency.apply(obj, now)

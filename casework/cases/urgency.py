@@ -23,6 +23,7 @@ CLOCK_STATUSES = (CaseStatus.SENT, CaseStatus.FOLLOW_UP)
 
 ANSWER_DUE = "answer_due"
 ESCALATION_DUE = "escalation_due"
+REVIEW_DUE = "review_due"
 # Deadline kinds come from the assessment: refund_window_end, trial_end, renewal.
 
 
@@ -37,9 +38,11 @@ NONE = Urgency(NO_DEADLINE, None, None)
 
 
 def compute(*, status: CaseStatus, assessment: Mapping[str, Any] | None, timezone: str,
-            answer_due_on: dt.date | None, escalation_due_at: dt.datetime | None, now: dt.datetime) -> Urgency:
+            answer_due_on: dt.date | None, escalation_due_at: dt.datetime | None, now: dt.datetime,
+            review_due_on: dt.date | None = None) -> Urgency:
     """The case's urgency now: the earliest of its company-answer date (overdue or not), the day escalation
-    became due, and the act-by date of every deadline whose day has not passed in the consumer's zone."""
+    became due, the day a caseworker's review was promised, and the act-by date of every deadline whose day has
+    not passed in the consumer's zone."""
     if status in FINISHED:
         return NONE
     zone = ZoneInfo(timezone)
@@ -52,6 +55,8 @@ def compute(*, status: CaseStatus, assessment: Mapping[str, Any] | None, timezon
             due = escalation_due_at.astimezone(zone).date()
             if due < best.on:
                 best = Urgency(due, ESCALATION_DUE, None)
+    if review_due_on is not None and review_due_on < best.on:
+        best = Urgency(review_due_on, REVIEW_DUE, None)
     for deadline in (assessment or {}).get("deadlines") or ():
         try:
             day = dt.date.fromisoformat(deadline["date"])
@@ -68,7 +73,8 @@ def compute(*, status: CaseStatus, assessment: Mapping[str, Any] | None, timezon
 def of_case(case: Any, now: dt.datetime) -> Urgency:
     """:func:`compute` for a Case (or anything with its fields)."""
     return compute(status=case.status, assessment=case.assessment, timezone=case.timezone,
-                   answer_due_on=case.answer_due_on, escalation_due_at=case.escalation_due_at, now=now)
+                   answer_due_on=case.answer_due_on, escalation_due_at=case.escalation_due_at, now=now,
+                   review_due_on=getattr(case, "review_due_on", None))
 
 
 def apply(case: Any, now: dt.datetime) -> bool:

@@ -22,13 +22,15 @@ BATCH = 500
 def refresh_batch(session: Session, now: dt.datetime) -> int:
     """Recompute up to BATCH cases whose urgency ran out; the number done."""
     rows = session.execute(
-        select(Case.id, Case.status, Case.assessment, Case.timezone, Case.answer_due_on, Case.escalation_due_at)
+        select(Case.id, Case.status, Case.assessment, Case.timezone, Case.answer_due_on, Case.escalation_due_at,
+               Case.review_due_on)
         .where(Case.urgency_expires_at.is_not(None), Case.urgency_expires_at <= now)
         .order_by(Case.urgency_expires_at).limit(BATCH)
     ).all()
     for row in rows:
         fresh = urgency.compute(status=row.status, assessment=row.assessment, timezone=row.timezone,
-                                answer_due_on=row.answer_due_on, escalation_due_at=row.escalation_due_at, now=now)
+                                answer_due_on=row.answer_due_on, escalation_due_at=row.escalation_due_at, now=now,
+                                review_due_on=row.review_due_on)
         session.execute(update(Case).where(Case.id == row.id)
                         .values(urgency_on=fresh.on, urgency_kind=fresh.kind, urgency_expires_at=fresh.expires_at,
                                 updated_at=Case.updated_at)  # the case's facts did not change

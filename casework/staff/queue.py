@@ -508,4 +508,6 @@ def urgency_words(case: Case, today: dt.date) -> str:
         return f"company answer due {day}"
     if case.urgency_kind == urgency.ESCALATION_DUE:
         return f"escalation due since {day}"
+    if case.urgency_kind == urgency.REVIEW_DUE:
+        return f"review overdue since {day}" if case.urgency_on < today else f"review due {day}"
     return f"act by {day} ({case.urgency_kind.replace('_', ' ')})"

@@ -353,7 +353,7 @@ def test_who_sends_the_letter_and_the_refusal_panel_on_a_phone(served: str, page
     page.goto(served + f"/c/{refused}")
     assert page.locator("#answer-panel").is_visible()
     assert "waiting for the company" not in page.content()
-    assert page.locator("text=A caseworker will look at your case.").is_visible()
+    assert page.locator("text=A caseworker will look at your case by").is_visible()
     assert not page.locator("#technical-details code").first.is_visible() if page.locator(
         "#technical-details code").count() else True
     page.screenshot(path=str(shots / "refusal-panel-375.png"), full_page=True)

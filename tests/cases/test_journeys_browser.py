@@ -19,12 +19,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from casework.cases.models import Case
+from casework.cases.review import REVIEW_WORKING_DAYS, add_working_days
 from casework.cases.states import CaseStatus
 from casework.runtime import Runtime
 from tests.cases.test_consumer_answers import new_case
 from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.jobs import run_pending_jobs
-from tests.support.today import days_ahead, iso_days_ago, long_date
+from tests.support.today import TODAY, days_ahead, iso_days_ago, long_date
 
 pytestmark = [pytest.mark.browser, pytest.mark.http, pytest.mark.dates]
 
@@ -247,7 +248,7 @@ def test_the_company_refused(journey: Journey, served: str, committed: Runtime) 
     assert page.locator("#answer-panel").is_visible()
     text = j.text()
     assert "waiting for the company" not in text.lower()
-    assert "A caseworker will look at your case." in text
+    assert f"A caseworker will look at your case by {long_date(add_working_days(TODAY, REVIEW_WORKING_DAYS))}." in text
     assert "card" in page.locator("#answer-panel").inner_text().lower()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from casework.cases.deadlines import most_urgent
 from casework.cases.models import Case, CompanyResponse, Delivery
+from casework.cases.review import REVIEW_WORKING_DAYS, add_working_days
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.db import utcnow
 from casework.letters.models import Letter
@@ -127,7 +128,7 @@ def test_after_a_refusal_the_page_says_what_it_means_and_what_comes_next(client:
     assert "waiting for the company's answer" not in text
     assert 'id="answer-panel"' in page
     assert "The company refused to cancel or to refund." in text
-    assert "A caseworker will look at your case." in text
+    assert f"A caseworker will look at your case by {long_date(add_working_days(TODAY, REVIEW_WORKING_DAYS))}." in text
     assert "within" not in re.sub(r".*What happens next(.*?)What you can do now.*", r"\1", text)  # no promised time
     assert f'href="/c/{token}/evidence.pdf"' in page
     assert "chargeback" in text

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from casework.cases import urgency
 from casework.cases.filing import file_case
 from casework.cases.models import Case, CaseEvent
+from casework.cases.review import add_working_days, review_due
 from casework.cases.states import Actor, CaseStatus, Outcome
-from casework.cases.urgency import ANSWER_DUE, ESCALATION_DUE, NO_DEADLINE, Urgency, compute
+from casework.cases.urgency import ANSWER_DUE, ESCALATION_DUE, NO_DEADLINE, REVIEW_DUE, Urgency, compute
 from casework.cases.urgency_sweep import refresh_batch, refresh_expired
 from casework.db import WRITE_INTENT, utcnow
 from casework.runtime import Runtime
@@ -332,3 +333,41 @@ def test_the_sweep_is_not_refused_when_a_caseworker_writes_meanwhile(committed: 
     with committed.sessions() as session:
         assert snapshot(session, case_id)[:3] == (NO_DEADLINE, None, None)
         assert session.get_one(Case, other_id).consumer_phone == "+61 400 000 000"
+
+
+# --- the caseworker's look, by a day the consumer is told -------------------------------------------------------
+
+def test_working_days_skip_the_weekend() -> None:
+    friday = dt.date(2031, 1, 3)
+    assert friday.weekday() == 4
+    assert add_working_days(friday, 2) == dt.date(2031, 1, 7)  # Tuesday
+    assert add_working_days(friday + dt.timedelta(days=1), 2) == dt.date(2031, 1, 7)  # from Saturday too
+    assert add_working_days(dt.date(2031, 1, 6), 2) == dt.date(2031, 1, 8)  # Monday to Wednesday
+
+
+def test_a_promised_review_takes_its_place_in_the_queue() -> None:
+    today = NOW.astimezone(ZoneInfo(MELBOURNE)).date()
+    review_day = today + dt.timedelta(days=2)
+    alone = compute(status=CaseStatus.SENT, assessment=None, timezone=MELBOURNE, answer_due_on=today + dt.timedelta(
+        days=9), escalation_due_at=None, now=NOW, review_due_on=review_day)
+    assert (alone.on, alone.kind) == (review_day, REVIEW_DUE)
+    sooner = deadline("refund_window_end", today + dt.timedelta(days=1), today)
+    beaten = compute(status=CaseStatus.SENT, assessment={"deadlines": [sooner]}, timezone=MELBOURNE,
+                     answer_due_on=None, escalation_due_at=None, now=NOW, review_due_on=review_day)
+    assert (beaten.on, beaten.kind) == (today, "refund_window_end")
+    finished = compute(status=CaseStatus.RESOLVED, assessment=None, timezone=MELBOURNE, answer_due_on=None,
+                       escalation_due_at=None, now=NOW, review_due_on=review_day)
+    assert finished == urgency.NONE
+
+
+@pytest.mark.storage
+def test_consumer_news_sets_the_review_day_and_the_look_clears_it(db_session: Session) -> None:
+    case = filed(db_session)
+    assert add_event(db_session, case, Actor.CONSUMER, "response_recorded")
+    due = db_session.execute(select(Case.review_due_on).where(Case.id == case.id)).scalar_one()
+    assert due == review_due(utcnow(), case.timezone)
+    assert due > utcnow().astimezone(ZoneInfo(case.timezone)).date()
+    assert add_event(db_session, case, Actor.CONSUMER, "info_provided")  # still flagged: the day stays as told
+    assert db_session.execute(select(Case.review_due_on).where(Case.id == case.id)).scalar_one() == due
+    assert not add_event(db_session, case, Actor.STAFF, "reviewed")
+    assert db_session.execute(select(Case.review_due_on).where(Case.id == case.id)).scalar_one() is None
