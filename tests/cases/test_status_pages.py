@@ -17,6 +17,7 @@ from casework.cases.deadlines import most_urgent
 from casework.cases.models import Case, CompanyResponse, Delivery
 from casework.cases.review import REVIEW_WORKING_DAYS, add_working_days
 from casework.cases.states import Actor, CaseStatus, Outcome
+from casework.cases.workflow import record_response
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
@@ -217,3 +218,19 @@ def test_the_confirm_page_says_what_the_letter_asks_in_its_own_terms(client: Fla
     assert "the end of the subscription on" in text
     assert "the last day already paid for" in text
     assert "an end to charges" not in text
+
+
+def test_an_answer_a_caseworker_recorded_is_not_under_what_you_told_us(client: FlaskClient,
+                                                                      committed: Runtime) -> None:
+    case_id, token = new_case(committed, CaseStatus.SENT)
+    assert "What you told us" not in words(client.get(f"/c/{token}").get_data(as_text=True))
+    with committed.sessions.begin() as session:
+        case = session.get_one(Case, case_id)
+        record_response(session, case, "refused", TODAY, "Refused on the phone.", Actor.STAFF, utcnow())
+    text = words(client.get(f"/c/{token}").get_data(as_text=True))
+    assert "What you told us" not in text
+    assert "What has been recorded" in text
+    assert "recorded by your caseworker" in text
+    assert post(client, token, "answer", answer("refused")).status_code == 303
+    text = words(client.get(f"/c/{token}").get_data(as_text=True))
+    assert "you told us:" in text
