@@ -143,7 +143,7 @@ def _form_page(values: MultiDict[str, str], errors: dict[str, str], status: int 
     catalog = default_catalog()
     return render_template(
         "cases/file.html", values=values, errors=page_errors(errors, values),
-        providers=list(catalog.providers.values()), countries=sorted(countries().items(), key=lambda item: item[1]),
+        providers=catalog.for_choice(), countries=sorted(countries().items(), key=lambda item: item[1]),
         regions=region_choices(), wait=wait,
     ), status
 

@@ -107,7 +107,7 @@ def _render(step: str, values: dict[str, str], errors: dict[str, str], status: i
         url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else url_for("wizard.start"))
     return render_template(
         f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
-        errors=page_errors(errors, values), providers=list(catalog.providers.values()), provider=provider,
+        errors=page_errors(errors, values), providers=catalog.for_choice(), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]), regions=region_choices(),
         back=back, returning=returning, certificate_asked=certificate_asked(values),

@@ -233,6 +233,11 @@ class Catalog:
     def get(self, slug: str) -> Provider | None:
         return self.providers.get(slug)
 
+    def for_choice(self) -> list[Provider]:
+        """The companies as a consumer chooses among them: the listed ones by name, "another company" last."""
+        listed = sorted((p for p in self.providers.values() if p.slug != "other"), key=lambda p: p.name.casefold())
+        return listed + [p for p in self.providers.values() if p.slug == "other"]
+
 
 _OTHER_REFUND = Refund(kind=UNCERTAIN, reason=Rules().unknown_refund)
 

@@ -305,3 +305,40 @@ def test_five_corrections_in_a_row(journey: Journey, served: str, committed: Run
     page.click("button:has-text('File my case')")
     page.wait_for_url(STATUS_URL)
     j.look("filed")
+
+
+def test_the_first_questions_with_the_keyboard_only(journey: Journey, served: str, committed: Runtime) -> None:
+    """Skip link, "Start now", a radio and "Continue" are all reached and used with Tab, arrows, Space and Enter,
+    and the focused element is always visible on the screen."""
+    j, page = journey, journey.page
+    page.goto(served + "/start")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to main content"
+    page.keyboard.press("Enter")
+    for _ in range(10):  # from the main content to "Start now"
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Start now":
+            break
+    else:
+        raise AssertionError("Start now is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/start/company$"))
+    j.look("company")
+    page.keyboard.press("Tab")
+    while page.evaluate("document.activeElement.name") != "provider":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    assert page.evaluate("document.activeElement.checked")
+    chosen = page.evaluate("document.activeElement.value")
+    page.keyboard.press("Tab")
+    while page.evaluate("document.activeElement.tagName") != "BUTTON":
+        page.keyboard.press("Tab")
+    box = page.evaluate("(() => { const r = document.activeElement.getBoundingClientRect();"
+                        " return [r.width, r.height, r.right <= window.innerWidth]; })()")
+    assert box[0] > 0
+    assert box[1] > 0
+    assert box[2]
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/start/plan$"))
+    j.look("plan")
+    assert chosen == "coursera"  # the listed companies come first, "another company" last

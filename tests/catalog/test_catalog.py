@@ -246,3 +246,10 @@ def test_a_malformed_rule_names_file_and_field(tmp_path: Path, change: tuple[str
     (tmp_path / "acme.toml").write_text(rules_file(change))
     with pytest.raises(CatalogError, match=re.escape(expected)):
         load_catalog(tmp_path)
+
+
+def test_consumers_choose_among_the_listed_companies_before_another_company() -> None:
+    choices = [p.slug for p in default_catalog().for_choice()]
+    assert choices[-1] == "other"
+    assert "coursera" in choices[:-1]
+    assert sorted(choices) == sorted(default_catalog().providers)
