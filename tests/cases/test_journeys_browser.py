@@ -1,4 +1,4 @@
-"""Each consumer journey, walked in Debian's chromium at a phone's width (375 px) and a desktop's (1280 px).
+"""Each consumer journey, walked in Debian's chromium at phone widths (320 and 375 px) and a desktop's (1280 px).
 
 On every page the journey reaches: nothing runs off the screen sideways (WCAG 1.4.10) and axe finds no
 violation. Each journey also asserts the sentences a worried consumer relies on at that moment. Screenshots of
@@ -31,8 +31,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.http, pytest.mark.dates]
 
 skip_without_chromium()
 
-WIDTHS = [375, 1280]
+WIDTHS = [320, 375, 1280]  # the narrowest phone WCAG 1.4.10 names, a common phone, a desktop
 SCROLLS_SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
+# The innermost elements that end beyond the window's right edge, to say what pushes a page wide.
+OVERFLOWING = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ': '
+    + (e.textContent || '').trim().slice(0, 60))"""
 STATUS_URL = re.compile(r"/c/[A-Za-z0-9_-]+$")
 
 
@@ -51,7 +57,8 @@ class Journey:
         self.page.wait_for_load_state("load")
         where = f"{self.name} at {self.width} px, {label} ({self.page.url})"
         assert not self.page.evaluate(SCROLLS_SIDEWAYS), (
-            f"{where}: {self.page.evaluate('document.documentElement.scrollWidth')} px wide")
+            f"{where}: {self.page.evaluate('document.documentElement.scrollWidth')} px wide, beyond the right edge:"
+            f" {self.page.evaluate(OVERFLOWING)}")
         from axe_playwright_python.sync_playwright import Axe
 
         results = Axe().run(self.page)
