@@ -410,8 +410,10 @@ def lost_link_submit() -> ResponseReturnValue:
     raw = request.form.get("email", "").strip()[:254]
     try:
         address = normalised_email(raw)
-    except ValueError as error:
-        return render_template("cases/lost_link.html", email=raw, errors={"email": str(error)}, sent=False), 422
+    except ValueError:
+        message = ("Enter the e-mail address you filed with, like name@example.com" if raw
+                   else "Enter the e-mail address you filed with")
+        return render_template("cases/lost_link.html", email=raw, errors={"email": message}, sent=False), 422
     session = db()
     send_links(session, runtime_of().settings, address, utcnow())
     session.commit()

@@ -354,7 +354,11 @@ def test_lost_link_answers_the_same_and_sends_working_links(client: FlaskClient,
 def test_lost_link_checks_the_address_and_is_rate_limited(client: FlaskClient, committed: Runtime) -> None:
     bad = post_form(client, "/lost-link", {"email": "not an address"}, page="/lost-link")
     assert bad.status_code == 422
-    assert "not a valid e-mail address" in bad.get_data(as_text=True)
+    assert "Enter the e-mail address you filed with, like name@example.com" in bad.get_data(as_text=True)
+    assert 'value="not an address"' in bad.get_data(as_text=True)  # what was typed stays
+    empty = post_form(client, "/lost-link", {"email": ""}, page="/lost-link")
+    assert empty.status_code == 422
+    assert "Enter the e-mail address you filed with</a>" in empty.get_data(as_text=True)
     codes = [post_form(client, "/lost-link", {"email": "victim@example.com"}, page="/lost-link").status_code
              for _ in range(4)]
     assert codes == [200, 200, 200, 429]

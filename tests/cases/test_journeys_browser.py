@@ -349,3 +349,27 @@ def test_the_first_questions_with_the_keyboard_only(journey: Journey, served: st
     page.wait_for_url(re.compile(r"/start/plan$"))
     j.look("plan")
     assert chosen == "coursera"  # the listed companies come first, "another company" last
+
+
+def test_the_pages_around_the_journeys(journey: Journey, served: str, committed: Runtime) -> None:
+    """The pages a consumer meets off the main path (a lost link, checking a letter's code, deleting their
+    details, a page that does not exist) fit the screen and pass axe, with their errors shown."""
+    j, page = journey, journey.page
+    _, token = new_case(committed, CaseStatus.SENT, consumer_email="sam@example.com")
+    visits = [
+        ("lost-link", "/lost-link"),
+        ("verify", "/verify"),
+        ("verify-malformed", "/verify?code=not-a-code"),
+        ("verify-unknown", "/verify/7K2QF-M9XZA"),
+        ("erase", f"/c/{token}/erase"),
+        ("not-found", "/no-such-page"),
+        ("unknown-case", "/c/" + "x" * 43),
+    ]
+    for label, path in visits:
+        page.goto(served + path)
+        j.look(label)
+    page.goto(served + "/lost-link")
+    page.click("form button[type=submit] >> nth=-1")  # nothing typed
+    page.wait_for_selector(".error-summary, .field--error")
+    j.look("lost-link-error")
+    assert page.locator(".error-summary").inner_text().splitlines()[-1] == "Enter the e-mail address you filed with"
