@@ -222,7 +222,7 @@ def submit() -> ResponseReturnValue:
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
     db_session = db()
     try:
-        filed = file_case(db_session, facts, runtime_of().settings.secret_key)
+        filed = file_case(db_session, facts, runtime_of().settings.secret_key, settings=runtime_of().settings)
     except CaseError:
         db_session.rollback()
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
