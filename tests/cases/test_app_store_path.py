@@ -20,7 +20,7 @@ from casework.web import limiter
 from tests.support.today import days_ago, days_ahead, iso_days_ago, iso_days_ahead, long_date
 from tests.support.web import csrf_token, filing_form, post_form
 
-pytestmark = [pytest.mark.http]
+pytestmark = [pytest.mark.http, pytest.mark.dates]
 
 APPLE_REFUND = "https://support.apple.com/118223"
 GOOGLE_CANCEL = "https://support.google.com/googleplay/answer/7018481"
