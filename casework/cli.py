@@ -188,7 +188,7 @@ def case_file(**options: str | None) -> None:
         raise click.ClickException(f"bad input: {exc}") from None
     with runtime.sessions.begin() as session:
         try:
-            filed = file_case(session, facts, runtime.settings.secret_key)
+            filed = file_case(session, facts, runtime.settings.secret_key, settings=runtime.settings)
         except CaseError as exc:
             raise click.ClickException(f"{exc} {exc.fields}") from None
         reference = filed.reference

@@ -105,10 +105,13 @@ EVENT_TEXT = {
     "personal_data_deleted": "The personal details of this case were deleted.",
 }
 
+NO_REMINDERS_PLANNED = "No reminders were planned for this case."
+
 EMAIL_KIND_TEXT = {
     "confirm_letter": "Your letter was e-mailed to you to confirm.",
     "letter_to_company": "Your letter was e-mailed to the company, with a copy to you.",
     "reminder_to_submit": "Your next letter was e-mailed to you to submit to the company.",
+    "case_without_letter": "A link to this case was e-mailed to you, with what you can do yourself.",
 }
 
 
@@ -215,6 +218,8 @@ def local_time(value: dt.datetime, zone: ZoneInfo, country: str | None = None) -
 def event_text(event: CaseEvent) -> str:
     if event.action == "email_sent":
         return EMAIL_KIND_TEXT.get(str(event.data.get("kind")), EVENT_TEXT["email_sent"])
+    if event.action == "reminders_planned" and not (event.data or {}).get("reminders"):
+        return NO_REMINDERS_PLANNED
     return EVENT_TEXT.get(event.action, event.action.replace("_", " ").capitalize() + ".")
 
 

@@ -119,7 +119,8 @@ def file() -> ResponseReturnValue:
     body = read_json_body()
     facts = parse_case_request(body, now)
     digest = canonical_sha256(body) if key is not None else ""
-    secret = runtime_of().settings.secret_key
+    settings = runtime_of().settings
+    secret = settings.secret_key
     failure: Exception | None = None
     for _ in range(3):  # a concurrent twin may win the key; then it is a replay
         session = db()
@@ -140,7 +141,7 @@ def file() -> ResponseReturnValue:
                     token = issue_token(session, case, secret)
                     session.commit()
                     return _filed(case.reference, case.status.value, case.assessment, token, 200)
-            filed = file_case(session, facts, secret, now)
+            filed = file_case(session, facts, secret, now, settings=settings)
             if key is not None:
                 session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case_id, created_at=now))
             session.commit()

@@ -1,14 +1,16 @@
 """Filing a case: the rules, in one transaction the caller commits.
 
 Filing writes the case, its first access token, the ``filed`` event and (where the letter plan says a letter
-is written) the letter job together; the worker is woken only after that transaction commits. Reminders and
-e-mails are the worker's.
+is written) the letter job together; the worker is woken only after that transaction commits. A letter case's
+e-mails and reminders are the worker's, from the rendered letter on. A case without a letter has no letter to
+wait for: its reminders and the e-mail with its link are written in the same transaction (casework.cases.tracking).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,11 +24,15 @@ from casework.cases.models import Case
 from casework.cases.references import new_reference
 from casework.cases.states import Actor, BillingChannel, CaseStatus, RequestedOutcome
 from casework.cases.tokens import new_token
+from casework.cases.tracking import start_tracking
 from casework.catalog import default_catalog
+from casework.config import Settings
 from casework.db import utcnow
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.plan import LetterPlan, letter_plan_of
 from casework.letters.services import RENDER_TASK, pending_letter_values
+
+log = logging.getLogger("casework.cases.filing")
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,15 @@ def facts_letter_plan(facts: NewCase, assessment: dict[str, Any]) -> LetterPlan:
                           assessment)
 
 
-def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetime | None = None) -> FiledCase:
+def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetime | None = None, *,
+              settings: Settings | None = None) -> FiledCase:
     """Write the case, its token, the ``filed`` event and (when the letter plan says so) the letter job.
 
     App-store billing gets no letter (the company cannot cancel it), nor does a one-time purchase with no refund
-    to ask for: such a case tracks the consumer's own steps, as an app-store case does. The rows go in through
-    :mod:`casework.cases.filing_rows`, in one statement where the database allows; the render job is dispatched
-    when the caller commits.
+    to ask for: such a case tracks the consumer's own steps, as an app-store case does, and with ``settings`` its
+    reminders are planned and the e-mail with its link queued here (without them, loudly, only the reminder sweep
+    plans it later). The rows go in through :mod:`casework.cases.filing_rows`, in one statement where the database
+    allows; the render and send jobs are dispatched when the caller commits.
     """
     now = now or utcnow()
     provider = default_catalog().get(facts.provider)
@@ -166,5 +174,9 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     ids = insert_filing(session, rows)
     if ids.letter_id is not None:
         dispatch_after_commit(session, RENDER_TASK, [ids.letter_id])
+    elif settings is None:
+        log.warning("no settings given; no e-mail with the link of case %s, which has no letter", ids.case_id)
+    else:
+        start_tracking(session, settings, session.get_one(Case, ids.case_id), now)
     return FiledCase(ids.case_id, case_values["reference"], CaseStatus.NEW, case_values["assessment"], token,
                      ids.letter_id, plan)

@@ -40,6 +40,7 @@ from casework.cases.platforms import PLATFORMS
 from casework.cases.schemas import normalised_email
 from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token
+from casework.cases.tracking import tracking_email
 from casework.cases.transitions import CaseConflict
 from casework.cases.workflow import (
     awaiting_approval,
@@ -168,7 +169,7 @@ def file_submit() -> ResponseReturnValue:
     try:
         facts = parse_case(form_to_case_input(values), utcnow())
         session = db()
-        filed = file_case(session, facts, runtime.settings.secret_key)
+        filed = file_case(session, facts, runtime.settings.secret_key, settings=runtime.settings)
         session.commit()
         count_filing()
     except IntakeErrors as errors:
@@ -242,7 +243,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,
-        letter_plan=letter_plan_for_case(case),
+        letter_plan=letter_plan_for_case(case), link_email=tracking_email(session, case.id),
     ), status
 
 

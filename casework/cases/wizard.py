@@ -2,6 +2,11 @@
 
 Each step validates the whole case as the API would and shows only the problems of its own fields,
 so the rules live in one place. Works without JavaScript; nothing is saved before the last step.
+
+A subscription Apple or Google bills takes a shorter path: right after the billing answer a page says that no letter
+can cancel it and gives the platform's own steps, then only what its dates, the refund's routing and the e-mail with
+the case's link need are asked, and no consent to a letter (none is written): pressing "Track my case" on the check
+page, which says what that does, is the consumer's go-ahead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from casework.cases.deadlines import most_urgent
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
+from casework.cases.platforms import Platform, platform_for
 from casework.cases.views import form_to_case_input, region_choices
 from casework.catalog import default_catalog
 from casework.db import utcnow
@@ -42,6 +48,18 @@ STEPS: dict[str, tuple[str, ...]] = {
                 "consent.send_in_my_name"),
 }
 ORDER = [*STEPS, "check"]
+APP_STORES = ("apple_app_store", "google_play")
+PLATFORM_PAGE = "app-store"  # after the plan on the app-store path: what a letter cannot do, and the platform's steps
+# The app-store path asks only what its dates, the refund's routing and the e-mail need; no postal address, account
+# or consent to a letter, none of which serves a case without a letter.
+APP_STORE_STEPS: dict[str, tuple[str, ...]] = {
+    "company": STEPS["company"],
+    "plan": STEPS["plan"],
+    "dates": ("country", "region", "payment_date", "trial_start_date", "next_renewal_date"),
+    "outcome": ("requested_outcome",),
+    "details": ("consumer.name", "consumer.email", "details"),
+}
+APP_STORE_ORDER = ["company", "plan", PLATFORM_PAGE, *list(APP_STORE_STEPS)[2:], "check"]
 CHECKBOXES = ("certificate_earned", "consent.send_in_my_name", "subscription_start_unknown")
 # Stand-ins for the details step's answers, so the letter plan is known on that step (its consent depends on it).
 DETAILS_STAND_INS = {"consumer.name": "-", "consumer.email": "stand-in@example.com", "consumer.postal_address": "",
@@ -53,17 +71,42 @@ def answers() -> dict[str, str]:
     return dict(stored)
 
 
+def app_store(values: dict[str, str]) -> bool:
+    """Apple or Google bills it: the company cannot cancel it, so no letter is written (casework.letters.plan)."""
+    return values.get("billing_channel") in APP_STORES
+
+
+def steps_of(values: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The questions of the path these answers take."""
+    return APP_STORE_STEPS if app_store(values) else STEPS
+
+
+def order_of(values: dict[str, str]) -> list[str]:
+    """The pages of that path, in order, the check page last."""
+    return APP_STORE_ORDER if app_store(values) else ORDER
+
+
+def asked(values: dict[str, str]) -> dict[str, str]:
+    """Only the answers the path asks: an answer given on the other path before the billing answer changed is left
+    out. The app-store path asks no consent to a letter (none is written); filing it is its go-ahead."""
+    fields = {field for group in steps_of(values).values() for field in group}
+    kept = {name: value for name, value in values.items() if name in fields}
+    if app_store(values):
+        kept["consent.send_in_my_name"] = "yes"
+    return kept
+
+
 def _problems(values: dict[str, str]) -> tuple[NewCase | None, dict[str, str]]:
     try:
-        return parse_case(form_to_case_input(values), utcnow()), {}
+        return parse_case(form_to_case_input(asked(values)), utcnow()), {}
     except IntakeErrors as errors:
         return None, dict(errors.fields)  # every problem, the later stages' rules too
     except UnknownSlug as error:
         return None, {"provider" if error.what == "provider" else "plan": "choose one from the list"}
 
 
-def _step_errors(step: str, problems: dict[str, str]) -> dict[str, str]:
-    fields = STEPS[step]
+def _step_errors(step: str, problems: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    fields = steps_of(values)[step]
     mine = {path: why for path, why in problems.items() if path in fields or path.split(".")[0] in fields}
     if step == "company" and "company" in problems:
         mine["provider"] = problems["company"]
@@ -72,8 +115,8 @@ def _step_errors(step: str, problems: dict[str, str]) -> dict[str, str]:
 
 def _first_incomplete(values: dict[str, str]) -> str:
     _, problems = _problems(values)
-    for step in STEPS:
-        if _step_errors(step, problems):
+    for step in steps_of(values):
+        if _step_errors(step, problems, values):
             return step
     return "check"
 
@@ -99,19 +142,30 @@ def _returning() -> bool:
     return request.args.get("return") == "check"
 
 
+def _back(step: str, values: dict[str, str]) -> str:
+    order = order_of(values)
+    if _returning():
+        return url_for("wizard.step", name="check")
+    return url_for("wizard.step", name=order[order.index(step) - 1]) if order.index(step) else url_for("wizard.start")
+
+
 def _render(step: str, values: dict[str, str], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     catalog = default_catalog()
     provider = catalog.get(values.get("provider", ""))
-    returning = _returning()
-    back = url_for("wizard.step", name="check") if returning else (
-        url_for("wizard.step", name=ORDER[ORDER.index(step) - 1]) if ORDER.index(step) else url_for("wizard.start"))
+    order = order_of(values)
     return render_template(
-        f"wizard/{step}.html", step=step, number=ORDER.index(step) + 1, total=len(ORDER), values=values,
+        f"wizard/{step}.html", step=step, number=order.index(step) + 1, total=len(order), values=values,
         errors=page_errors(errors, values), providers=catalog.for_choice(), provider=provider,
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]), regions=region_choices(),
-        back=back, returning=returning, certificate_asked=certificate_asked(values),
+        back=_back(step, values), returning=_returning(), certificate_asked=certificate_asked(values),
+        platform=_platform(values),
     ), status
+
+
+def _platform(values: dict[str, str]) -> Platform | None:
+    """Apple or Google where they bill it (the short path), else None."""
+    return platform_for(values.get("billing_channel", "")) if app_store(values) else None
 
 
 @bp.get("")
@@ -127,14 +181,31 @@ def start() -> ResponseReturnValue:
 @bp.get("/<name>")
 @route_rule("anonymous")
 def step(name: str) -> ResponseReturnValue:
-    if name not in ORDER:
-        abort(404)
     values = answers()
+    if name == PLATFORM_PAGE and not app_store(values):  # not (or no longer) billed by an app store
+        return redirect(url_for("wizard.step", name=_first_incomplete(values)))
+    if name not in order_of(values):
+        abort(404)
     if name == "check":
         return _check_page(values)
+    if name == PLATFORM_PAGE:
+        return _platform_page(values)
     # Sent back from checking the answers: show what is still wrong here.
-    errors = _step_errors(name, _problems(values)[1]) if request.args.get("review") else {}
+    errors = _step_errors(name, _problems(values)[1], values) if request.args.get("review") else {}
     return _render(name, values, errors)
+
+
+def _platform_page(values: dict[str, str]) -> ResponseReturnValue:
+    """Before anything else is asked: no letter can cancel what Apple or Google bills, what we do and do not do
+    for it, and the platform's own steps. It asks nothing; "Continue" goes on (or back to check)."""
+    order = order_of(values)
+    provider = default_catalog().get(values.get("provider", ""))
+    company = values.get("company.name") or (provider.name if provider is not None else "the company")
+    following = "check" if _returning() else order[order.index(PLATFORM_PAGE) + 1]
+    return render_template("wizard/app_store.html", step=PLATFORM_PAGE, number=order.index(PLATFORM_PAGE) + 1,
+                           total=len(order), platform=_platform(values), company=company,
+                           back=_back(PLATFORM_PAGE, values), following=url_for("wizard.step", name=following),
+                           change=url_for("wizard.step", name="plan", **(RETURN_TO_CHECK if _returning() else {})))
 
 
 @bp.post("/<name>")
@@ -144,7 +215,8 @@ def save(name: str) -> ResponseReturnValue:
     if name not in STEPS:
         abort(404)
     values = answers()
-    for field in STEPS[name]:
+    was_app_store = app_store(values)
+    for field in steps_of(values)[name]:
         if field in CHECKBOXES:
             values[field] = "yes" if request.form.get(field) == "yes" else ""
         else:
@@ -156,14 +228,17 @@ def save(name: str) -> ResponseReturnValue:
             values.pop(field, None)
     session[SESSION_KEY] = values
     _, problems = _problems(values)
-    errors = _step_errors(name, problems)
+    errors = _step_errors(name, problems, values)
     if errors:
         return _render(name, values, errors, 422)
+    if name == "plan" and app_store(values) != was_app_store:
+        # The other path from here on: the app-store page first, or the dates a letter needs.
+        following = PLATFORM_PAGE if app_store(values) else "dates"
+        return redirect(url_for("wizard.step", name=following, **(RETURN_TO_CHECK if _returning() else {})), 303)
     if _returning():
         return redirect(url_for("wizard.step", name="check"), 303)
-    if name == "plan" and values.get("billing_channel") in ("apple_app_store", "google_play"):
-        return redirect(url_for("wizard.step", name="dates"), 303)
-    return redirect(url_for("wizard.step", name=ORDER[ORDER.index(name) + 1]), 303)
+    order = order_of(values)
+    return redirect(url_for("wizard.step", name=order[order.index(name) + 1]), 303)
 
 
 def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> ResponseReturnValue:
@@ -174,9 +249,11 @@ def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> Re
     plan = facts_letter_plan(facts, assessment)
     provider = default_catalog().get(facts.provider)
     channel = delivery_target(_unsaved_case(facts, assessment), provider)[0] if plan.letter and provider else ""
-    return render_template("wizard/check.html", step="check", number=len(ORDER), total=len(ORDER), values=values,
+    order = order_of(values)
+    return render_template("wizard/check.html", step="check", number=len(order), total=len(order), values=values,
                            facts=facts, assessment=assessment, back=url_for("wizard.step", name="details"),
-                           provider=provider, place=place_name(facts), letter_plan=plan, channel=channel, wait=wait,
+                           platform=_platform(values), provider=provider, place=place_name(facts),
+                           letter_plan=plan, channel=channel, wait=wait,
                            urgent=most_urgent(assessment, dt.date.fromisoformat(assessment["today"])),
                            certificate_asked=certificate_asked(values)), status
 
@@ -224,7 +301,7 @@ def submit() -> ResponseReturnValue:
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
     db_session = db()
     try:
-        filed = file_case(db_session, facts, runtime_of().settings.secret_key)
+        filed = file_case(db_session, facts, runtime_of().settings.secret_key, settings=runtime_of().settings)
     except CaseError:
         db_session.rollback()
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)

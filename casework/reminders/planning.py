@@ -26,7 +26,8 @@ CONSUMER_KINDS = ("refund_window_end", "trial_end", "renewal")
 LEAD_DAYS = (3, 0)
 LOCAL_TIME = dt.time(9, 0)
 PLANNED_EVENT = "reminders_planned"
-# Cases filed without a letter are planned by the sweep (filing stays untouched); it looks this far back.
+# Cases filed without a letter are planned at filing, with the e-mail naming their reminders (casework.cases.tracking);
+# the sweep plans any filed without that (no settings at hand), looking this far back.
 NO_LETTER_LOOKBACK = dt.timedelta(days=2)
 
 
@@ -95,7 +96,7 @@ def cancel_if_finished(session: Session, case: Case) -> None:
 
 def plan_new_cases_without_letter(session: Session, now: dt.datetime, batch: int = 200) -> int:
     """Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) have no
-    confirmation step: the sweep plans those filed lately and never planned.
+    confirmation step: filing plans them, and the sweep those filed lately and still never planned.
 
     The query walks ``ix_cases_created_at`` over the last two days only, and the ``reminders_planned``
     event marks a case as done, so a case with no deadlines is not looked at again each minute.

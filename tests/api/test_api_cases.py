@@ -285,7 +285,9 @@ def test_app_store_cases_get_no_letter_and_are_confirmed_cancelled(api: JsonClie
     ref, auth = filed["reference"], bearer(filed["access_token"])
     run_pending_jobs(committed)
     assert api.get(f"/api/v1/cases/{ref}", headers=auth).json["letters"] == []
-    assert not list(committed.settings.outbox.glob("*.eml"))  # nothing goes to the company, nor a letter
+    # Nothing goes to the company, nor a letter: the one e-mail gives the consumer the case's link.
+    sent = [email.message_from_bytes(path.read_bytes()) for path in committed.settings.outbox.glob("*.eml")]
+    assert [(str(m["To"]), m.get_content_type()) for m in sent] == [("jane@example.com", "multipart/alternative")]
     done = api.post(f"/api/v1/cases/{ref}/confirm-cancelled", headers=auth)
     assert (done.status, done.json["status"], done.json["outcome"]) == (200, "resolved", "redirected_app_store")
     direct = api.post("/api/v1/cases", case_body()).json

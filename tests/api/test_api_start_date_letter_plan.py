@@ -102,14 +102,17 @@ def test_absent_means_unknown(api: JsonClient, committed: Runtime) -> None:
     assert document["letter_plan"] == {"letter": True}
 
 
-def test_a_case_without_a_letter_has_no_letter_row_job_or_email(api: JsonClient, committed: Runtime) -> None:
+def test_a_case_without_a_letter_has_no_letter_row_or_job_and_one_email(api: JsonClient, committed: Runtime) -> None:
     reply = api.post("/api/v1/cases", case_body(**NO_LETTER))
     assert reply.status == 201, reply.body
     filed = reply.json
     assert set(filed) == {"reference", "status", "access_token", "status_url", "assessment"}  # as before
     assert filed["assessment"]["refund"]["eligibility"] == "not_eligible"
     run_pending_jobs(committed)
-    assert (rows(committed, Letter), rows(committed, OutboundEmail)) == (0, 0)
+    assert rows(committed, Letter) == 0
+    with committed.sessions() as session:  # only the consumer's e-mail with the case's link
+        assert [(e.kind, e.recipients) for e in session.scalars(select(OutboundEmail))] == [
+            ("case_without_letter", ["jane@example.com"])]
     ref, auth = filed["reference"], bearer(filed["access_token"])
     document = api.get(f"/api/v1/cases/{ref}", headers=auth).json
     assert document["letters"] == []
@@ -124,7 +127,7 @@ def test_a_case_without_a_letter_has_no_letter_row_job_or_email(api: JsonClient,
     assert api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form"}, headers=auth).status == 409
     withdrawn = api.post(f"/api/v1/cases/{ref}/withdraw", headers=auth)
     assert (withdrawn.status, withdrawn.json["outcome"]) == (200, "withdrawn")
-    assert rows(committed, OutboundEmail) == 0
+    assert rows(committed, OutboundEmail) == 1
 
 
 def test_a_correction_that_makes_a_refund_possible_requests_the_letter(api: JsonClient,

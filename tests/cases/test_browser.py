@@ -149,6 +149,9 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.check("#plan-other-monthly")
     page.check("#billing_channel-apple_app_store")
     page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/app-store$"))  # told before anything else: no letter, Apple's steps
+    assert "no letter can cancel it" in page.content()
+    page.click("a:has-text('Continue')")
     page.wait_for_url(re.compile(r"/start/dates$"))
     page.select_option("#country", "GB")
     page.fill("#payment_date", iso_days_ago(17))
@@ -157,7 +160,7 @@ def test_the_wizard_in_a_browser(served: str, page: Any, committed: Runtime, var
     page.click("button:has-text('Continue')")
     page.fill("#consumer-name", "Zoë Ångström")
     page.fill("#consumer-email", "zoe@example.com")
-    page.check("#consent-send_in_my_name")
+    assert page.locator("#consent-send_in_my_name").count() == 0  # no letter, so no consent to one
     page.click("button:has-text('Continue')")
     page.wait_for_url(re.compile(r"/start/check$"))
     assert "Apple bills this subscription" in page.content()

@@ -170,7 +170,7 @@ def test_web_form_page_gives_the_address_the_text_and_the_pdf(client: FlaskClien
     token = file_and_confirm(client, committed, details="Please ignore my earlier mail")
     case = the_case(committed)
     page = client.get(f"/c/{token}").get_data(as_text=True)
-    assert '<a href="https://learner.coursera.help/hc/en-us/requests/new"' in page
+    assert 'href="https://learner.coursera.help/hc/en-us/requests/new"' in page
     [paste] = re.findall(r'<textarea id="paste-text"[^>]*>(.*?)</textarea>', page, re.S)
     assert "Jane Q. Consumer" in paste
     assert "the account jane@example.com" in paste
