@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casework.cases.models import Case
 from casework.cases.review import REVIEW_WORKING_DAYS, add_working_days
 from casework.cases.states import CaseStatus
+from casework.letters.models import Letter
 from casework.runtime import Runtime
 from tests.cases.test_consumer_answers import new_case
 from tests.support.browser import launch, served_app, skip_without_chromium
@@ -224,6 +225,52 @@ def test_another_company_by_email(journey: Journey, served: str, committed: Runt
     assert "Delivered" in j.text()
     with committed.sessions() as session:
         assert session.execute(select(Case.status)).scalar_one() is CaseStatus.SENT
+
+
+def test_billed_by_apple(journey: Journey, served: str, committed: Runtime) -> None:
+    """Apple bills it: the consumer learns before giving any details that no letter can cancel it, gets Apple's
+    steps, is asked no consent to a letter, and is e-mailed the case's link with Apple's refund page."""
+    j, page = journey, journey.page
+    page.goto(served + "/start/company")
+    page.check("#provider-coursera")
+    j.cont()
+    page.check("#plan-coursera-plus-monthly")
+    page.check("#billing_channel-apple_app_store")
+    j.cont()
+    page.wait_for_url(re.compile(r"/start/app-store$"))
+    j.look("app-store")
+    text = j.text()
+    assert "no letter" in text.lower()
+    assert page.locator("#consumer-name").count() == 0  # nothing personal asked yet
+    page.click("a:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/dates$"))
+    j.look("dates")
+    page.select_option("#country", "GB")
+    page.fill("#payment_date", iso_days_ago(3))
+    j.cont()
+    j.look("outcome")
+    page.check("#requested_outcome-cancel_and_refund")
+    j.cont()
+    j.look("details")
+    assert page.locator("input[type=checkbox]").count() == 0  # no consent to a letter that will not exist
+    page.fill("#consumer-name", "Alex Apple")
+    page.fill("#consumer-email", "alex@example.com")
+    j.cont()
+    page.wait_for_url(re.compile(r"/start/check$"))
+    j.look("check")
+    assert "We e-mail this case's link to alex@example.com" in j.text()
+    assert page.locator("a[href='https://support.apple.com/118223']").count() >= 1
+    page.click("button:has-text('Track my case')")
+    page.wait_for_url(STATUS_URL)
+    j.look("filed")
+    assert "Apple bills this subscription" in j.text()
+    assert "confirm it from the e-mail" not in j.text()
+    run_pending_jobs(committed)
+    assert outbox_link(committed, "alex@example.com", r"/c/[A-Za-z0-9_-]+")
+    page.reload()
+    j.look("e-mailed")
+    with committed.sessions() as session:
+        assert session.execute(select(func.count(Letter.id))).scalar_one() == 0
 
 
 def test_a_californian(journey: Journey, served: str, committed: Runtime) -> None:
