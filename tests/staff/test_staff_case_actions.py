@@ -32,6 +32,7 @@ from casework.staff.models import CaseNote, CaseRead
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
+from tests.support.today import TODAY_ISO
 from tests.support.web import csrf_token
 
 pytestmark = pytest.mark.http
@@ -461,3 +462,48 @@ def test_odd_input_is_a_field_error_never_a_crash(casey: FlaskClient, committed:
 def test_a_retry_of_an_email_id_out_of_range_is_404(casey: FlaskClient, committed: Runtime) -> None:
     filed = delivered(committed)
     assert act(casey, committed, filed, "emails/9999999999/retry").status_code == 404
+
+
+def opened(page: str) -> list[str]:
+    """The side panel's disclosures shown open."""
+    return re.findall(r'<details class="case-action" id="action-[a-z_]+" data-panel="([a-z_]+)" open>', page)
+
+
+def test_staff_pages_have_their_own_layout(casey: FlaskClient, committed: Runtime) -> None:
+    filed = delivered(committed)
+    for path in ("/staff", f"/staff/cases/{filed.reference}"):
+        page = text(casey.get(path))
+        assert "Lost the link to your case?" not in page
+        assert "We only send letters in your name" not in page
+        assert "Times on staff pages are in UTC" in page
+        assert '<main id="main" class="width width--wide"' in page
+        assert "/static/staff.css" in page
+    queue = text(casey.get("/staff"))
+    # The wide table scrolls in its own region, which keyboard users can reach and screen readers name.
+    assert '<div class="table-scroll" role="region" aria-labelledby="queue-caption" tabindex="0">' in queue
+    assert 'id="queue-caption"' in queue
+    assert re.search(r'<td class="queue-table__urgency"><time datetime="[0-9-]+">', queue)
+
+
+def test_the_actions_are_disclosures_the_most_relevant_open(casey: FlaskClient, committed: Runtime) -> None:
+    filed = delivered(committed)
+    page = text(casey.get(f"/staff/cases/{filed.reference}"))
+    panel = re.findall(r'data-panel="([a-z_]+)"', page)
+    assert panel == ["answer", "resolve", "follow_up", "final_notice", "escalate", "ask", "letter", "note"]
+    assert opened(page) == ["answer"]
+    for field in ('name="response.type"', 'id="response-received_on"', 'id="response-file"', 'id="outcome"',
+                  'id="refund-on"', 'id="escalation-kind"', 'id="final_notice"', 'id="question"', 'id="note"'):
+        assert field in page
+    assert page.index('class="case-layout__facts"') < page.index('class="case-layout__side"') < page.index(
+        'class="case-layout__history"') < page.index("<h2 id=\"timeline-title\">Timeline</h2>")
+
+    answered = act(casey, committed, filed, "responses", {"response.type": "refused",
+                                                          "response.received_on": TODAY_ISO,
+                                                          "response.summary": "No refund."})
+    assert answered.status_code == 303
+    assert opened(text(casey.get(f"/staff/cases/{filed.reference}"))) == ["resolve"]
+
+    refused = act(casey, committed, filed, "notes", {"note": "x" * 5001})
+    assert refused.status_code == 422
+    assert opened(text(refused)) == ["note"]
+    assert "x" * 5001 in text(refused)
