@@ -12,11 +12,13 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from casework import migrate
+from casework.assess import consumer_today
 from casework.cases.filing import CaseError, NewCase, file_case
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.cases.tokens import status_url
 from casework.catalog import CatalogError, default_catalog
 from casework.countries import zone_for_country
+from casework.db import utcnow
 from casework.privacy.commands import export_consumer, purge
 from casework.runtime import runtime_of
 from casework.staff.accounts import (
@@ -142,6 +144,16 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+def _not_in_future(facts: NewCase) -> None:
+    """The dates a consumer gives are not after their today, on the command line as on the form and the API."""
+    today = consumer_today(utcnow(), facts.timezone)
+    for name in ("payment_date", "trial_start_date", "subscription_start_date"):
+        day = getattr(facts, name)
+        if day is not None and day > today:
+            raise click.BadParameter(f"{day} is after today in {facts.timezone} ({today})",
+                                     param_hint="--" + name.replace("_", "-"))
+
+
 @case_cli.command("file")
 @click.option("--provider", default="coursera", show_default=True)
 @click.option("--plan", required=True)
@@ -186,6 +198,7 @@ def case_file(**options: str | None) -> None:
         ZoneInfo(facts.timezone)
     except (ValueError, decimal.InvalidOperation, KeyError) as exc:
         raise click.ClickException(f"bad input: {exc}") from None
+    _not_in_future(facts)
     with runtime.sessions.begin() as session:
         try:
             filed = file_case(session, facts, runtime.settings.secret_key, settings=runtime.settings)

@@ -13,7 +13,6 @@ import hmac
 import json
 import re
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -31,6 +30,7 @@ from casework.api.errors import api_error
 from casework.api.models import AssessmentOut
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import record_answer
+from casework.cases import entered_dates
 from casework.cases.confirmation import CodeRefused
 from casework.cases.filing import assessment_of, file_case
 from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request
@@ -255,8 +255,9 @@ def delivery(reference: str) -> ResponseReturnValue:
         at = body.at or now
         if at.tzinfo is None:
             raise IntakeErrors({"at": "give the time with its offset, such as 2026-11-27T10:30:00+11:00"})
-        if at < case.created_at - dt.timedelta(minutes=5):
-            raise IntakeErrors({"at": "before the case was filed"})
+        problem = entered_dates.delivery_problem(at, case, now)
+        if problem is not None:
+            raise IntakeErrors({"at": entered_dates.API_REASONS[problem]})
         record_submission(session, runtime_of().settings, case, body.channel, at.astimezone(dt.UTC),
                           body.confirmation, Actor.CONSUMER, now)
 
@@ -325,8 +326,9 @@ def responses(reference: str) -> ResponseReturnValue:
 
     def run(session: Session, case: Case, body: ResponseBody) -> None:
         now = utcnow()
-        if body.received_on > now.astimezone(ZoneInfo(case.timezone)).date():
-            raise IntakeErrors({"received_on": "must not be in the future"})
+        problem = entered_dates.past_date_problem(body.received_on, case, now, "consumer")
+        if problem is not None:
+            raise IntakeErrors({"received_on": entered_dates.API_REASONS[problem]})
         record_response(session, case, body.type, body.received_on, body.summary, Actor.CONSUMER, now)
 
     return _act(reference, ResponseBody, run)

@@ -12,7 +12,6 @@ import datetime as dt
 import decimal
 from collections.abc import Sequence
 from typing import Any, Literal, cast
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -28,7 +27,7 @@ from casework.api.domain_errors import register_domain_errors
 from casework.api.errors import api_error
 from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import Change, change_case
-from casework.cases import clock
+from casework.cases import clock, entered_dates
 from casework.cases.intake import IntakeErrors
 from casework.cases.models import Case
 from casework.cases.schemas import AMOUNT_RE, currencies
@@ -318,8 +317,9 @@ def _resolve(session: Session, case: Case, staff: StaffUser, body: StatusBody, n
     refunded = body.refunded
     money = None if refunded is None else actions.Refunded(decimal.Decimal(refunded.amount), refunded.currency,
                                                            refunded.on)
-    if refunded is not None and refunded.on > now.astimezone(ZoneInfo(case.timezone)).date():
-        raise IntakeErrors({"refunded.on": "must not be in the future"})
+    problem = None if refunded is None else entered_dates.past_date_problem(refunded.on, case, now, "staff")
+    if problem is not None:
+        raise IntakeErrors({"refunded.on": entered_dates.API_REASONS[problem]})
     actions.resolve(session, runtime_of().settings, case, staff, Outcome(cast(str, body.outcome)), now, money)
 
 

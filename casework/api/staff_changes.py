@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
 from pydantic import BaseModel
@@ -22,6 +21,7 @@ from casework.api.auth import case_by_reference
 from casework.api.bodies import action_body
 from casework.api.documents import staff_document
 from casework.api.errors import api_error
+from casework.cases import entered_dates
 from casework.cases.intake import BadRequest, IntakeErrors
 from casework.cases.models import Case
 from casework.db import utcnow
@@ -73,10 +73,12 @@ def change_case(reference: str, staff: StaffUser, model: type[BaseModel], action
 
 
 def record_answer(reference: str, staff: StaffUser, model: type[BaseModel]) -> Response:
-    """POST …/responses with a staff token: the company's answer as a caseworker got it (If-Match optional)."""
+    """POST …/responses with a staff token: the company's answer as a caseworker got it (If-Match optional); its
+    date is a caseworker's, so it may be today anywhere (casework.cases.entered_dates)."""
     def run(session: Session, case: Case, by: StaffUser, body: Any, now: dt.datetime) -> None:
-        if body.received_on > now.astimezone(ZoneInfo(case.timezone)).date():
-            raise IntakeErrors({"received_on": "must not be in the future"})
+        problem = entered_dates.past_date_problem(body.received_on, case, now, "staff")
+        if problem is not None:
+            raise IntakeErrors({"received_on": entered_dates.API_REASONS[problem]})
         actions.record_company_response(session, case, by, body.type, body.received_on, body.summary.strip(), now)
 
     return change_case(reference, staff, model, run, if_match=False)

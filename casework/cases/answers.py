@@ -14,10 +14,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from casework.cases import entered_dates
 from casework.cases.errors import CaseError
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
 from casework.cases.schemas import AMOUNT_RE, currencies
@@ -88,11 +88,9 @@ def safe_filename(name: str, extension: str) -> str:
     return f"{stem}.{extension}"
 
 
-def _local_today(case: Case, now: dt.datetime) -> dt.date:
-    return now.astimezone(ZoneInfo(case.timezone)).date()
-
-
-def _parse_date(raw: str, case: Case, now: dt.datetime, field: str, errors: dict[str, str]) -> dt.date | None:
+def _parse_date(raw: str, case: Case, now: dt.datetime, field: str, errors: dict[str, str],
+                what: str) -> dt.date | None:
+    """A date the consumer typed: a real one, not after their today nor long before the filing (entered_dates)."""
     if not raw:
         errors[field] = "Enter the date."
         return None
@@ -101,10 +99,9 @@ def _parse_date(raw: str, case: Case, now: dt.datetime, field: str, errors: dict
     except ValueError:
         errors[field] = "Enter a date such as 2026-12-01."
         return None
-    if day > _local_today(case, now):
-        errors[field] = "The date cannot be in the future."
-    elif day < case.created_at.astimezone(ZoneInfo(case.timezone)).date() - dt.timedelta(days=366):
-        errors[field] = "That is more than a year before you filed this case."
+    problem = entered_dates.past_date_problem(day, case, now, "consumer")
+    if problem is not None:
+        errors[field] = entered_dates.date_message(problem, what)
     return day
 
 
@@ -123,7 +120,8 @@ def parse_answer(form: Mapping[str, str], upload: Upload | None, case: Case, now
     kind = form.get("answer.type", "")
     if kind not in RESPONSE_TYPES:
         errors["answer.type"] = "Choose what happened."
-    received_on = _parse_date(form.get("answer.received_on", "").strip(), case, now, "answer.received_on", errors)
+    received_on = _parse_date(form.get("answer.received_on", "").strip()[:40], case, now, "answer.received_on",
+                              errors, entered_dates.answer_date_name(kind))
     summary = _text(form.get("answer.summary", ""), "answer.summary", errors, "what they said, in short")
     if upload is not None:
         if not upload.data:
@@ -188,7 +186,7 @@ def parse_refund(form: Mapping[str, str], case: Case, now: dt.datetime) -> Refun
     currency = form.get("refund.currency", "").strip().upper()
     if currency not in currencies():
         errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
-    on = _parse_date(form.get("refund.on", "").strip(), case, now, "refund.on", errors)
+    on = _parse_date(form.get("refund.on", "").strip()[:40], case, now, "refund.on", errors, entered_dates.REFUND_DATE)
     if errors or on is None:
         raise FormErrors("Some answers need correcting.", errors)
     return Refund(amount, currency, on)

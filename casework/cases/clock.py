@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from casework.cases import entered_dates
 from casework.cases.deadlines import act_by_words
 from casework.cases.delivery import (
     LETTER_TO_COMPANY,
@@ -137,8 +138,7 @@ def record_reminder_submission(session: Session, settings: Settings, case: Case,
                                at: dt.datetime, confirmation: str | None, actor: Actor, now: dt.datetime,
                                staff_id: int | None = None) -> Delivery:
     """"I have submitted it" for a follow-up or final notice: its delivery, and the clock restarts."""
-    if at > now + dt.timedelta(minutes=5):
-        raise CaseError("The time of submission cannot be in the future.", {"at": "must not be in the future"})
+    entered_dates.check_delivery(at, case, now)
     if channel == "post" and confirmation and len(confirmation) > TRACKING_MAX:
         raise CaseError("A tracking number has at most 100 characters.",
                         {"confirmation": f"at most {TRACKING_MAX} characters for a tracking number"})

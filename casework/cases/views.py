@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from casework.access import route_rule
 from casework.assess import consumer_today
-from casework.cases import clock
+from casework.cases import clock, entered_dates
 from casework.cases.answers import (
     ANSWERABLE,
     RESPONSE_TYPES,
@@ -321,15 +321,17 @@ def submitted(token: str) -> ResponseReturnValue:
     now = utcnow()
     errors: dict[str, str] = {}
     at = now
-    raw_at = request.form.get("at", "").strip()
+    raw_at = request.form.get("at", "").strip()[:40]
     if raw_at:
         try:
             at = dt.datetime.fromisoformat(raw_at).replace(tzinfo=ZoneInfo(case.timezone)).astimezone(dt.UTC)
         except (ValueError, OverflowError):
             errors["at"] = "Enter the date and time you submitted it, or leave it empty for now."
         else:
-            if at < case.created_at - dt.timedelta(minutes=5):
-                errors["at"] = "That is before you filed this case."
+            problem = entered_dates.delivery_problem(at, case, now)
+            if problem is not None:
+                done = "posted" if request.form.get("channel") == "post" else "submitted"
+                errors["at"] = entered_dates.delivery_message(problem, f"The time you {done} it")
     confirmation = request.form.get("confirmation", "").strip() or None
     limit = TRACKING_MAX if request.form.get("channel") == "post" else 500
     if confirmation and len(confirmation) > limit:

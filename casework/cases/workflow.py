@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from casework.cases import clock
+from casework.cases import clock, entered_dates
 from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
 from casework.cases.deadlines import act_by_words
 from casework.cases.delivery import (
@@ -222,8 +222,7 @@ def record_submission(session: Session, settings: Settings, case: Case, channel:
         raise CaseConflict("Only a confirmed letter waiting for delivery can be marked as submitted.")
     if awaiting_approval(settings, case):
         raise CaseConflict("A caseworker checks the letter before it goes to the company; please wait for that.")
-    if at > now + dt.timedelta(minutes=5):
-        raise CaseError("The time of submission cannot be in the future.", {"at": "must not be in the future"})
+    entered_dates.check_delivery(at, case, now)
     if channel == "post" and confirmation and len(confirmation) > TRACKING_MAX:
         raise CaseError("A tracking number has at most 100 characters.",
                         {"confirmation": f"at most {TRACKING_MAX} characters for a tracking number"})

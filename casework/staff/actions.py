@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casework.cases import clock, transitions, workflow
+from casework.cases import clock, entered_dates, transitions, workflow
 from casework.cases.answers import (
     ANSWERABLE,
     ATTACHMENT_MAX,
@@ -173,10 +173,9 @@ def record_company_response(session: Session, case: Case, staff: StaffUser, kind
     errors: dict[str, str] = {}
     if kind not in RESPONSE_TYPES:
         errors["response.type"] = "Choose what the company did."
-    if received_on > now.date() + dt.timedelta(days=1):
-        errors["response.received_on"] = "The date cannot be in the future."
-    elif received_on < case.created_at.date() - dt.timedelta(days=366):
-        errors["response.received_on"] = "That is more than a year before the case was filed."
+    problem = entered_dates.past_date_problem(received_on, case, now, "staff")
+    if problem is not None:
+        errors["response.received_on"] = entered_dates.date_message(problem, entered_dates.answer_date_name(kind))
     text = summary.replace("\r\n", "\n").strip()
     if not text:
         errors["response.summary"] = "Write what they said, in short."
@@ -196,7 +195,7 @@ def record_company_response(session: Session, case: Case, staff: StaffUser, kind
     return response
 
 
-def _check_refund(outcome: Outcome, refunded: Refunded | None, now: dt.datetime) -> None:
+def _check_refund(case: Case, outcome: Outcome, refunded: Refunded | None, now: dt.datetime) -> None:
     if refunded is None:
         return
     if outcome not in REFUND_OUTCOMES:
@@ -207,8 +206,9 @@ def _check_refund(outcome: Outcome, refunded: Refunded | None, now: dt.datetime)
         errors["refund.amount"] = "Enter the amount, such as 12.00."
     if refunded.currency not in currencies():
         errors["refund.currency"] = "Enter a three-letter currency code, such as AUD."
-    if refunded.on > now.date() + dt.timedelta(days=1):
-        errors["refund.on"] = "The date cannot be in the future."
+    problem = entered_dates.past_date_problem(refunded.on, case, now, "staff")
+    if problem is not None:
+        errors["refund.on"] = entered_dates.date_message(problem, entered_dates.REFUND_DATE)
     if errors:
         raise CaseError("The refund needs correcting.", errors)
 
@@ -220,7 +220,7 @@ def resolve(session: Session, settings: Settings, case: Case, staff: StaffUser, 
     if outcome is Outcome.WITHDRAWN:
         raise CaseError("Only the consumer withdraws a case.",
                         {"outcome": "Only the consumer withdraws a case; choose another outcome."})
-    _check_refund(outcome, refunded, now)
+    _check_refund(case, outcome, refunded, now)
     if refunded is not None:
         case.refund_received_amount = refunded.amount.quantize(decimal.Decimal("0.01"))
         case.refund_received_currency = refunded.currency

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework.access import route_rule
-from casework.cases import clock
+from casework.cases import clock, entered_dates
 from casework.cases.answers import UPLOAD_REQUEST_MAX, Upload, refund_amount
+from casework.cases.delivery import TRACKING_MAX
 from casework.cases.filing import CaseError
 from casework.cases.models import Case
 from casework.cases.states import Actor, Outcome
@@ -110,23 +111,32 @@ def approve(reference: str) -> ResponseReturnValue:
 @bp.post("/cases/<reference>/delivery")
 @route_rule("staff")
 def record_delivery(reference: str) -> ResponseReturnValue:
-    """A caseworker submitted the web form or posted the letter for the consumer."""
+    """A caseworker submitted the web form or posted the letter for the consumer; the time is typed in UTC."""
     def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
+        errors: dict[str, str] = {}
+        channel = request.form.get("channel", "")
+        if channel not in ("web_form", "post"):
+            errors["channel"] = "Choose how the letter went: web form or post"
         at = now
-        raw_at = request.form.get("at", "").strip()
+        raw_at = request.form.get("at", "").strip()[:40]
         if raw_at:
             try:
                 at = dt.datetime.fromisoformat(raw_at).replace(tzinfo=dt.UTC)
             except (ValueError, OverflowError):
-                raise CaseError("Enter the date and time in UTC, or leave it empty for now.",
-                                {"at": "not a date and time"}) from None
-            if at < found.created_at - dt.timedelta(minutes=5):
-                raise CaseError("That is before the case was filed.", {"at": "before the case was filed"})
+                errors["at"] = "Enter the date and time in UTC, such as 2026-12-01 14:30, or leave it empty for now"
+            else:
+                problem = entered_dates.delivery_problem(at, found, now)
+                if problem is not None:
+                    errors["at"] = entered_dates.delivery_message(problem, "The time of delivery")
         confirmation = request.form.get("confirmation", "").strip()[:501] or None
-        if confirmation and len(confirmation) > 500:
-            raise CaseError("At most 500 characters.", {"confirmation": "at most 500 characters"})
-        record_submission(session_db, runtime_of().settings, found, request.form.get("channel", ""), at,
-                          confirmation, Actor.STAFF, now, staff_id=staff_id)
+        limit = TRACKING_MAX if channel == "post" else 500
+        if confirmation and len(confirmation) > limit:
+            number = "tracking number" if channel == "post" else "confirmation number"
+            errors["confirmation"] = f"The {number} must be {limit} characters or fewer"
+        if errors:
+            raise CaseError("Some fields need correcting.", errors)
+        record_submission(session_db, runtime_of().settings, found, channel, at, confirmation, Actor.STAFF, now,
+                          staff_id=staff_id)
         return "Delivery recorded; the company's answer is now due."
 
     return _staff_action(reference, run)

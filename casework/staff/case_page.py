@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.reminders.models import Reminder
 from casework.runtime import runtime_of
-from casework.staff import duplicates
+from casework.staff import case_panel, duplicates
 from casework.staff.actions import transitions_for
 from casework.staff.blueprint import bp
 from casework.staff.models import CaseNote, CaseRead, StaffUser
@@ -72,6 +72,7 @@ class CasePage:
     me: int
     is_supervisor: bool
     letter_plan: LetterPlan
+    actions: list[str]  # the side panel's forms, most relevant first (casework.staff.case_panel)
     response_types: Mapping[str, str] = dataclasses.field(default_factory=lambda: RESPONSE_TYPES)
     outcomes: list[str] = dataclasses.field(
         default_factory=lambda: [o.value for o in Outcome if o is not Outcome.WITHDRAWN])
@@ -106,22 +107,44 @@ def read_case_page(session_db: Session, settings: Settings, found: Case, me: int
     ids = {e.actor_staff_id for e in timeline} | {n.staff_id for n in notes} | {r.staff_id for r in reads}
     ids |= {d.by_staff_id for d in deliveries} | {found.assignee_id}
     merged = found.merged_into_id is not None
+    channel = delivery_channel(letter) if letter is not None else None
+    transitions = [] if merged else [s.value for s in transitions_for(found)]
+    to_submit = _to_submit(session_db, found)
+    can_regenerate, can_resend = not merged and _can_regenerate(found, letter), not merged and _can_resend(found)
+    follow_up_possible = (found.status is CaseStatus.SENT and not clock.answered_since_delivery(session_db, found)
+                          and found.personal_data_deleted_at is None)
+    waiting_for_approval = found.confirmed_at is not None and awaiting_approval(settings, found)
+    state = case_panel.CaseState(
+        status=found.status, transitions=transitions, awaiting_approval=waiting_for_approval,
+        channel_kind=channel[0] if channel else None, letter_sent=letter is not None and letter.sent_at is not None,
+        letter_failed=letter is not None and letter.status == "failed", to_submit=to_submit is not None,
+        follow_up_possible=follow_up_possible, can_regenerate=can_regenerate, can_resend=can_resend,
+        answerable=not merged and found.personal_data_deleted_at is None,
+        answer_since_delivery=_answer_since_delivery(responses, deliveries))
     return CasePage(
         case=found, timeline=timeline, merged_refs=merged_refs,
         merged_into=session_db.get(Case, found.merged_into_id) if found.merged_into_id is not None else None,
         duplicates=duplicates.duplicates_of(session_db, found), events=events, letters=letters, letter=letter,
-        channel=delivery_channel(letter) if letter is not None else None, emails=emails, deliveries=deliveries,
-        awaiting_approval=found.confirmed_at is not None and awaiting_approval(settings, found),
-        flags=clock.staff_flags(session_db, [found])[case_id], to_submit=_to_submit(session_db, found),
+        channel=channel, emails=emails, deliveries=deliveries, awaiting_approval=waiting_for_approval,
+        flags=clock.staff_flags(session_db, [found])[case_id], to_submit=to_submit,
         notes=notes, reads=reads, responses=responses, attachments=attachments, reminders=reminders,
         staff_names=_names(session_db, {i for i in ids if i is not None}),
         staff_choices=_staff_choices(session_db) if is_supervisor else [],
-        transitions=[] if merged else [s.value for s in transitions_for(found)],
+        transitions=transitions,
         info_question=info_request(events) if found.status is CaseStatus.NEEDS_INFO else None,
-        can_regenerate=not merged and _can_regenerate(found, letter), can_resend=not merged and _can_resend(found),
-        follow_up_possible=(found.status is CaseStatus.SENT and not clock.answered_since_delivery(session_db, found)
-                            and found.personal_data_deleted_at is None),
-        me=me, is_supervisor=is_supervisor, letter_plan=letter_plan_for_case(found))
+        can_regenerate=can_regenerate, can_resend=can_resend, follow_up_possible=follow_up_possible,
+        me=me, is_supervisor=is_supervisor, letter_plan=letter_plan_for_case(found),
+        actions=case_panel.action_order(state))
+
+
+def _answer_since_delivery(responses: list[CompanyResponse], deliveries: list[Delivery]) -> str | None:
+    """The type of the latest answer recorded after the latest delivery (or with none recorded), else None."""
+    if not responses:
+        return None
+    latest = max(responses, key=lambda r: (r.created_at, r.id))
+    if deliveries and latest.created_at < max(d.at for d in deliveries):
+        return None
+    return latest.type
 
 
 def _can_regenerate(found: Case, latest: Letter | None) -> bool:
@@ -164,7 +187,8 @@ def render_case_page(found: Case, errors: dict[str, str] | None = None, status: 
     """The page; after a refused form, with its errors and the values that were typed."""
     page = read_case_page(db(), runtime_of().settings, found, int(current_user.id),
                           current_user.role == "supervisor")
-    return render_template("staff/case.html", user=current_user, errors=errors or {},
+    opened = case_panel.open_action(page.actions, request.endpoint, bool(errors))
+    return render_template("staff/case.html", user=current_user, errors=errors or {}, open_action=opened,
                            values={k: v for k, v in (values or {}).items() if k not in ("csrf_token", "version")},
                            **page.template_context()), status
 

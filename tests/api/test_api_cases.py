@@ -279,6 +279,25 @@ def test_responses_and_reopening(api: JsonClient, committed: Runtime) -> None:
                     headers=auth).status == 409  # never reopened once withdrawn
 
 
+def test_a_consumers_answer_date_is_checked_against_their_today_and_the_filing(api: JsonClient,
+                                                                              committed: Runtime) -> None:
+    filed = api.post("/api/v1/cases", case_body()).json
+    ref, auth = filed["reference"], bearer(filed["access_token"])
+    run_pending_jobs(committed)
+    api.post(f"/api/v1/cases/{ref}/confirm", {"code": code_from_outbox(committed)}, headers=auth)
+    assert api.post(f"/api/v1/cases/{ref}/delivery", {"channel": "web_form"}, headers=auth).status == 200
+    answer = {"type": "refused", "summary": "They said no."}
+    for received_on, why in ((iso_days_ahead(1), "must not be in the future"),
+                             (iso_days_ago(400), "must not be more than a year before the case was filed")):
+        refused = api.post(f"/api/v1/cases/{ref}/responses", {**answer, "received_on": received_on}, headers=auth)
+        assert (refused.status, refused.json["error"], refused.json["fields"]) == (
+            422, "validation_failed", {"received_on": why})
+    document = api.get(f"/api/v1/cases/{ref}", headers=auth).json
+    assert "response_recorded" not in {e["action"] for e in document["events"]}
+    assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "received_on": TODAY_ISO},
+                    headers=auth).status == 200
+
+
 def test_app_store_cases_get_no_letter_and_are_confirmed_cancelled(api: JsonClient, committed: Runtime) -> None:
     filed = api.post("/api/v1/cases", case_body(billing_channel="apple_app_store")).json
     assert filed["assessment"]["cancel_via"] == "apple"

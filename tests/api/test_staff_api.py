@@ -3,6 +3,7 @@ case readable with notes, the queue, take-next, assignment and status changes wi
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
-from tests.support.today import iso_days_ago
+from tests.support.today import TODAY, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
@@ -247,6 +248,41 @@ def test_a_caseworker_records_the_company_s_answer_as_staff(client: FlaskClient,
     assert response.recorded_by is Actor.STAFF
     bad = client.post(f"/api/v1/cases/{reference}/responses", json={**answer, "mood": "sad"}, headers=bearer(token))
     assert error_of(bad, 422, "validation_failed")["fields"] == {"mood": "unknown field"}
+
+
+@pytest.mark.parametrize(("received_on", "why"), [
+    (iso_days_ahead(2), "must not be in the future"),  # not yet today anywhere on Earth
+    (iso_days_ago(400), "must not be more than a year before the case was filed"),
+])
+def test_a_staff_answer_dated_in_the_future_or_long_before_the_case_is_refused(
+        client: FlaskClient, committed: Runtime, received_on: str, why: str) -> None:
+    token = token_for(committed, staff(committed, "casey@casework.test"))
+    reference, case_id = open_case(committed, country="US", timezone="America/New_York", amount_currency="USD")
+    answer = {"type": "refused", "received_on": received_on, "summary": "They say no."}
+    refused = client.post(f"/api/v1/cases/{reference}/responses", json=answer, headers=bearer(token))
+    assert error_of(refused, 422, "validation_failed")["fields"] == {"received_on": why}
+    with committed.sessions() as session:
+        assert session.scalars(select(CompanyResponse).where(CompanyResponse.case_id == case_id)).all() == []
+    # Late in the UTC day it is still today for this consumer in New York, but already tomorrow in Sydney: a
+    # caseworker there may date the answer so.
+    with clock_at(dt.datetime.combine(TODAY, dt.time(23, 30), tzinfo=dt.UTC)):
+        accepted = client.post(f"/api/v1/cases/{reference}/responses",
+                               json={**answer, "received_on": iso_days_ahead(1)}, headers=bearer(token))
+    assert accepted.status_code == 200, accepted.get_data(as_text=True)
+
+
+def test_a_refund_dated_in_the_future_is_refused_and_nothing_changes(client: FlaskClient,
+                                                                    committed: Runtime) -> None:
+    token = token_for(committed, staff(committed, "casey@casework.test"))
+    reference, _ = open_case(committed)
+    version = version_of(client, reference, token)
+    body = {"status": "resolved", "outcome": "cancelled_refunded",
+            "refunded": {"amount": "599.00", "currency": "AUD", "on": iso_days_ahead(2)}}
+    refused = client.post(f"/api/v1/cases/{reference}/status", json=body,
+                          headers=bearer(token, **{"If-Match": f'"{version}"'}))
+    assert error_of(refused, 422, "validation_failed")["fields"] == {"refunded.on": "must not be in the future"}
+    document = client.get(f"/api/v1/cases/{reference}", headers=bearer(token)).get_json()
+    assert (document["status"], document["version"], document["refund_received"]) == ("sent", version, None)
 
 
 # --- the queue and taking cases --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.web import limiter
 from tests.support.factories import case_facts
+from tests.support.today import TODAY, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
@@ -181,7 +182,8 @@ def test_an_oversize_file_is_answered_clearly_never_a_500(client: FlaskClient, c
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"answer.type": "shrugged"}, "answer-type", "Choose what happened"),
-    ({"answer.received_on": "2999-01-01"}, "answer-received_on", "cannot be in the future"),
+    ({"answer.received_on": "2999-01-01"}, "answer-received_on",
+     "The date the company answered must be today or in the past"),
     ({"answer.received_on": "yesterday"}, "answer-received_on", "Enter a date"),
     ({"answer.summary": "   "}, "answer-summary", "Write what they said"),
     ({"answer.summary": "x" * 2001}, "answer-summary", "At most 2000 characters"),
@@ -385,3 +387,46 @@ def test_a_company_name_with_html_is_text_in_the_email(committed: Runtime) -> No
         html = email.body_html or ""
     assert "<script>" not in html
     assert "&lt;b&gt;Acme&lt;/b&gt;&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("path", "form", "field", "message"), [
+    ("answer", answer(**{"answer.received_on": iso_days_ahead(1)}), "answer-received_on",
+     "The date the company answered must be today or in the past"),
+    ("answer", answer(kind="charged_again", **{"answer.received_on": iso_days_ahead(1)}), "answer-received_on",
+     "The date of the new charge must be today or in the past"),
+    ("answer", answer(**{"answer.received_on": iso_days_ago(400)}), "answer-received_on",
+     "The date the company answered must be no more than a year before the case was filed"),
+    ("refund", {"refund.amount": "12.00", "refund.currency": "AUD", "refund.on": iso_days_ahead(1)}, "refund-on",
+     "The date the refund was received must be today or in the past"),
+])
+def test_a_date_after_the_consumers_today_is_refused_with_what_was_typed(
+    client: FlaskClient, committed: Runtime, path: str, form: dict[str, str], field: str, message: str
+) -> None:
+    case_id, token = new_case(committed)
+    events = count(committed, CaseEvent)
+    response = post(client, token, path, form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'href="#{field}"' in page
+    assert message in page
+    assert f'id="{field}-error"' in page
+    typed = form.get("answer.received_on") or form["refund.on"]
+    assert f'value="{typed}"' in page
+    assert (count(committed, CompanyResponse), count(committed, CaseEvent)) == (0, events)
+    case = load(committed, case_id)
+    assert (case.status, case.refund_received_amount) == (CaseStatus.SENT, None)
+
+
+def test_today_is_the_consumers_own_day(client: FlaskClient, committed: Runtime) -> None:
+    """Late evening in New York is already the next morning in Melbourne: each may date an answer on their today."""
+    _, melbourne = new_case(committed)
+    _, new_york = new_case(committed, country="US", timezone="America/New_York", amount_currency="USD")
+    tomorrow = iso_days_ahead(1)
+    with clock_at(dt.datetime.combine(TODAY, dt.time(23, 30), tzinfo=dt.UTC)):
+        refused = post(client, new_york, "answer", answer(**{"answer.received_on": tomorrow}))
+        accepted = post(client, melbourne, "answer", answer(**{"answer.received_on": tomorrow}))
+    assert refused.status_code == 422
+    assert "The date the company answered must be today or in the past" in refused.get_data(as_text=True)
+    assert accepted.status_code == 303
+    with committed.sessions() as session:
+        assert [r.received_on.isoformat() for r in session.scalars(select(CompanyResponse))] == [tomorrow]

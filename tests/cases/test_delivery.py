@@ -356,3 +356,37 @@ def test_delivery_times_use_the_consumers_zone() -> None:
     at = dt.datetime(2026, 11, 25, 13, 30, tzinfo=dt.UTC)
     assert at.astimezone(ZoneInfo("Australia/Melbourne")).date() == dt.date(2026, 11, 26)
     assert answer_due(case, at) == dt.date(2026, 12, 6)
+
+
+def test_a_submission_in_the_future_or_before_the_filing_is_refused_on_the_page_and_in_the_api(
+        app: Flask, client: FlaskClient, committed: Runtime) -> None:
+    token = file_and_confirm(client, committed)  # Coursera takes the letter by its web form
+    case = the_case(committed)
+    in_two_hours = (utcnow() + dt.timedelta(hours=2)).astimezone(MELBOURNE).strftime("%Y-%m-%dT%H:%M")
+    before_filing = (case.created_at - dt.timedelta(days=1)).astimezone(MELBOURNE).strftime("%Y-%m-%dT%H:%M")
+    for typed, message in ((in_two_hours, "The time you submitted it must be now or in the past"),
+                           (before_filing, "The time you submitted it must be after the case was filed")):
+        response = post_form(client, f"/c/{token}/delivery",
+                             {"channel": "web_form", "at": typed, "confirmation": "Request #9"}, page=f"/c/{token}")
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert message in page
+        assert 'href="#at"' in page
+        assert f'value="{typed}"' in page
+        assert 'value="Request #9"' in page
+    with serve(app) as base_url:
+        api = JsonClient(base_url)
+        auth = {"Authorization": f"Bearer {token}"}
+        future = api.post(f"/api/v1/cases/{case.reference}/delivery",
+                          {"channel": "web_form", "at": (utcnow() + dt.timedelta(hours=2)).isoformat()},
+                          headers=auth)
+        early = api.post(f"/api/v1/cases/{case.reference}/delivery",
+                         {"channel": "web_form", "at": (case.created_at - dt.timedelta(days=1)).isoformat()},
+                         headers=auth)
+    assert (future.status, future.json["error"], future.json["fields"]) == (
+        422, "validation_failed", {"at": "must not be in the future"})
+    assert (early.status, early.json["fields"]) == (422, {"at": "before the case was filed"})
+    assert the_case(committed).status is CaseStatus.READY
+    with committed.sessions() as session:
+        assert session.execute(select(Delivery)).first() is None
+    assert [e for e in events(committed) if e.action == "delivered"] == []

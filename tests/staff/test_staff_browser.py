@@ -1,6 +1,7 @@
 """A caseworker's day in a real browser (Debian's chromium through Playwright), against the served app:
 sign in, take the most urgent case from the queue, record the company's answer, resolve it; two
-caseworkers taking cases at the same moment get different ones; sign-in and role checks."""
+caseworkers taking cases at the same moment get different ones; sign-in and role checks; the queue and the
+case page on a desktop and on a phone."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from casework.cases.states import CaseStatus, Outcome
 from casework.db import utcnow
 from casework.runtime import Runtime
 from tests.staff.test_claiming import PASSWORD, new_case, new_staff
+from tests.staff.test_staff_case_actions import delivered
 from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.today import TODAY
 
@@ -204,3 +206,62 @@ def test_a_wrong_password_is_refused_and_a_caseworker_cannot_manage_staff(served
     allowed = supervisor.goto(served + "/staff/users")
     assert allowed is not None
     assert allowed.status == 200
+
+
+def box(page: Any, selector: str) -> dict[str, float]:
+    found = page.locator(selector).first.bounding_box()
+    assert found is not None, selector
+    return dict(found)
+
+
+def page_scrolls_sideways(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
+
+
+def test_the_queue_and_the_case_page_fit_a_desktop_and_a_phone(served: str, new_page: Callable[[], Any],
+                                                              committed: Runtime, shots: Path) -> None:
+    seed(committed, ("sue", "supervisor"))
+    reference = delivered(committed).reference
+    page = sign_in(new_page(), served, "sue")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(served + "/staff")
+    # Each urgency (its date with it) and each reference on one line.
+    lines = page.eval_on_selector_all(".queue-table__urgency time, .queue-table__ref a",
+                                      "els => els.map(e => e.getClientRects().length)")
+    assert lines
+    assert set(lines) == {1}
+    assert box(page, "main")["width"] > 1200  # the whole window, not a 960 px column
+    assert not page_scrolls_sideways(page)
+
+    page.goto(f"{served}/staff/cases/{reference}")
+    facts, side, history = (box(page, f".case-layout__{part}") for part in ("facts", "side", "history"))
+    assert side["x"] >= facts["x"] + facts["width"]  # the actions beside the case
+    assert side["y"] < facts["y"] + facts["height"]
+    assert history["y"] >= facts["y"] + facts["height"]
+    assert page.locator("details.case-action[open]").count() == 1
+    # A closed action opens with a click (a native disclosure: no script needed).
+    note = page.locator("details[data-panel='note']")
+    assert not page.locator("#note").is_visible()
+    note.locator("summary").click()
+    assert page.locator("#note").is_visible()
+    assert page.locator("footer").inner_text().startswith("Times on staff pages are in UTC")
+    page.screenshot(path=str(shots / "staff-case-1280.png"), full_page=True)
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{served}/staff/cases/{reference}")
+    assert not page_scrolls_sideways(page)
+    facts, side, history = (box(page, f".case-layout__{part}") for part in ("facts", "side", "history"))
+    assert facts["y"] + facts["height"] <= side["y"] < history["y"]  # stacked: the case, its actions, its history
+    page.screenshot(path=str(shots / "staff-case-375.png"), full_page=True)
+
+    page.goto(served + "/staff")
+    assert not page_scrolls_sideways(page)
+    region = page.get_by_role("region", name="Cases, most urgent first")
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth")  # the table scrolls inside its region
+    region.focus()
+    assert page.evaluate("document.activeElement.classList.contains('table-scroll')")
+    page.screenshot(path=str(shots / "staff-queue-375.png"), full_page=True)
+    for path in ("/staff/users", "/staff/stats", "/staff/catalog", "/staff/tokens"):
+        page.goto(served + path)
+        assert not page_scrolls_sideways(page), path

@@ -6,6 +6,7 @@ Jobs run in this process (tests/support/jobs.py), so letters are written and e-m
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import io
 import re
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from casework.cases.filing import file_case
-from casework.cases.models import Case, CaseAttachment, CaseEvent
+from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.states import INTERNAL_ACTIONS, Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.workflow import start_delivery, transition, withdraw
 from casework.db import utcnow
@@ -32,6 +33,7 @@ from casework.staff.models import CaseNote, CaseRead
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
+from tests.support.today import TODAY, TODAY_ISO, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
 
 pytestmark = pytest.mark.http
@@ -461,3 +463,138 @@ def test_odd_input_is_a_field_error_never_a_crash(casey: FlaskClient, committed:
 def test_a_retry_of_an_email_id_out_of_range_is_404(casey: FlaskClient, committed: Runtime) -> None:
     filed = delivered(committed)
     assert act(casey, committed, filed, "emails/9999999999/retry").status_code == 404
+
+
+def opened(page: str) -> list[str]:
+    """The side panel's disclosures shown open."""
+    return re.findall(r'<details class="case-action" id="action-[a-z_]+" data-panel="([a-z_]+)" open>', page)
+
+
+def test_staff_pages_have_their_own_layout(casey: FlaskClient, committed: Runtime) -> None:
+    filed = delivered(committed)
+    for path in ("/staff", f"/staff/cases/{filed.reference}"):
+        page = text(casey.get(path))
+        assert "Lost the link to your case?" not in page
+        assert "We only send letters in your name" not in page
+        assert "Times on staff pages are in UTC" in page
+        assert '<main id="main" class="width width--wide"' in page
+        assert "/static/staff.css" in page
+    queue = text(casey.get("/staff"))
+    # The wide table scrolls in its own region, which keyboard users can reach and screen readers name.
+    assert '<div class="table-scroll" role="region" aria-labelledby="queue-caption" tabindex="0">' in queue
+    assert 'id="queue-caption"' in queue
+    assert re.search(r'<td class="queue-table__urgency"><time datetime="[0-9-]+">', queue)
+
+
+def test_the_actions_are_disclosures_the_most_relevant_open(casey: FlaskClient, committed: Runtime) -> None:
+    filed = delivered(committed)
+    page = text(casey.get(f"/staff/cases/{filed.reference}"))
+    panel = re.findall(r'data-panel="([a-z_]+)"', page)
+    assert panel == ["answer", "resolve", "follow_up", "final_notice", "escalate", "ask", "letter", "note"]
+    assert opened(page) == ["answer"]
+    for field in ('name="response.type"', 'id="response-received_on"', 'id="response-file"', 'id="outcome"',
+                  'id="refund-on"', 'id="escalation-kind"', 'id="final_notice"', 'id="question"', 'id="note"'):
+        assert field in page
+    assert page.index('class="case-layout__facts"') < page.index('class="case-layout__side"') < page.index(
+        'class="case-layout__history"') < page.index("<h2 id=\"timeline-title\">Timeline</h2>")
+
+    answered = act(casey, committed, filed, "responses", {"response.type": "refused",
+                                                          "response.received_on": TODAY_ISO,
+                                                          "response.summary": "No refund."})
+    assert answered.status_code == 303
+    assert opened(text(casey.get(f"/staff/cases/{filed.reference}"))) == ["resolve"]
+
+    refused = act(casey, committed, filed, "notes", {"note": "x" * 5001})
+    assert refused.status_code == 422
+    assert opened(text(refused)) == ["note"]
+    assert "x" * 5001 in text(refused)
+
+
+def answers(runtime: Runtime, filed: Filed) -> list[str]:
+    with runtime.sessions() as session:
+        return [r.received_on.isoformat() for r in session.scalars(
+            select(CompanyResponse).where(CompanyResponse.case_id == filed.case_id).order_by(CompanyResponse.id))]
+
+
+def company_answer(received_on: str) -> dict[str, str]:
+    return {"response.type": "refused", "response.received_on": received_on, "response.summary": "No refund."}
+
+
+@pytest.mark.parametrize(("received_on", "message"), [
+    (iso_days_ahead(2), "The date the company answered must be today or in the past"),
+    (iso_days_ago(400), "The date the company answered must be no more than a year before the case was filed"),
+])
+def test_an_answer_dated_in_the_future_or_long_before_the_case_is_refused(
+        casey: FlaskClient, committed: Runtime, received_on: str, message: str) -> None:
+    filed = delivered(committed)
+    before = load(committed, filed)
+    response = act(casey, committed, filed, "responses", company_answer(received_on))
+    page = text(response)
+    assert response.status_code == 422
+    assert f'<a href="#response-received_on">{message}</a>' in page
+    assert 'id="response-received_on-error"' in page
+    assert f'value="{received_on}"' in page
+    assert "No refund." in page
+    assert opened(page) == ["answer"]
+    assert answers(committed, filed) == []
+    assert events(committed, filed, "response_recorded") == []
+    after = load(committed, filed)
+    assert (after.version, after.answer_due_on) == (before.version, before.answer_due_on)
+
+
+def test_a_caseworkers_date_may_be_today_anywhere_but_no_later(casey: FlaskClient, committed: Runtime) -> None:
+    """Just after midnight UTC, tomorrow is not yet today anywhere; by late evening UTC it is already today in
+    Sydney or Auckland, where a caseworker may be reading the company's e-mail."""
+    filed = delivered(committed)
+    tomorrow = iso_days_ahead(1)
+    with clock_at(dt.datetime.combine(TODAY, dt.time(0, 30), tzinfo=dt.UTC)):
+        early = act(casey, committed, filed, "responses", company_answer(tomorrow))
+    assert early.status_code == 422
+    assert "The date the company answered must be today or in the past" in text(early)
+    with clock_at(dt.datetime.combine(TODAY, dt.time(23, 30), tzinfo=dt.UTC)):
+        late = act(casey, committed, filed, "responses", company_answer(tomorrow))
+    assert late.status_code == 303
+    assert answers(committed, filed) == [tomorrow]
+
+
+def test_a_refund_dated_in_the_future_is_refused(casey: FlaskClient, committed: Runtime) -> None:
+    filed = delivered(committed)
+    typed = {"outcome": "cancelled_refunded", "refund.amount": "599.00", "refund.currency": "AUD",
+             "refund.on": iso_days_ahead(2)}
+    response = act(casey, committed, filed, "resolve", typed)
+    page = text(response)
+    assert response.status_code == 422
+    assert '<a href="#refund-on">The date the refund was received must be today or in the past</a>' in page
+    assert f'value="{iso_days_ahead(2)}"' in page
+    assert 'value="599.00"' in page
+    assert opened(page) == ["resolve"]
+    case = load(committed, filed)
+    assert (case.status, case.refund_received_amount) == (CaseStatus.SENT, None)
+    assert events(committed, filed, "refund_received") == []
+    assert act(casey, committed, filed, "resolve", {**typed, "refund.on": TODAY_ISO}).status_code == 303
+
+
+def test_a_delivery_in_the_future_or_before_the_filing_is_refused(casey: FlaskClient, committed: Runtime) -> None:
+    filed = file(committed)  # Coursera takes the letter by its web form
+    now = utcnow()
+    with committed.sessions.begin() as session:
+        case = session.get_one(Case, filed.case_id)
+        case.confirmed_at = case.email_confirmed_at = now
+        transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now)
+    assert opened(text(casey.get(f"/staff/cases/{filed.reference}"))) == ["record_delivery"]
+    later = (now + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    earlier = (load(committed, filed).created_at - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    for typed, message in ((later, "The time of delivery must be now or in the past"),
+                           (earlier, "The time of delivery must be after the case was filed")):
+        response = act(casey, committed, filed, "delivery", {"channel": "post", "at": typed,
+                                                             "confirmation": "RR1"})
+        page = text(response)
+        assert response.status_code == 422
+        assert f'<a href="#staff-at">{message}</a>' in page
+        assert f'id="staff-at" name="at" class="input" value="{typed}" aria-invalid="true"' in page
+        assert 'value="RR1"' in page
+        assert re.search(r'name="channel" value="post" checked', page)
+        assert opened(page) == ["record_delivery"]
+    assert load(committed, filed).status is CaseStatus.READY
+    with committed.sessions() as session:
+        assert session.scalars(select(Delivery)).all() == []

@@ -60,7 +60,14 @@ def long_date(day: dt.date) -> str:
 @contextmanager
 def clock_on(day: dt.date) -> Iterator[None]:
     """Move this process's clock (the in-process app's too) to ``day`` for a while, then back to ``TODAY``."""
-    set_offset(offset_to(dt.datetime.combine(day, CLOCK_TIME)))
+    with clock_at(dt.datetime.combine(day, CLOCK_TIME)):
+        yield
+
+
+@contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Move this process's clock to ``moment`` (an hour at which zones disagree on the date, say), then back."""
+    set_offset(offset_to(moment))
     try:
         yield
     finally:
