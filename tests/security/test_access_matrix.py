@@ -270,6 +270,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/cases"): Row(_api("/api/v1/cases", ok=(201,), json=FILING)),
     ("GET", "/api/v1/providers"): Row(_api("/api/v1/providers")),
     ("GET", "/api/v1/providers/<slug>"): Row(_api("/api/v1/providers/coursera")),
+    ("GET", "/favicon.ico"): Row(_page("/favicon.ico")),
     ("GET", "/healthz"): Row(_api("/healthz")),
     ("GET", "/lost-link"): Row(_page("/lost-link")),
     ("POST", "/lost-link"): Row(lambda c: Call("/lost-link", form={"email": "nobody@example.com"})),
