@@ -291,6 +291,7 @@ ROWS: dict[tuple[str, str], Row] = {
     # the consumer's pages (the token in the URL)
     ("GET", "/c/<token>"): Row(_page("/c/{t}")),
     ("GET", "/c/<token>/confirm"): Row(_page("/c/{t}/confirm")),
+    ("GET", "/c/<token>/progress"): Row(_page("/c/{t}/progress")),
     ("POST", "/c/<token>/confirm"): Row(lambda c: Call(f"/c/{c.token}/confirm", form={"code": c.case.code},
                                                        ok=(303,)), fresh={**NEW, "code": True}),
     ("POST", "/c/<token>/resend"): Row(_post("/c/{t}/resend"), fresh=NEW),
