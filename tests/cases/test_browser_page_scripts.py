@@ -32,7 +32,8 @@ def served(app: Flask, committed: Runtime) -> Iterator[str]:
 
 @pytest.fixture
 def page(var_dir: Path) -> Iterator[Any]:
-    """A page whose console errors (a script failing, a refused Content-Security-Policy) fail the test."""
+    """A page whose script errors and console errors (a refused Content-Security-Policy, say) fail the test; a form
+    answered 422 is logged as a failed load, and is no error of a script."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -40,7 +41,8 @@ def page(var_dir: Path) -> Iterator[Any]:
         context = browser.new_context()
         opened = context.new_page()
         errors: list[str] = []
-        opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        opened.on("console", lambda message: errors.append(message.text) if message.type == "error"
+                  and not message.text.startswith("Failed to load resource") else None)
         opened.on("pageerror", lambda error: errors.append(str(error)))
         yield opened
         context.close()
@@ -87,3 +89,65 @@ def test_the_case_page_updates_itself_when_the_worker_has_written_the_letter(
     assert page.locator(".notice").count() == 0  # "we are preparing your letter", said on filing, is gone
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(screenshots(var_dir) / "case-page-updated-375.png"), full_page=True)
+
+
+def test_the_form_shows_the_questions_that_apply_to_the_chosen_plan(served: str, page: Any, var_dir: Path) -> None:
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(served + "/")
+    company, certificate = page.locator("#another-company"), page.locator("#certificate-field")
+    assert not company.is_visible()  # nothing chosen yet
+    assert not certificate.is_visible()
+
+    page.select_option("#plan", "coursera:coursera-plus-annual")  # a certificate ends its refund
+    assert certificate.is_visible()
+    assert not company.is_visible()
+    page.select_option("#plan", "coursera:guided-project")
+    assert not certificate.is_visible()
+    page.select_option("#plan", "other:other-monthly")
+    assert company.is_visible()
+    assert not certificate.is_visible()
+    page.screenshot(path=str(screenshots(var_dir) / "form-another-company-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    # What was typed or ticked stays in view whatever is chosen next.
+    page.fill("#company-name", "Acme Streaming")
+    page.select_option("#plan", "coursera:guided-project")
+    assert company.is_visible()
+    page.fill("#company-name", "")
+    page.select_option("#plan", "coursera:coursera-plus-annual")
+    assert not company.is_visible()
+    page.check("#certificate_earned")
+    page.select_option("#plan", "coursera:guided-project")
+    assert certificate.is_visible()
+    page.uncheck("#certificate_earned")
+    page.select_option("#plan", "coursera:specialization-monthly")
+    assert not certificate.is_visible()
+
+    # A question sent back with an error stays in view, even emptied.
+    page.select_option("#plan", "other:other-monthly")
+    page.fill("#company-email", "cancel@acme.example")
+    page.click("button:has-text('File my case')")
+    page.wait_for_selector(".error-summary")
+    assert page.locator("#company-name-error").is_visible()
+    page.fill("#company-email", "")
+    page.select_option("#plan", "coursera:coursera-plus-annual")
+    assert company.is_visible()
+
+
+def test_without_javascript_the_form_shows_every_question_with_when_it_applies(served: str, var_dir: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.set_viewport_size({"width": 320, "height": 640})
+        page.goto(served + "/")
+        assert page.locator("#another-company").is_visible()
+        assert page.locator("#another-company-hint").is_visible()
+        assert page.locator("#certificate-field").is_visible()
+        assert page.locator("#certificate_earned-hint").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.screenshot(path=str(screenshots(var_dir) / "form-without-javascript-320.png"), full_page=True)
+        context.close()
+        browser.close()
