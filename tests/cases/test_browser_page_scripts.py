@@ -13,8 +13,12 @@ import pytest
 from flask import Flask
 
 from casework.runtime import Runtime
+from casework.web import limiter
+from tests.cases.test_status_pages import ACME, confirm_code
 from tests.support.browser import launch, served_app, skip_without_chromium
+from tests.support.jobs import run_pending_jobs
 from tests.support.today import iso_days_ago
+from tests.support.web import filing_form, post_form, token_from_location
 
 pytestmark = [pytest.mark.browser, pytest.mark.http]
 
@@ -151,3 +155,29 @@ def test_without_javascript_the_form_shows_every_question_with_when_it_applies(s
         page.screenshot(path=str(screenshots(var_dir) / "form-without-javascript-320.png"), full_page=True)
         context.close()
         browser.close()
+
+
+@pytest.mark.worker
+def test_what_someone_is_typing_is_not_thrown_away_by_an_update(
+        served: str, page: Any, app: Flask, committed: Runtime, start_worker: Any) -> None:
+    """The letter is being e-mailed to the company while the consumer writes on the page: the update is offered,
+    not made, and the link brings it."""
+    limiter.reset()
+    with app.test_client() as client:
+        response = post_form(client, "/", filing_form(**ACME))
+        token = token_from_location(response)
+        run_pending_jobs(committed)
+        assert post_form(client, f"/c/{token}/confirm", {"code": confirm_code(committed)},
+                         page=f"/c/{token}/confirm").status_code == 303
+    page.goto(served + f"/c/{token}")
+    assert page.locator("#case-page >> text=Your letter is being e-mailed").is_visible()
+    page.fill("#answer-summary", "They wrote back already.")
+    page.evaluate("window.sameDocument = true")
+
+    start_worker()
+    page.wait_for_selector("#page-updated a:has-text('Refresh this page')", timeout=UPDATE_TIMEOUT_MS)
+    assert page.evaluate("window.sameDocument === true")
+    assert page.input_value("#answer-summary") == "They wrote back already."
+    assert page.locator("#case-page >> text=Your letter is being e-mailed").is_visible()
+    page.click("#page-updated a")
+    page.wait_for_selector("#case-page >> text=Your letter was delivered")
