@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for noisy in ("alembic.runtime.plugins", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from casework import cli, health, presentation, web
+    from casework import cli, health, presentation, site, web
     from casework.api import catalog as api_catalog
     from casework.api import consumer_cases as api_cases
     from casework.api import staff as api_staff
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     web.init_web(app)
     presentation.register(app)
+    site.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(consumer_views.bp)
     app.register_blueprint(staff_views.bp)

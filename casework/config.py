@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "CASEWORK_"
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_TRANSPORTS = ("file", "smtp")
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 class ConfigError(Exception):
@@ -41,6 +43,10 @@ class Settings:
     # Default: the address `make run` serves, http://127.0.0.1:$PORT (5000 when PORT is not set).
     base_url: str = "http://127.0.0.1:5000"
     mail_from: str = "casework <cases@casework.localhost>"
+    # Where consumers write with a question about their case, and within how many working days they are answered:
+    # both are promised in every page's footer. The default suits the embedded setup; a deployment sets its own.
+    contact_email: str = "help@casework.localhost"
+    contact_response_days: int = 2
     message_id_domain: str = "casework.localhost"
     smtp_url: str = ""
     smtp_timeout_seconds: float = 10.0
@@ -94,6 +100,8 @@ _FIELD_TYPES: dict[str, type] = {
     "broker_url": str,
     "base_url": str,
     "mail_from": str,
+    "contact_email": str,
+    "contact_response_days": int,
     "message_id_domain": str,
     "smtp_url": str,
     "smtp_timeout_seconds": float,
@@ -209,7 +217,8 @@ def _complete_and_validate(settings: Settings) -> Settings:
                   "render_time_limit_seconds", "smtp_timeout_seconds"):
         if getattr(settings, field) <= 0:
             raise ConfigError(f"{_env_name(field)} must be greater than zero.")
-    for field in ("job_max_attempts", "worker_max_tasks_per_child", "resolved_close_days"):
+    _check_contact_email(settings.contact_email)
+    for field in ("job_max_attempts", "worker_max_tasks_per_child", "resolved_close_days", "contact_response_days"):
         if getattr(settings, field) < 1:
             raise ConfigError(f"{_env_name(field)} must be at least 1.")
     faults = settings.fault_pause_after_claim_seconds or settings.fault_pause_after_send_seconds
@@ -294,6 +303,13 @@ def _refuse_insecure_production(settings: Settings) -> None:
     if settings.smtp_url and has_credentials and not insists_on_tls:
         raise ConfigError("CASEWORK_SMTP_URL signs in with a password, so in production it must be smtps:// or "
                           "end in ?starttls=required (plain smtp:// uses STARTTLS only when the server offers it).")
+
+
+def _check_contact_email(address: str) -> None:
+    """Printed on every page as the address to write to, in a mailto: link: one plain address, nothing around it."""
+    if not _PLAIN_ADDRESS.fullmatch(address):
+        raise ConfigError("CASEWORK_CONTACT_EMAIL must be one plain e-mail address such as help@example.org, "
+                          f"not {address!r}.")
 
 
 def _check_http_url(name: str, url: str) -> None:

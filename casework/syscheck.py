@@ -16,9 +16,10 @@ import sys
 
 # What each purpose needs, on top of the purposes before it.
 PACKAGES: dict[str, tuple[str, ...]] = {
-    # WeasyPrint's libraries and the fonts the letters are set in (Latin, Greek, Cyrillic and CJK names).
+    # WeasyPrint's libraries and the fonts the letters are set in (Latin, Greek, Cyrillic and CJK names, and the
+    # emoji some people put in their names: without a font for them a letter shows an empty box).
     "run": ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fontconfig",
-            "fonts-noto-core", "fonts-noto-cjk"),
+            "fonts-noto-core", "fonts-noto-cjk", "fonts-noto-color-emoji"),
     # The browser tests' chromium, the TLS proxy of the production-shaped test, poppler's pdftotext and
     # pdftoppm for reading letters as a person would, and the PostgreSQL client tools the CI script and
     # the failure drills use.

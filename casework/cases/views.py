@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
@@ -37,6 +37,7 @@ from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.platforms import PLATFORMS
+from casework.cases.progress import progress_of
 from casework.cases.schemas import normalised_email
 from casework.cases.states import INTERNAL_ACTIONS, Actor
 from casework.cases.tokens import case_for_token
@@ -205,6 +206,8 @@ def _case_or_404(token: str) -> Case:
 def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
                  status: int = 200, values: Mapping[str, str] | None = None) -> ResponseReturnValue:
     session = db()
+    # First, so that a change landing while the page is drawn makes the fingerprint stale, never the page.
+    progress = progress_of(session, runtime_of().settings, case)
     letter = latest_letter(session, case.id)
     letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id, Letter.status == "rendered")
                                    .order_by(Letter.id)))
@@ -243,7 +246,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,
-        letter_plan=letter_plan_for_case(case), link_email=tracking_email(session, case.id),
+        letter_plan=letter_plan_for_case(case), link_email=tracking_email(session, case.id), progress=progress,
     ), status
 
 
@@ -252,6 +255,23 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
 @limiter.limit("120 per minute")
 def status(token: str) -> ResponseReturnValue:
     return _status_page(_case_or_404(token), token)
+
+
+@bp.get("/c/<token>/progress")
+@route_rule("consumer")
+@limiter.limit("60 per minute")
+def progress(token: str) -> ResponseReturnValue:
+    """Asked every few seconds by the case page while it waits on the worker: has what the page shows changed?
+
+    A case whose details are deleted answers too (its fingerprint changes), so the page refreshes into saying so.
+    """
+    case = case_for_token(db(), runtime_of().settings.secret_key, token)
+    if case is None:
+        abort(404)
+    state = progress_of(db(), runtime_of().settings, case)
+    response = jsonify(version=state.version, pending=state.pending)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/c/<token>/confirm")

@@ -52,6 +52,17 @@ def test_the_base_url_follows_the_port_make_run_serves(tmp_path: Path) -> None:
         load_settings(environ={**var, "PORT": "fifty"})
 
 
+def test_the_footers_contact_defaults_to_the_embedded_setup_and_is_read_from_the_environment(
+        tmp_path: Path) -> None:
+    var = {"CASEWORK_VAR_DIR": str(tmp_path)}
+    defaults = load_settings(environ=var)
+    assert (defaults.contact_email, defaults.contact_response_days) == ("help@casework.localhost", 2)
+    assert defaults.contact_email.endswith(defaults.mail_from.rsplit("@", 1)[1].rstrip(">"))  # the sender's domain
+    given = load_settings(environ={**var, "CASEWORK_CONTACT_EMAIL": "support@cases.example",
+                                   "CASEWORK_CONTACT_RESPONSE_DAYS": "5"})
+    assert (given.contact_email, given.contact_response_days) == ("support@cases.example", 5)
+
+
 def test_make_run_gives_every_process_the_web_address() -> None:
     """honcho hands each process its own PORT (the worker's is 100 higher): the e-mails' links must not follow it."""
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
@@ -73,6 +84,11 @@ def test_make_run_gives_every_process_the_web_address() -> None:
         ("CASEWORK_JOB_MAX_ATTEMPTS", "0"),
         ("CASEWORK_ENV", "staging"),
         ("CASEWORK_FAULT_PAUSE_AFTER_CLAIM_SECONDS", "5"),
+        ("CASEWORK_CONTACT_EMAIL", "Help desk <help@example.org>"),
+        ("CASEWORK_CONTACT_EMAIL", "help@example.org, boss@example.org"),
+        ("CASEWORK_CONTACT_EMAIL", "help"),
+        ("CASEWORK_CONTACT_RESPONSE_DAYS", "0"),
+        ("CASEWORK_CONTACT_RESPONSE_DAYS", "two"),
     ],
 )
 def test_a_bad_setting_is_named(tmp_path: Path, variable: str, value: str) -> None:

@@ -270,6 +270,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/cases"): Row(_api("/api/v1/cases", ok=(201,), json=FILING)),
     ("GET", "/api/v1/providers"): Row(_api("/api/v1/providers")),
     ("GET", "/api/v1/providers/<slug>"): Row(_api("/api/v1/providers/coursera")),
+    ("GET", "/favicon.ico"): Row(_page("/favicon.ico")),
     ("GET", "/healthz"): Row(_api("/healthz")),
     ("GET", "/lost-link"): Row(_page("/lost-link")),
     ("POST", "/lost-link"): Row(lambda c: Call("/lost-link", form={"email": "nobody@example.com"})),
@@ -290,6 +291,7 @@ ROWS: dict[tuple[str, str], Row] = {
     # the consumer's pages (the token in the URL)
     ("GET", "/c/<token>"): Row(_page("/c/{t}")),
     ("GET", "/c/<token>/confirm"): Row(_page("/c/{t}/confirm")),
+    ("GET", "/c/<token>/progress"): Row(_page("/c/{t}/progress")),
     ("POST", "/c/<token>/confirm"): Row(lambda c: Call(f"/c/{c.token}/confirm", form={"code": c.case.code},
                                                        ok=(303,)), fresh={**NEW, "code": True}),
     ("POST", "/c/<token>/resend"): Row(_post("/c/{t}/resend"), fresh=NEW),
