@@ -138,6 +138,25 @@ def test_the_form_shows_the_questions_that_apply_to_the_chosen_plan(served: str,
     assert company.is_visible()
 
 
+def test_the_wizard_asks_about_another_company_only_once_it_is_chosen(served: str, page: Any) -> None:
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(served + "/start/company")
+    company = page.locator("#another-company")
+    assert not company.is_visible()
+    page.check("#provider-other")
+    assert company.is_visible()
+    page.check("#provider-coursera")
+    assert not company.is_visible()
+    page.check("#provider-other")
+    page.fill("#company-name", "Acme Streaming")
+    page.click("button:has-text('Continue')")  # no way to reach the company: sent back with the error
+    page.wait_for_selector(".error-summary")
+    assert company.is_visible()
+    assert page.input_value("#company-name") == "Acme Streaming"
+    page.check("#provider-coursera")
+    assert company.is_visible()  # what was typed, and the error, stay in view
+
+
 def test_without_javascript_the_form_shows_every_question_with_when_it_applies(served: str, var_dir: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -152,6 +171,9 @@ def test_without_javascript_the_form_shows_every_question_with_when_it_applies(s
         assert page.locator("#certificate-field").is_visible()
         assert page.locator("#certificate_earned-hint").is_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.goto(served + "/start/company")
+        assert page.locator("#another-company").is_visible()
+        assert page.locator("#another-company-hint").is_visible()
         page.screenshot(path=str(screenshots(var_dir) / "form-without-javascript-320.png"), full_page=True)
         context.close()
         browser.close()
