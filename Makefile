@@ -8,7 +8,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app casework
 PYTEST_ARGS ?=
 
-.PHONY: run setup syscheck syscheck-test syscheck-bench test lint typecheck check bench drills letter-samples clean
+.PHONY: run setup syscheck syscheck-test syscheck-bench test lint typecheck check bench drills letter-samples screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ drills: syscheck-test $(STAMP)
 # The letter table of tests/letters/test_letter_requests.py as PDFs and PNGs, to read.
 letter-samples: syscheck-test $(STAMP)
 	$(BIN)/python -m tests.letters.samples var/letter-samples
+
+# Every page of the consumer journeys at 320, 375 and 1280 px, as the browser tests saw them, in var/screenshots/.
+screenshots: syscheck-test $(STAMP)
+	rm -rf var/screenshots var/pytest-screenshots
+	$(BIN)/python -m pytest tests/cases/test_journeys_browser.py -q -p no:randomly --basetemp=var/pytest-screenshots
+	mkdir -p var/screenshots && cp var/pytest-screenshots/var0/screenshots/*.png var/screenshots/
+	@echo "casework: $$(ls var/screenshots | wc -l) screenshots in var/screenshots/"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
