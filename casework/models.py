@@ -1,5 +1,6 @@
 """Every model, imported in one place so metadata is complete for migrations and tests."""
 
+from casework.cases.drafts import IntakeDraft
 from casework.cases.models import (
     AccessToken,
     Case,
@@ -28,6 +29,7 @@ __all__ = [
     "Delivery",
     "ErasureCode",
     "IdempotencyKey",
+    "IntakeDraft",
     "Letter",
     "OutboundEmail",
     "Reminder",

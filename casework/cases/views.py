@@ -328,7 +328,7 @@ def resend(token: str) -> ResponseReturnValue:
         flash(str(conflict))
     else:
         session.commit()
-        flash(f"A new code is on its way to {case.consumer_email}.")
+        flash("A new code is on its way to the address you gave.")  # the page names it; the cookie must not
     return redirect(url_for("consumer.status", token=token), 303)
 
 

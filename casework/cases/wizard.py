@@ -1,7 +1,8 @@
-"""The intake wizard: one question group per page, answers kept in the session, check your answers.
+"""The intake wizard: one question group per page, answers kept in a draft, check your answers.
 
 Each step validates the whole case as the API would and shows only the problems of its own fields,
-so the rules live in one place. Works without JavaScript; nothing is saved before the last step.
+so the rules live in one place. Works without JavaScript; no case is made before the last step. The answers
+so far are a draft on the server (casework.cases.drafts): the browser's cookie holds only its random key.
 
 A subscription Apple or Google bills takes a shorter path: right after the billing answer a page says that no letter
 can cancel it and gives the platform's own steps, then only what its dates, the refund's routing and the e-mail with
@@ -14,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from casework.access import route_rule
 from casework.cases.deadlines import most_urgent
+from casework.cases.drafts import DRAFT_LIFETIME, DRAFT_SESSION_KEY, discard_draft, find_draft, save_draft
 from casework.cases.filing import CaseError, NewCase, assessment_of, fact_columns, facts_letter_plan, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.models import Case
@@ -35,7 +37,7 @@ from casework.runtime import runtime_of
 from casework.web import count_filing, db, filing_limit, limiter, wait_in_words
 
 bp = Blueprint("wizard", __name__, url_prefix="/start")
-SESSION_KEY = "intake"
+COOKIE_ANSWERS_KEY = "intake"  # where the cookie once held the answers themselves; emptied on sight
 
 # Each step: the form fields it asks, and the validator paths whose problems it shows.
 STEPS: dict[str, tuple[str, ...]] = {
@@ -66,9 +68,27 @@ DETAILS_STAND_INS = {"consumer.name": "-", "consumer.email": "stand-in@example.c
                      "account_identifier": "", "details": "", "consent.send_in_my_name": "yes"}
 
 
+def draft_hours() -> int:
+    return DRAFT_LIFETIME // dt.timedelta(hours=1)
+
+
+@bp.before_request
+def _load_draft() -> None:
+    """This browser's draft, once per request. A cookie set before drafts existed may still carry answers: they
+    leave it here. A key whose draft has ended leaves too, and the page says why the answers are gone."""
+    session.pop(COOKIE_ANSWERS_KEY, None)
+    key = session.get(DRAFT_SESSION_KEY)
+    g.wizard_draft = find_draft(db(), key, utcnow()) if key is not None else None
+    if key is not None and g.wizard_draft is None:
+        del session[DRAFT_SESSION_KEY]
+        flash(f"Your answers were deleted {draft_hours()} hours after your last change, as they always are when "
+              "they are not sent. Please start again.")
+
+
 def answers() -> dict[str, str]:
-    stored: dict[str, str] = session.get(SESSION_KEY, {})
-    return dict(stored)
+    """This browser's answers so far (none without a draft, or once it has expired)."""
+    draft = g.get("wizard_draft")
+    return dict(draft.answers) if draft is not None else {}
 
 
 def app_store(values: dict[str, str]) -> bool:
@@ -175,7 +195,8 @@ def start() -> ResponseReturnValue:
     values = answers()
     resume = _first_incomplete(values) if values else None
     return render_template("wizard/start.html", first=url_for("wizard.step", name=ORDER[0]),
-                           resume=url_for("wizard.step", name=resume) if resume else None)
+                           resume=url_for("wizard.step", name=resume) if resume else None,
+                           draft_hours=draft_hours())
 
 
 @bp.get("/<name>")
@@ -226,11 +247,13 @@ def save(name: str) -> ResponseReturnValue:
     if name == "company" and values.get("provider") != "other":
         for field in ("company.name", "company.email", "company.web_form_url", "company.postal_address"):
             values.pop(field, None)
-    session[SESSION_KEY] = values
     _, problems = _problems(values)
     errors = _step_errors(name, problems, values)
     if errors:
-        return _render(name, values, errors, 422)
+        return _render(name, values, errors, 422)  # the page shows what was typed; the draft stays as it was
+    session_db = db()
+    session[DRAFT_SESSION_KEY] = save_draft(session_db, session.get(DRAFT_SESSION_KEY), values, utcnow())
+    session_db.commit()
     if name == "plan" and app_store(values) != was_app_store:
         # The other path from here on: the app-store page first, or the dates a letter needs.
         following = PLATFORM_PAGE if app_store(values) else "dates"
@@ -242,6 +265,8 @@ def save(name: str) -> ResponseReturnValue:
 
 
 def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> ResponseReturnValue:
+    if not values:  # nothing answered yet (or the draft has ended): the start page
+        return redirect(url_for("wizard.start"), 303 if request.method == "POST" else 302)
     facts, _ = _problems(values)
     if facts is None:  # what is still wrong, then back here
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1, **RETURN_TO_CHECK))
@@ -296,6 +321,8 @@ def _unsaved_case(facts: NewCase, assessment: dict[str, Any]) -> Case:
 @filing_limit(_check_page_to_wait)
 def submit() -> ResponseReturnValue:
     values = answers()
+    if not values:  # nothing answered yet (or the draft has ended, or was filed): the start page
+        return redirect(url_for("wizard.start"), 303)
     facts, _ = _problems(values)
     if facts is None:
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
@@ -305,7 +332,8 @@ def submit() -> ResponseReturnValue:
     except CaseError:
         db_session.rollback()
         return redirect(url_for("wizard.step", name=_first_incomplete(values), review=1), 303)
+    discard_draft(db_session, session.get(DRAFT_SESSION_KEY))  # gone with the filing, in its transaction
     db_session.commit()
     count_filing()
-    session.pop(SESSION_KEY, None)
+    session.pop(DRAFT_SESSION_KEY, None)
     return redirect(url_for("consumer.status", token=filed.access_token), 303)

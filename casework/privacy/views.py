@@ -60,7 +60,7 @@ def erasure_request(token: str) -> ResponseReturnValue:
         flash(str(conflict))
         return redirect(url_for("consumer.status", token=token), 303)
     session.commit()
-    flash(f"We e-mailed a code to {case.consumer_email}. Open the link in that e-mail to delete your details.")
+    flash("We e-mailed a code to the address you gave. Open the link in that e-mail to delete your details.")
     return redirect(url_for("privacy.erase_page", token=token), 303)
 
 

@@ -52,7 +52,6 @@ class BulkAction:
 
     kind: Kind
     assignee_id: int | None = None
-    assignee_name: str = ""
     status: CaseStatus | None = None
     outcome: Outcome | None = None
     question: str | None = None
@@ -162,7 +161,7 @@ def parse_action(session: Session, form: Mapping[str, str], me: StaffUser) -> Bu
     kind = form.get("action", "").strip()
     if kind == "assign":
         assignee = _assignee(session, form, me)
-        return BulkAction("assign", assignee_id=assignee.id, assignee_name=assignee.name)
+        return BulkAction("assign", assignee_id=assignee.id)
     if kind == "release":
         return BulkAction("release")
     if kind == "status":
@@ -252,8 +251,8 @@ def done_message(count: int, action: BulkAction, staff: StaffUser) -> str:
     """The flash after a bulk action: "3 cases resolved (cancelled)."."""
     cases = "1 case" if count == 1 else f"{count} cases"
     if action.kind == "assign":
-        whom = "you" if action.assignee_id == staff.id else action.assignee_name
-        return f"{cases} assigned to {whom}."
+        # No colleague's name: flashes travel in the cookie (the queue shows whose each case is).
+        return f"{cases} assigned to you." if action.assignee_id == staff.id else f"{cases} assigned."
     if action.kind == "release":
         return f"{cases} released."
     if action.status is CaseStatus.RESOLVED and action.outcome is not None:

@@ -93,7 +93,7 @@ def retry_failed_email(reference: str, email_id: str) -> ResponseReturnValue:
             abort(404)
         retry_email(session_db, found, email, staff_id, now)
         found.updated_at = now
-        return f"The e-mail to {', '.join(email.recipients)} is queued again."
+        return "The e-mail is queued again, to the same addresses."  # no address: flashes travel in the cookie
 
     return _staff_action(reference, run)
 
@@ -171,7 +171,8 @@ def assign_case(reference: str) -> ResponseReturnValue:
         assign(session_db, found, target, me, now)
         if target is None:
             return "The case is unassigned now."
-        return "The case is yours now." if target.id == me.id else f"The case is assigned to {target.name} now."
+        # No colleague's name: flashes travel in the cookie (the case page shows whose it is).
+        return "The case is yours now." if target.id == me.id else "The case is assigned to the colleague you chose."
 
     return _staff_action(reference, run)
 
@@ -343,8 +344,8 @@ def regenerate_letter(reference: str) -> ResponseReturnValue:
 @route_rule("staff")
 def resend_letter(reference: str) -> ResponseReturnValue:
     def run(session_db: Session, found: Case, staff_id: int, now: dt.datetime) -> str:
-        email = actions.resend_letter(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
-        return f"The letter is e-mailed to {', '.join(email.recipients)} again."
+        actions.resend_letter(session_db, runtime_of().settings, found, _me(session_db, staff_id), now)
+        return "The letter is e-mailed to the company again."
 
     return _staff_action(reference, run)
 

@@ -94,7 +94,7 @@ def disable(user_id: str) -> ResponseReturnValue:
         session_db.rollback()
         return _page(problem=str(error), status=409)
     session_db.commit()
-    flash(f"{target.email} is disabled and signed out everywhere.")
+    flash("The account is disabled and signed out everywhere.")  # no address: flashes travel in the cookie
     return redirect(url_for("staff_users.index"), 303)
 
 
@@ -104,7 +104,7 @@ def enable(user_id: str) -> ResponseReturnValue:
     target = _target(user_id)
     enable_staff(target)
     db().commit()
-    flash(f"{target.email} can sign in again.")
+    flash("The account can sign in again.")
     return redirect(url_for("staff_users.index"), 303)
 
 

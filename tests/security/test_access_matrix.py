@@ -22,11 +22,11 @@ from werkzeug.test import TestResponse
 
 from casework.access import RULE_ATTRIBUTE
 from casework.cases.confirmation import issue_code
+from casework.cases.drafts import DRAFT_SESSION_KEY, save_draft
 from casework.cases.models import Case, CaseAttachment, CaseEvent
 from casework.cases.references import CROCKFORD
 from casework.cases.states import Actor, BillingChannel, CaseStatus
 from casework.cases.tokens import issue_token as issue_consumer_token
-from casework.cases.wizard import SESSION_KEY
 from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
@@ -105,7 +105,7 @@ class Call:
     json: Any = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     ok: tuple[int, ...] = (200,)
-    prepare: Callable[[FlaskClient], None] | None = None  # e.g. the wizard's answers in the caller's session
+    prepare: Callable[[FlaskClient], None] | None = None  # e.g. a wizard draft in the caller's session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,14 +240,16 @@ def _login(c: Ctx) -> Call:
     return Call("/staff/login", form={"email": email, "password": PASSWORD}, ok=(303,))
 
 
-def _wizard_answers(client: FlaskClient) -> None:
+def _wizard_answers(runtime: Runtime, client: FlaskClient) -> None:
     answers = {**filing_form(), "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct"}
+    with runtime.sessions.begin() as db_session:
+        key = save_draft(db_session, None, answers, utcnow())
     with client.session_transaction() as session:
-        session[SESSION_KEY] = answers
+        session[DRAFT_SESSION_KEY] = key
 
 
 def _wizard_preview(c: Ctx) -> Call:
-    return Call("/start/preview.pdf", prepare=_wizard_answers)
+    return Call("/start/preview.pdf", prepare=functools.partial(_wizard_answers, c.w.runtime))
 
 
 ASSESSMENT = {"provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
