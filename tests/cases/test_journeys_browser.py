@@ -28,7 +28,7 @@ from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import TODAY, days_ahead, iso_days_ago, long_date
 
-pytestmark = [pytest.mark.browser, pytest.mark.http, pytest.mark.dates]
+pytestmark = [pytest.mark.browser, pytest.mark.http]
 
 skip_without_chromium()
 

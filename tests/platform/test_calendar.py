@@ -26,6 +26,7 @@ DAYS = {
 }
 
 
+@pytest.mark.timeout(960)  # the subprocess's own limit (900 s), not pytest-timeout's default, ends a stuck run
 @pytest.mark.parametrize("day", list(DAYS.values()), ids=list(DAYS))
 def test_the_date_sensitive_tests_pass_on(day: str, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
