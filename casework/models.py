@@ -10,6 +10,7 @@ from casework.cases.models import (
     Delivery,
     IdempotencyKey,
 )
+from casework.evidence.models import StoredPack
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.privacy.models import ErasureCode
@@ -34,4 +35,5 @@ __all__ = [
     "SavedView",
     "StaffApiToken",
     "StaffUser",
+    "StoredPack",
 ]
