@@ -11,6 +11,7 @@ from casework.cases.models import (
     Delivery,
     IdempotencyKey,
 )
+from casework.evidence.models import StoredPack
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.privacy.models import ErasureCode
@@ -36,4 +37,5 @@ __all__ = [
     "SavedView",
     "StaffApiToken",
     "StaffUser",
+    "StoredPack",
 ]

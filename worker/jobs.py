@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 
 from casework.cases.delivery import LETTER_TO_COMPANY
 from casework.cases.workflow import after_letter_rendered, record_email_delivery
+from casework.evidence import jobs as pack_jobs
+from casework.evidence.models import StoredPack
+from casework.evidence.stored import PACK_TASK
 from casework.jobs import relay
 from casework.jobs.relay import JobKind
 from casework.letters import jobs as letter_jobs
@@ -24,13 +27,17 @@ from casework.mail.models import OutboundEmail
 from casework.mail.services import SEND_TASK
 from casework.runtime import Runtime
 
-JOB_KINDS = (JobKind(Letter, RENDER_TASK), JobKind(OutboundEmail, SEND_TASK))
+JOB_KINDS = (JobKind(Letter, RENDER_TASK), JobKind(OutboundEmail, SEND_TASK), JobKind(StoredPack, PACK_TASK))
 # The letter e-mailed to the company is its delivery: the company's server accepting it moves the case on.
 DELIVERIES: mail_jobs.Deliveries = {LETTER_TO_COMPANY: record_email_delivery}
 
 
 def render_letter(runtime: Runtime, letter_id: int) -> str:
     return letter_jobs.render_letter(runtime, letter_id, after_letter_rendered)
+
+
+def render_evidence_pack(runtime: Runtime, pack_id: int) -> str:
+    return pack_jobs.render_evidence_pack(runtime, pack_id)
 
 
 def send_email(runtime: Runtime, email_id: int) -> str:

@@ -12,7 +12,7 @@ from casework.db import utcnow
 from casework.privacy.expiry import run_expiry
 from casework.reminders.sweep import run_reminder_sweep
 from worker.app import app, runtime
-from worker.jobs import render_letter, run_relay, send_email
+from worker.jobs import render_evidence_pack, render_letter, run_relay, send_email
 
 _RENDER_LIMIT = int(runtime().settings.render_time_limit_seconds)
 log = logging.getLogger("casework.worker")
@@ -22,6 +22,12 @@ _SEND_LIMIT = int(runtime().settings.smtp_timeout_seconds * 6) + 30
 @app.task(name="letters.render", acks_late=True, soft_time_limit=_RENDER_LIMIT, time_limit=_RENDER_LIMIT + 30)
 def render(letter_id: int) -> str:
     return render_letter(runtime(), letter_id)
+
+
+@app.task(name="evidence.render_pack", acks_late=True, soft_time_limit=_RENDER_LIMIT,
+          time_limit=_RENDER_LIMIT + 30)
+def render_pack(pack_id: int) -> str:
+    return render_evidence_pack(runtime(), pack_id)
 
 
 @app.task(name="mail.send", acks_late=True, time_limit=_SEND_LIMIT)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from casework.cases import entered_dates
 from casework.cases.errors import CaseError
+from casework.cases.limits import require_room
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse
 from casework.cases.schemas import AMOUNT_RE, currencies
 from casework.cases.states import Actor, CaseStatus
@@ -141,6 +142,8 @@ def record_answer(session: Session, case: Case, answer: Answer, actor: Actor, no
         raise CaseConflict("An answer can be recorded once your letter is confirmed.")
     if case.status in FINISHED and answer.kind != "charged_again":
         raise CaseConflict("This case is finished; tell us only if you were charged again.")
+    # Both the answer and its file must fit (casework.cases.limits) before either is written.
+    require_room(session, case, answers=1, file_size=len(answer.upload.data) if answer.upload is not None else None)
     response = record_response(session, case, answer.kind, answer.received_on, answer.summary, actor, now)
     if answer.upload is not None:
         session.flush()
@@ -153,6 +156,7 @@ def store_attachment(session: Session, case: Case, response: CompanyResponse | N
     detected = sniff(upload.data)
     if detected is None or len(upload.data) > ATTACHMENT_MAX:
         raise FormErrors("Only a PDF, PNG or JPEG file up to 5 MB.", {"answer.file": "not a PDF, PNG or JPEG"})
+    require_room(session, case, file_size=len(upload.data))
     content_type, extension = detected
     digest = hashlib.sha256(upload.data).hexdigest()
     row = CaseAttachment(case_id=case.id, response_id=response.id if response is not None else None,

@@ -35,6 +35,7 @@ from casework.cases.deadlines import most_urgent
 from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
 from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
+from casework.cases.limits import CaseFull, Held
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.platforms import PLATFORMS
 from casework.cases.progress import progress_of
@@ -69,6 +70,8 @@ from casework.web import count_filing, db, filing_limit, limiter, too_large_page
 bp = Blueprint("consumer", __name__)
 
 CHECKBOXES = ("consent.send_in_my_name", "certificate_earned", "subscription_start_unknown")
+# Where the answer form shows that the case holds all the answers or files it may (casework.cases.limits).
+ANSWER_FIELDS: dict[Held, str] = {"answers": "answer.summary", "files": "answer.file"}
 
 
 def form_to_case_input(form: Mapping[str, str]) -> dict[str, Any]:
@@ -517,7 +520,11 @@ def _consumer_form(token: str, run: Any, done: str) -> ResponseReturnValue:
 def company_answer(token: str) -> ResponseReturnValue:
     """What the company said (or a new charge), with an optional reply file checked by its content."""
     def run(session: Session, case: Case, now: dt.datetime) -> None:
-        record_answer(session, case, parse_answer(request.form, _upload(), case, now), Actor.CONSUMER, now)
+        answer = parse_answer(request.form, _upload(), case, now)
+        try:
+            record_answer(session, case, answer, Actor.CONSUMER, now)
+        except CaseFull as full:  # on the field it is about, with what was typed kept
+            raise FormErrors(str(full), {ANSWER_FIELDS[full.what]: str(full)}) from None
 
     return _consumer_form(token, run, "Recorded: thank you for telling us what happened.")
 

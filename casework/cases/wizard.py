@@ -13,6 +13,7 @@ page, which says what that does, is the consumer's go-ahead.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
@@ -38,6 +39,13 @@ from casework.web import count_filing, db, filing_limit, limiter, wait_in_words
 
 bp = Blueprint("wizard", __name__, url_prefix="/start")
 COOKIE_ANSWERS_KEY = "intake"  # where the cookie once held the answers themselves; emptied on sight
+# The letter preview renders in the web process, so it is bounded: per client (the limiter, by address), per
+# wizard session (the times of its previews in the last hour) and to one render at a time in each process.
+PREVIEW_LIMIT = "10 per hour"
+PREVIEWS_PER_SESSION = 5
+PREVIEWS_KEY = "intake_previews"
+PREVIEW_BUSY_SECONDS = 5
+_preview_lock = threading.Lock()
 
 # Each step: the form fields it asks, and the validator paths whose problems it shows.
 STEPS: dict[str, tuple[str, ...]] = {
@@ -280,7 +288,8 @@ def _check_page(values: dict[str, str], status: int = 200, wait: str = "") -> Re
                            platform=_platform(values), provider=provider, place=place_name(facts),
                            letter_plan=plan, channel=channel, wait=wait,
                            urgent=most_urgent(assessment, dt.date.fromisoformat(assessment["today"])),
-                           certificate_asked=certificate_asked(values)), status
+                           certificate_asked=certificate_asked(values),
+                           previews_per_session=PREVIEWS_PER_SESSION), status
 
 
 def _check_page_to_wait(seconds: int) -> ResponseReturnValue:
@@ -297,16 +306,41 @@ def place_name(facts: NewCase) -> str:
 
 @bp.get("/preview.pdf")
 @route_rule("anonymous")
-@limiter.limit("20 per hour")
+@limiter.limit(PREVIEW_LIMIT)
 def preview() -> ResponseReturnValue:
-    """The exact letter the answers would make, rendered now and stored nowhere."""
+    """The exact letter the answers would make, rendered now and stored nowhere.
+
+    Rendered here, not by the worker: the answers are not filed yet, and a job row would keep the person's name,
+    address and account before they chose to send anything. So the render is bounded instead: only complete
+    answers that make a letter, a few per wizard session and per client, and one at a time in each web process
+    (a busy process answers at once rather than making a request wait).
+    """
     facts, _ = _problems(answers())
     assessment = assessment_of(facts, utcnow()) if facts is not None else {}
     if facts is None or not facts_letter_plan(facts, assessment).letter:
         abort(404)
-    case = _unsaved_case(facts, assessment)
-    pdf = renderer().render("cancellation", cancellation_snapshot(case, 1, utcnow())).pdf
+    now = utcnow().timestamp()
+    recent = [t for t in session.get(PREVIEWS_KEY, []) if isinstance(t, int | float) and 0 <= now - t < 3600]
+    if len(recent) >= PREVIEWS_PER_SESSION:
+        wait = max(int(min(recent) + 3600 - now) + 1, 1)
+        return _preview_refused(429, wait, f"You have opened the preview {PREVIEWS_PER_SESSION} times in the last "
+                                f"hour. Try again in {wait_in_words(wait)}, or file the case: the letter comes "
+                                "by e-mail to confirm before anything is sent in your name.")
+    if not _preview_lock.acquire(blocking=False):
+        return _preview_refused(503, PREVIEW_BUSY_SECONDS, "Another preview is being made right now. Try again in "
+                                "a few seconds.")
+    try:
+        case = _unsaved_case(facts, assessment)
+        pdf = renderer().render("cancellation", cancellation_snapshot(case, 1, utcnow())).pdf
+    finally:
+        _preview_lock.release()
+    session[PREVIEWS_KEY] = [*recent, now]
     return pdf, 200, {"Content-Type": "application/pdf", "Content-Disposition": 'inline; filename="preview.pdf"'}
+
+
+def _preview_refused(status: int, wait: int, message: str) -> ResponseReturnValue:
+    page = render_template("wizard/preview_refused.html", message=message, back=url_for("wizard.step", name="check"))
+    return page, status, {"Retry-After": str(wait)}
 
 
 def _unsaved_case(facts: NewCase, assessment: dict[str, Any]) -> Case:

@@ -31,6 +31,7 @@ from casework.cases.delivery import (
 )
 from casework.cases.errors import CaseError
 from casework.cases.filing import NewCase, facts_letter_plan
+from casework.cases.limits import require_room
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.notify import move
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
@@ -342,7 +343,8 @@ def _drop_letter(session: Session, case: Case, now: dt.datetime) -> None:
 
 def record_response(session: Session, case: Case, kind: str, received_on: dt.date, summary: str,
                     actor: Actor, now: dt.datetime) -> CompanyResponse:
-    """The company's answer; being charged again reopens a finished case (never a withdrawn one)."""
+    """The company's answer; being charged again reopens a finished case (never a withdrawn one). A case holds
+    at most ANSWERS_PER_CASE answers (casework.cases.limits)."""
     finished = case.status in FINISHED
     if kind == "charged_again" and finished:
         refusal = reopen_refusal(case)
@@ -351,9 +353,11 @@ def record_response(session: Session, case: Case, kind: str, received_on: dt.dat
                                "record it there.")
         if refusal == WITHDRAWN:
             raise CaseConflict("A withdrawn case cannot be reopened; file a new case.")
-        reopen(session, case, actor, now, {"because": kind})
     elif finished or case.status in (CaseStatus.NEW, CaseStatus.NEEDS_INFO):
         raise CaseConflict("An answer can be recorded once the letter is confirmed and until the case is finished.")
+    require_room(session, case, answers=1)
+    if kind == "charged_again" and finished:
+        reopen(session, case, actor, now, {"because": kind})
     response = CompanyResponse(case_id=case.id, type=kind, received_on=received_on, summary=summary,
                                recorded_by=actor, created_at=now)
     session.add(response)

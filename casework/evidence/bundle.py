@@ -38,8 +38,9 @@ def sha256_sums(files: list[tuple[str, bytes]]) -> str:
     return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files)
 
 
-def evidence_zip(case: Case, pack_pdf: bytes, letters: list[tuple[str, bytes]]) -> bytes:
-    files = [(pack_filename(case.reference, "pdf"), pack_pdf), *letters]
+def evidence_zip(reference: str, pack_pdf: bytes, letters: list[tuple[str, bytes]]) -> bytes:
+    """The case's pack and its letters, with ``SHA256SUMS``."""
+    files = [(pack_filename(reference, "pdf"), pack_pdf), *letters]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in [*files, (SUMS_NAME, sha256_sums(files).encode())]:

@@ -1,8 +1,10 @@
-"""The evidence pack: one PDF that lists everything the case holds as proof, made when asked for.
+"""The evidence pack: one PDF that lists everything the case holds as proof.
 
-The stored letters are the evidence; the pack is a report over them, so it is not stored. It says
-when it was generated and lists each letter's SHA-256 and verification code, so anyone can check
-the letters themselves against ``/verify/<code>``.
+The stored letters are the evidence; the pack is a report over them. A request builds its contents
+(:func:`build_pack`, a few reads) and the worker renders them (casework.evidence.jobs); the PDF is kept
+only while it still shows all the case's records (casework.evidence.stored). It says when it was
+generated and lists each letter's SHA-256 and verification code, so anyone can check the letters
+themselves against ``/verify/<code>``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ RESPONSE_WORDS = {
     "asked_for_information": "Asked for more information",
     "charged_again": "Charged again",
 }
-# WeasyPrint's font configuration is shared by the process; one pack renders at a time.
+# WeasyPrint's font configuration is shared by the process; one pack renders at a time (in the worker).
 _render_lock = threading.Lock()
 
 

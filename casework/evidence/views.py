@@ -1,4 +1,8 @@
-"""Checking a letter by its code (anyone), and the case's evidence downloads (its consumer, caseworkers)."""
+"""Checking a letter by its code (anyone), and the case's evidence downloads (its consumer, caseworkers).
+
+A download never renders: it serves the stored pack that shows the case as it is now, or queues its render
+for the worker and answers 202 with a page that asks again by itself.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from sqlalchemy import select
 from casework.access import route_rule
 from casework.cases.models import Case
 from casework.cases.tokens import case_for_token
-from casework.db import utcnow
-from casework.evidence.bundle import evidence_zip, stored_letters
-from casework.evidence.pack import build_pack, pack_filename, render_pack
+from casework.db import utcnow, writing_session
+from casework.evidence.pack import build_pack, pack_filename
+from casework.evidence.stored import Extension, pack_data, pack_digest, request_pack, stored_file
 from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
 from casework.runtime import runtime_of
 from casework.staff.reads import log_read_now
@@ -21,6 +25,8 @@ from casework.web import db, limiter
 bp = Blueprint("evidence", __name__)
 VERIFY_LIMIT = "30 per minute; 300 per hour"
 DOWNLOAD_LIMIT = "20 per minute"
+# How often the "being prepared" page asks again; a pack takes a few seconds to render.
+PREPARING_RETRY_SECONDS = 5
 
 
 def _wants_json() -> bool:
@@ -71,19 +77,36 @@ def verify(code: str) -> ResponseReturnValue:
     return response
 
 
-def _download(case: Case, extension: str) -> Response:
-    """The pack (or the pack with the stored letters) as an attachment; never cached."""
+def _download(case: Case, extension: Extension, back: str, *, staff_id: int | None = None) -> ResponseReturnValue:
+    """The stored pack (or the pack with the stored letters) as an attachment, if it shows the case as it is now;
+    else its render is queued (once) and a page says it is being prepared. Never cached by the browser."""
     if case.personal_data_deleted_at is not None:
         abort(404)
     session = db()
-    pack = build_pack(session, case, runtime_of().settings.base_url, utcnow())
-    pdf = render_pack(pack)
-    if extension == "zip":
-        body, mimetype = evidence_zip(case, pdf, stored_letters(session, case)), "application/zip"
-    else:
-        body, mimetype = pdf, "application/pdf"
-    response = Response(body, mimetype=mimetype)
+    data = pack_data(build_pack(session, case, runtime_of().settings.base_url, utcnow()))
+    status, body = stored_file(session, case.id, pack_digest(data), extension)
+    if body is None:
+        session.commit()  # the reads end here; the job is written in a transaction of its own
+        if status != "pending":
+            with writing_session(runtime_of().sessions) as writer, writer.begin():
+                request_pack(writer, case.id, data, utcnow())
+        return _preparing(case, extension, back)
+    if staff_id is not None:
+        log_read_now(session, case.id, staff_id, "evidence", utcnow())
+    response = Response(body, mimetype="application/pdf" if extension == "pdf" else "application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{pack_filename(case.reference, extension)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _preparing(case: Case, extension: Extension, back: str) -> ResponseReturnValue:
+    """202 with a page that asks again by itself (no script needed) and links back to the case."""
+    staff = request.path.startswith("/staff/")
+    page = render_template("evidence/preparing.html", extension=extension, reference=case.reference,
+                           again=request.path, back=back, staff=staff, retry=PREPARING_RETRY_SECONDS,
+                           user=current_user if staff else None)
+    response = Response(page, 202)
+    response.headers["Retry-After"] = str(PREPARING_RETRY_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -96,36 +119,44 @@ def _consumer_case(token: str) -> Case:
 
 
 def _staff_case(reference: str) -> Case:
-    """The case, with the download logged: evidence holds the consumer's personal data."""
-    session = db()
-    case = session.execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
+    case = db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
     if case is None:
         abort(404)
-    log_read_now(session, case.id, int(current_user.id), "evidence", utcnow())
     return case
+
+
+def _consumer_download(token: str, extension: Extension) -> ResponseReturnValue:
+    return _download(_consumer_case(token), extension, url_for("consumer.status", token=token))
+
+
+def _staff_download(reference: str, extension: Extension) -> ResponseReturnValue:
+    """Each copy a caseworker takes is logged: evidence holds the consumer's personal data."""
+    case = _staff_case(reference)
+    return _download(case, extension, url_for("staff.case", reference=case.reference),
+                     staff_id=int(current_user.id))
 
 
 @bp.get("/c/<token>/evidence.pdf")
 @route_rule("consumer")
 @limiter.limit(DOWNLOAD_LIMIT)
 def consumer_pack(token: str) -> ResponseReturnValue:
-    return _download(_consumer_case(token), "pdf")
+    return _consumer_download(token, "pdf")
 
 
 @bp.get("/c/<token>/evidence.zip")
 @route_rule("consumer")
 @limiter.limit(DOWNLOAD_LIMIT)
 def consumer_zip(token: str) -> ResponseReturnValue:
-    return _download(_consumer_case(token), "zip")
+    return _consumer_download(token, "zip")
 
 
 @bp.get("/staff/cases/<reference>/evidence.pdf")
 @route_rule("staff")
 def staff_pack(reference: str) -> ResponseReturnValue:
-    return _download(_staff_case(reference), "pdf")
+    return _staff_download(reference, "pdf")
 
 
 @bp.get("/staff/cases/<reference>/evidence.zip")
 @route_rule("staff")
 def staff_zip(reference: str) -> ResponseReturnValue:
-    return _download(_staff_case(reference), "zip")
+    return _staff_download(reference, "zip")

@@ -5,8 +5,8 @@ actions and times, letters' kind, version, SHA-256, pages and dates (``/verify``
 letter someone holds), e-mails' kind, status, Message-ID and dates, deliveries' channel and time, the
 company's answers' type and date, reminders' kind and times, and who on the staff opened the case.
 Gone: the consumer's name, e-mail, postal address, phone, account identifier and free text, letter PDFs
-and the facts frozen for them, e-mail addresses and bodies, uploads, internal notes, codes and
-idempotency keys, and the ``.eml`` copies in the outbox folder.
+and the facts frozen for them, e-mail addresses and bodies, uploads, stored evidence packs, internal notes,
+codes and idempotency keys, and the ``.eml`` copies in the outbox folder.
 
 The case events are append-only for the application; this is the one place that rewrites their details,
 keeping only identifiers, numbers and words from fixed lists. Everything is one transaction in the
@@ -37,6 +37,7 @@ from casework.cases.models import (
     IdempotencyKey,
 )
 from casework.cases.states import Actor
+from casework.evidence.models import StoredPack
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.mail.transports import FileTransport
@@ -125,7 +126,7 @@ def erase_cases(session: Session, cases: Sequence[Case], reason: Reason, now: dt
     _erase_messages(session, ids, {case.consumer_email.lower() for case in cases}, outbox)
     _erase_letters(session, ids, now)
     _erase_events(session, ids)
-    for model in (ConfirmationCode, ErasureCode, IdempotencyKey, CaseNote, CaseAttachment):
+    for model in (ConfirmationCode, ErasureCode, IdempotencyKey, CaseNote, CaseAttachment, StoredPack):
         session.execute(delete(model).where(model.case_id.in_(ids)).execution_options(synchronize_session=False))
     _erase_saved_searches(session, identifiers)
     session.execute(update(CompanyResponse).where(CompanyResponse.case_id.in_(ids)).values(summary="")

@@ -27,6 +27,7 @@ from casework.cases.answers import (
 )
 from casework.cases.delivery import LETTER_TO_COMPANY, delivery_channel, queue_letter_to_company
 from casework.cases.filing import CaseError
+from casework.cases.limits import require_room
 from casework.cases.models import Case, CaseEvent, CompanyResponse
 from casework.cases.notify import move
 from casework.cases.schemas import currencies
@@ -169,7 +170,10 @@ def _answerable(case: Case, kind: str) -> None:
 
 def record_company_response(session: Session, case: Case, staff: StaffUser, kind: str, received_on: dt.date,
                             summary: str, now: dt.datetime, upload: object | None = None) -> CompanyResponse:
-    """The company's answer as a caseworker got it (types of RESPONSE_TYPES); stops the company's clock."""
+    """The company's answer as a caseworker got it (types of RESPONSE_TYPES); stops the company's clock.
+
+    The answer and its file must both fit the case's limits (casework.cases.limits.CaseFull) before either is
+    written."""
     errors: dict[str, str] = {}
     if kind not in RESPONSE_TYPES:
         errors["response.type"] = "Choose what the company did."
@@ -185,6 +189,7 @@ def record_company_response(session: Session, case: Case, staff: StaffUser, kind
         raise CaseError("Some fields need correcting.", errors)
     checked = _check_upload(upload)
     _answerable(case, kind)
+    require_room(session, case, answers=1, file_size=len(checked.data) if checked is not None else None)
     response = record_answer(session, case, Answer(kind, received_on, text, None), Actor.STAFF, now)
     _sign_pending(session, case, staff)
     case.updated_at = now

@@ -22,6 +22,7 @@ from casework.cases import clock, entered_dates
 from casework.cases.answers import UPLOAD_REQUEST_MAX, Upload, refund_amount
 from casework.cases.delivery import TRACKING_MAX
 from casework.cases.filing import CaseError
+from casework.cases.limits import CaseFull, Held
 from casework.cases.models import Case
 from casework.cases.states import Actor, Outcome
 from casework.cases.workflow import CaseConflict, approve_delivery, record_submission, retry_email
@@ -37,6 +38,8 @@ from casework.web import db, too_large_page
 
 # Longer input than any field takes is cut before checking, so the error names the limit, not a crash.
 NOTE_READ = 20_000
+# Where the answer form shows that the case holds all the answers or files it may (casework.cases.limits).
+RESPONSE_FIELDS: dict[Held, str] = {"answers": "response.summary", "files": "response.file"}
 ROW_ID_MAX = 2_147_483_647
 
 
@@ -232,9 +235,12 @@ def record_response(reference: str) -> ResponseReturnValue:
         received_on = _form_date("response.received_on", errors)
         if errors or received_on is None:
             raise CaseError("Some fields need correcting.", errors)
-        actions.record_company_response(session_db, found, _me(session_db, staff_id),
-                                        request.form.get("response.type", ""), received_on,
-                                        request.form.get("response.summary", "")[:NOTE_READ], now, _upload())
+        try:
+            actions.record_company_response(session_db, found, _me(session_db, staff_id),
+                                            request.form.get("response.type", ""), received_on,
+                                            request.form.get("response.summary", "")[:NOTE_READ], now, _upload())
+        except CaseFull as full:  # on the field it is about, with what was typed kept
+            raise CaseError(str(full), {RESPONSE_FIELDS[full.what]: str(full)}) from None
         return "The company's answer is recorded."
 
     return _staff_action(reference, run)

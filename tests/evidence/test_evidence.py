@@ -15,12 +15,14 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
+from werkzeug.test import TestResponse
 
 from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.states import Actor, CaseStatus
 from casework.cases.workflow import record_response
 from casework.db import utcnow
 from casework.evidence.bundle import evidence_zip
+from casework.evidence.models import StoredPack
 from casework.evidence.verify import normalise_code, normalise_sha256
 from casework.letters.models import Letter
 from casework.letters.services import request_letter
@@ -46,6 +48,15 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
     limiter.reset()
     with app.test_client() as test_client:
         yield test_client
+
+
+def download(client: FlaskClient, runtime: Runtime, url: str) -> TestResponse:
+    """A pack as its reader gets it: asked for, rendered by the jobs (a 202 page meanwhile), then served."""
+    response = client.get(url)
+    if response.status_code == 202:
+        run_pending_jobs(runtime)
+        response = client.get(url)
+    return response
 
 
 def the_case(runtime: Runtime) -> Case:
@@ -245,7 +256,7 @@ def test_a_superseded_letter_says_so(client: FlaskClient, committed: Runtime) ->
 
 def test_the_pack_lists_every_event_letter_and_message(client: FlaskClient, committed: Runtime) -> None:
     token = sent_case(client, committed)
-    response = client.get(f"/c/{token}/evidence.pdf")
+    response = download(client, committed, f"/c/{token}/evidence.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     reference = the_case(committed).reference
@@ -274,7 +285,7 @@ def test_the_pack_lists_every_event_letter_and_message(client: FlaskClient, comm
 
 def test_consumer_text_is_text_in_the_pack(client: FlaskClient, committed: Runtime) -> None:
     token = sent_case(client, committed, **{"consumer.name": HOSTILE_NAME})
-    flat = squeezed(pdf_text(client.get(f"/c/{token}/evidence.pdf").data))
+    flat = squeezed(pdf_text(download(client, committed, f"/c/{token}/evidence.pdf").data))
     for shown in (HOSTILE_NAME, HOSTILE_SUMMARY, "Acme <i>Streaming</i>"):
         assert squeezed(shown) in flat, shown
 
@@ -282,7 +293,7 @@ def test_consumer_text_is_text_in_the_pack(client: FlaskClient, committed: Runti
 def test_the_zip_holds_the_letters_byte_for_byte(client: FlaskClient, committed: Runtime) -> None:
     token = file_case(client, committed)
     supersede(committed)
-    response = client.get(f"/c/{token}/evidence.zip")
+    response = download(client, committed, f"/c/{token}/evidence.zip")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     assert response.headers["Cache-Control"] == "no-store"
@@ -309,7 +320,7 @@ def test_a_wrong_token_gets_nothing(client: FlaskClient, committed: Runtime) -> 
     stranger = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     for suffix in ("pdf", "zip"):
         assert client.get(f"/c/{stranger}/evidence.{suffix}").status_code == 404
-        assert client.get(f"/c/{token}/evidence.{suffix}").status_code == 200
+        assert download(client, committed, f"/c/{token}/evidence.{suffix}").status_code == 200
 
 
 def test_the_status_page_links_the_pack(client: FlaskClient, committed: Runtime) -> None:
@@ -331,17 +342,48 @@ def test_staff_downloads_need_a_signed_in_caseworker(client: FlaskClient, commit
     post_form(client, "/staff/login", {"email": "casey@casework.test", "password": PASSWORD}, page="/staff/login")
     case_page = client.get(f"/staff/cases/{reference}").get_data(as_text=True)
     assert f'href="/staff/cases/{reference}/evidence.pdf"' in case_page
-    pdf = client.get(f"/staff/cases/{reference}/evidence.pdf")
+    pdf = download(client, committed, f"/staff/cases/{reference}/evidence.pdf")
     assert pdf.status_code == 200
     assert reference in pdf_text(pdf.data)
-    assert client.get(f"/staff/cases/{reference}/evidence.zip").status_code == 200
+    assert download(client, committed, f"/staff/cases/{reference}/evidence.zip").status_code == 200
     with committed.sessions() as session:
         downloads = session.scalars(select(CaseRead.via).where(CaseRead.via == "evidence")).all()
     assert len(downloads) == 2  # who took a copy of the consumer's evidence is on record
     assert client.get("/staff/cases/CW-2026-NOPE0000/evidence.pdf").status_code == 404
+    with committed.sessions() as session:
+        assert session.scalars(select(StoredPack.id)).all() != []
     with committed.sessions.begin() as session:
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=8)) == 1
     assert client.get(f"/staff/cases/{reference}/evidence.pdf").status_code == 404
+    with committed.sessions() as session:
+        assert session.scalars(select(StoredPack.id)).all() == []  # the stored pack went with the personal data
+
+
+def test_a_pack_not_stored_yet_is_a_page_that_asks_again_and_links_back(client: FlaskClient,
+                                                                         committed: Runtime) -> None:
+    token = file_case(client, committed)
+    reference = the_case(committed).reference
+    with committed.sessions.begin() as session:
+        create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
+    for url, back in ((f"/c/{token}/evidence.pdf", f"/c/{token}"), (f"/c/{token}/evidence.zip", f"/c/{token}"),
+                      (f"/staff/cases/{reference}/evidence.zip", f"/staff/cases/{reference}")):
+        if url.startswith("/staff/"):
+            post_form(client, "/staff/login", {"email": "casey@casework.test", "password": PASSWORD},
+                      page="/staff/login")
+        response = client.get(url)
+        assert response.status_code == 202, url
+        assert int(response.headers["Retry-After"]) >= 5  # the rate limit's window may ask for longer
+        page = response.get_data(as_text=True)
+        assert '<meta http-equiv="refresh" content="5">' in page
+        assert f'href="{url}"' in page
+        assert f'href="{back}"' in page
+        run_pending_jobs(committed)
+        assert client.get(url).status_code == 200
+        with committed.sessions.begin() as session:  # something new on the case: the stored pack is stale
+            case = session.execute(select(Case)).scalar_one()
+            session.add(CaseEvent(case_id=case.id, actor=Actor.SYSTEM, action="reminder_sent", data={}))
+    with committed.sessions() as session:
+        assert session.execute(select(CaseRead.via)).scalars().all() == ["evidence"]  # only what was served
 
 
 def test_failures_refusals_and_post_are_in_the_pack(client: FlaskClient, committed: Runtime) -> None:
@@ -358,7 +400,7 @@ def test_failures_refusals_and_post_are_in_the_pack(client: FlaskClient, committ
         session.add(Delivery(case_id=case.id, letter_id=letter.id, channel="post",
                              address="Acme Ltd\n1 Post Road", at=utcnow(), by=Actor.STAFF,
                              tracking_number="RR123456789GB"))
-    flat = squeezed(pdf_text(client.get(f"/c/{token}/evidence.pdf").data))
+    flat = squeezed(pdf_text(download(client, committed, f"/c/{token}/evidence.pdf").data))
     for fact in ("<failed-1@casework.test>", "Attempts5", "550 mailbox unavailable", "cc-refused@example.net",
                  "550 no such user", "RR123456789GB", "1 Post Road", "Post—", "cancellationv1"):
         assert squeezed(fact) in flat, fact
@@ -367,9 +409,9 @@ def test_failures_refusals_and_post_are_in_the_pack(client: FlaskClient, committ
 def test_the_zip_is_the_same_for_the_same_files() -> None:
     case = Case(reference="CW-2026-AAAAAAAA")
     letters = [("CW-2026-AAAAAAAA-cancellation-v1.pdf", b"%PDF-1.7 one")]
-    first = evidence_zip(case, b"%PDF-1.7 pack", letters)
-    assert first == evidence_zip(case, b"%PDF-1.7 pack", letters)
-    assert first != evidence_zip(case, b"%PDF-1.7 pack", [(letters[0][0], b"%PDF-1.7 two")])
+    first = evidence_zip(case.reference, b"%PDF-1.7 pack", letters)
+    assert first == evidence_zip(case.reference, b"%PDF-1.7 pack", letters)
+    assert first != evidence_zip(case.reference, b"%PDF-1.7 pack", [(letters[0][0], b"%PDF-1.7 two")])
     sums = zipfile.ZipFile(io.BytesIO(first)).read("SHA256SUMS").decode()
     assert f"{hashlib.sha256(b'%PDF-1.7 one').hexdigest()}  CW-2026-AAAAAAAA-cancellation-v1.pdf\n" in sums
 
@@ -383,7 +425,7 @@ def test_the_pack_names_the_contracting_company_and_the_card_law_where_it_is_the
     client: FlaskClient, committed: Runtime, changes: dict[str, str], entity: str, card_law: bool,
 ) -> None:
     token = file_case(client, committed, **changes)
-    text = squeezed(pdf_text(client.get(f"/c/{token}/evidence.pdf").data))
+    text = squeezed(pdf_text(download(client, committed, f"/c/{token}/evidence.pdf").data))
     assert squeezed(f"Contracting company{entity}") in text
     assert ("FairCreditBillingAct" in text) is card_law
     for letter in letters_of(committed):

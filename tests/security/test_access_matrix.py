@@ -188,6 +188,10 @@ def _staff_post(path: str, **form: str) -> Callable[[Ctx], Call]:
     return lambda c: Call(path.format(c=c.case), form={"version": str(c.case.version), **form}, ok=(303,))
 
 
+# An evidence pack is served once the worker has stored it; until then a page says it is being prepared.
+PACK = (200, 202)
+
+
 def _page(path: str, ok: tuple[int, ...] = (200,)) -> Callable[[Ctx], Call]:
     return lambda c: Call(path.format(c=c.case, t=c.token), ok=ok)
 
@@ -310,8 +314,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/c/<token>/letters/<int(max=2147483647):letter_id>.pdf"): Row(_page("/c/{t}/letters/{c.letter_id}.pdf")),
     ("GET", "/c/<token>/attachments/<int(max=2147483647):attachment_id>"): Row(
         _page("/c/{t}/attachments/{c.attachment_id}")),
-    ("GET", "/c/<token>/evidence.pdf"): Row(_page("/c/{t}/evidence.pdf")),
-    ("GET", "/c/<token>/evidence.zip"): Row(_page("/c/{t}/evidence.zip")),
+    ("GET", "/c/<token>/evidence.pdf"): Row(_page("/c/{t}/evidence.pdf", PACK)),
+    ("GET", "/c/<token>/evidence.zip"): Row(_page("/c/{t}/evidence.zip", PACK)),
     ("POST", "/c/<token>/erasure-request"): Row(_post("/c/{t}/erasure-request"), fresh=RESOLVED),
     ("GET", "/c/<token>/erase"): Row(_page("/c/{t}/erase")),
     ("POST", "/c/<token>/erase"): Row(lambda c: Call(f"/c/{c.token}/erase", form={"code": c.case.erasure_code},
@@ -369,8 +373,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/staff/cases/<reference>"): Row(_page("/staff/cases/{c.reference}")),
     ("GET", "/staff/cases/<reference>/attachments/<int(max=2147483647):attachment_id>"): Row(
         _page("/staff/cases/{c.reference}/attachments/{c.attachment_id}")),
-    ("GET", "/staff/cases/<reference>/evidence.pdf"): Row(_page("/staff/cases/{c.reference}/evidence.pdf")),
-    ("GET", "/staff/cases/<reference>/evidence.zip"): Row(_page("/staff/cases/{c.reference}/evidence.zip")),
+    ("GET", "/staff/cases/<reference>/evidence.pdf"): Row(_page("/staff/cases/{c.reference}/evidence.pdf", PACK)),
+    ("GET", "/staff/cases/<reference>/evidence.zip"): Row(_page("/staff/cases/{c.reference}/evidence.zip", PACK)),
     ("POST", "/staff/cases/<reference>/approve-delivery"): Row(
         _staff_post("/staff/cases/{c.reference}/approve-delivery"), fresh=READY),
     ("POST", "/staff/cases/<reference>/ask"): Row(
