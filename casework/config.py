@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from casework.typed_text import addresses_in, is_one_line
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "CASEWORK_"
 ENVIRONMENTS = ("development", "testing", "production")
@@ -197,6 +199,7 @@ def _complete_and_validate(settings: Settings) -> Settings:
     _check_broker_url(settings.broker_url)
     if settings.smtp_url:
         _check_smtp_url(settings.smtp_url)
+    _check_mail_from(settings.mail_from)
     _check_http_url("CASEWORK_BASE_URL", settings.base_url)
     if settings.env == "production":
         _refuse_insecure_production(settings)
@@ -281,6 +284,14 @@ def _check_smtp_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise ConfigError(f"CASEWORK_SMTP_URL has a malformed port: {url!r}.") from None
+
+
+def _check_mail_from(value: str) -> None:
+    """The sender is one address: every e-mail's From header is built from it."""
+    addresses = addresses_in(value) if is_one_line(value) else ()
+    if len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise ConfigError("CASEWORK_MAIL_FROM must be one address such as casework <cases@example.org>, "
+                          f"not {value!r}.")
 
 
 def _refuse_insecure_production(settings: Settings) -> None:

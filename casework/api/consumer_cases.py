@@ -12,12 +12,12 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -52,6 +52,7 @@ from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.runtime import runtime_of
 from casework.staff.reads import log_read_now
+from casework.typed_text import multi_line, single_line
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
@@ -84,7 +85,7 @@ class ResendBody(Body):
 class DeliveryBody(Body):
     channel: Literal["web_form", "post"]
     at: dt.datetime | None = Field(None, description="When it was submitted (RFC 3339 with offset); default now.")
-    confirmation: str | None = Field(None, max_length=500)
+    confirmation: Annotated[str, AfterValidator(single_line)] | None = Field(None, max_length=500)
 
 
 def canonical_sha256(body: bytes) -> str:
@@ -276,7 +277,7 @@ class ResponseBody(Body):
     type: Literal["confirmed_cancellation", "refund_offered", "refused", "retention_offer",
                   "asked_for_information", "charged_again"]
     received_on: dt.date
-    summary: str = Field(min_length=1, max_length=2000)
+    summary: Annotated[str, AfterValidator(multi_line)] = Field(min_length=1, max_length=2000)
 
 
 operation(Operation("PATCH", "/api/v1/cases/{reference}", "Correct facts before delivery (a new letter version)",
