@@ -185,7 +185,12 @@ def _retry_after_whole_seconds(response: Response) -> Response:
 
 
 def _refuse_nul_bytes() -> None:
-    """No text we store may hold a NUL (PostgreSQL refuses it); such a request is malformed."""
+    """No text we store or look up may hold a NUL (PostgreSQL refuses it); such a request is malformed.
+
+    JSON bodies are checked where they are validated (:func:`casework.cases.intake.validate`).
+    """
+    if "\x00" in request.path:
+        abort(400)
     for values in (request.args, request.form):
         for value in values.values():
             if "\x00" in value:

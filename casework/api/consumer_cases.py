@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from casework.access import route_rule
 from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
-from casework.api.bodies import Body, action_body, case_as_request, merge_changes, read_json_body
+from casework.api.bodies import (
+    Body,
+    action_body,
+    case_as_request,
+    merge_changes,
+    read_json_body,
+    read_json_object,
+)
 from casework.api.documents import CaseOut, case_document, staff_document
 from casework.api.domain_errors import register_domain_errors
 from casework.api.errors import api_error
@@ -33,7 +40,7 @@ from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import record_answer
 from casework.cases.confirmation import CodeRefused
 from casework.cases.filing import assessment_of, file_case
-from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request
+from casework.cases.intake import IntakeErrors, parse_case_request
 from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
 from casework.cases.states import Actor
@@ -294,12 +301,7 @@ def correct(reference: str) -> ResponseReturnValue:
         return case_not_found()
     session = db()
     now = utcnow()
-    try:
-        changes = json.loads(read_json_body())
-    except ValueError:
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(changes, dict):
-        raise BadRequest("The body must be a JSON object.")
+    changes = read_json_object()
     correctable(session, case)
     facts = parse_case_request(json.dumps(merge_changes(case_as_request(case), changes)), now)
     correct_facts(session, case, facts, assessment_of(facts, now), now)
