@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
+from casework.api.auth import bearer_staff, bearer_token, case_not_found, case_reader, consumer_case
 from casework.api.bodies import (
     Body,
     action_body,
@@ -40,6 +40,7 @@ from casework.api.openapi import REF_PARAM, Operation, operation
 from casework.api.staff_changes import record_answer
 from casework.cases.confirmation import CodeRefused
 from casework.cases.filing import assessment_of, file_case
+from casework.cases.idempotency import REPLAY_WINDOW, client_scope
 from casework.cases.intake import IntakeErrors, parse_case_request
 from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
@@ -64,8 +65,7 @@ from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
 register_domain_errors(bp)
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-REPLAY_WINDOW = dt.timedelta(hours=24)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class FiledOut(BaseModel):
@@ -121,19 +121,23 @@ operation(Operation("POST", "/api/v1/cases", "File a case (optional Idempotency-
 @limiter.limit("60 per hour; 10 per minute")
 def file() -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         return api_error(400, "bad_request", "Idempotency-Key must be 1 to 128 printable ASCII characters.")
     now = utcnow()
     body = read_json_body()
     facts = parse_case_request(body, now)
     digest = canonical_sha256(body) if key is not None else ""
     secret = runtime_of().settings.secret_key
+    scope = "" if key is None else client_scope(
+        secret, staff_token=bearer_token() if bearer_staff() is not None else None,
+        consumer_email=facts.consumer_email)
     failure: Exception | None = None
     for _ in range(3):  # a concurrent twin may win the key; then it is a replay
         session = db()
         try:
             if key is not None:
-                known = session.execute(select(IdempotencyKey).where(IdempotencyKey.key == key)).scalar_one_or_none()
+                known = session.execute(select(IdempotencyKey).where(
+                    IdempotencyKey.scope == scope, IdempotencyKey.key == key)).scalar_one_or_none()
                 if known is not None and known.created_at < now - REPLAY_WINDOW:
                     session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == known.id))
                     known = None
@@ -150,7 +154,8 @@ def file() -> ResponseReturnValue:
                     return _filed(case.reference, case.status.value, case.assessment, token, 200)
             filed = file_case(session, facts, secret, now)
             if key is not None:
-                session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case_id, created_at=now))
+                session.add(IdempotencyKey(scope=scope, key=key, body_sha256=digest, case_id=filed.case_id,
+                                           created_at=now))
             session.commit()
             return _filed(filed.reference, filed.status.value, filed.assessment, filed.access_token, 201)
         except (IntegrityError, OperationalError) as exc:
