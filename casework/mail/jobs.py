@@ -36,6 +36,7 @@ from casework.jobs.claimed import ClaimedJob, JobFailure, run_claimed
 from casework.mail.compose import build_message
 from casework.mail.models import OutboundEmail
 from casework.mail.transports import Accepted, make_transport, refusals
+from casework.redaction import redact_addresses
 from casework.runtime import Runtime
 
 log = logging.getLogger("casework.mail")
@@ -175,8 +176,9 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
 
 
 def _logged(email_id: int, failure: SendFailure) -> SendFailure:
+    """The log says why, with addresses shortened (the row and the case keep them for caseworkers)."""
     log.warning("e-mail %s not sent (%s): %s", email_id, "permanent" if failure.permanent else "temporary",
-                failure.error)
+                redact_addresses(failure.error))
     return failure
 
 
