@@ -46,13 +46,13 @@ def mailbox(name: str, address: str) -> str:
     one that is not valid is stored as it is, and the message is refused when it is built.
     """
     name = flattened(name)
-    try:
-        text = str(Address(display_name=name, addr_spec=address))
-        while len(text) > MAILBOX_MAX and name:
-            name = name[: max(len(name) - (len(text) - MAILBOX_MAX), 0)].rstrip()
-            text = str(Address(display_name=name, addr_spec=address))
-    except (ValueError, IndexError):
+    username, _, domain = address.rpartition("@")
+    if not is_one_line(address) or not username or not domain:
         return address
+    text = str(Address(display_name=name, username=username, domain=domain))
+    while len(text) > MAILBOX_MAX and name:
+        name = name[: max(len(name) - (len(text) - MAILBOX_MAX), 0)].rstrip()
+        text = str(Address(display_name=name, username=username, domain=domain))
     return text
 
 
@@ -68,13 +68,15 @@ def parse_mailbox(header: str, text: str) -> Address:
 
 
 def _recipient(header: str, address: str) -> Address:
-    """A bare recipient address (as validated at intake) as one Address object."""
-    if not is_one_line(address) or "@" not in address:
+    """A bare recipient address (checked at intake) as one Address object.
+
+    Built from its two parts rather than parsed, so an internationalised address (``jöe@exämple.com``, sent
+    with SMTPUTF8) is kept as it always was; whatever the local part holds, it is quoted as one address.
+    """
+    username, _, domain = address.rpartition("@")
+    if not is_one_line(address) or not username or not domain:
         raise UnbuildableMessage(f"a {header} address is not a valid address")
-    try:
-        return Address(addr_spec=address)
-    except (ValueError, IndexError) as exc:  # the parser's defects are ValueErrors; an empty part IndexError
-        raise UnbuildableMessage(f"a {header} address is not a valid address ({type(exc).__name__})") from None
+    return Address(username=username, domain=domain)
 
 
 def _text_header(name: str, value: str) -> str:

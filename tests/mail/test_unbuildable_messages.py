@@ -112,3 +112,11 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_staff_see_it(app: Fla
 def test_the_sender_is_one_address_checked_at_start_up(tmp_path: Path, sender: str) -> None:
     with pytest.raises(ConfigError, match="CASEWORK_MAIL_FROM"):
         load_settings({"var_dir": tmp_path, "mail_from": sender}, environ={})
+
+
+def test_an_internationalised_address_is_still_one_recipient(db_session: Session, runtime: Runtime) -> None:
+    row = OutboundEmail(message_id="<x@casework.test>", created_at=utcnow(), sender=runtime.settings.mail_from,
+                        recipients=["jöe@exämple.com"], cc=[], reply_to=None, subject="Test", body_text="Hello",
+                        body_html=None, attachments=[], headers={})
+    message = build_message(db_session, row)
+    assert [a.addr_spec for a in message["To"].addresses] == ["jöe@exämple.com"]
