@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from casework.typed_text import addresses_in, is_one_line
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "CASEWORK_"
 ENVIRONMENTS = ("development", "testing", "production")
@@ -205,6 +207,7 @@ def _complete_and_validate(settings: Settings) -> Settings:
     _check_broker_url(settings.broker_url)
     if settings.smtp_url:
         _check_smtp_url(settings.smtp_url)
+    _check_mail_from(settings.mail_from)
     _check_http_url("CASEWORK_BASE_URL", settings.base_url)
     if settings.env == "production":
         _refuse_insecure_production(settings)
@@ -279,6 +282,28 @@ def _check_broker_url(url: str) -> None:
     )
 
 
+STARTTLS_MODES = ("required", "off")
+
+
+def starttls_mode(url: str) -> str | None:
+    """The SMTP URL's ``?starttls=`` (``required`` or ``off``), or None when it does not say."""
+    given = parse_qs(urlsplit(url).query).get("starttls")
+    return given[-1] if given else None
+
+
+def smtp_tls_required(url: str) -> bool:
+    """Whether the SMTP connection must be encrypted before anything else is said.
+
+    A login is never sent in clear unless the URL opts out with ``?starttls=off`` (a relay on the same machine);
+    without a login STARTTLS is used when the server offers it, and ``?starttls=required`` insists on it.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "smtps":
+        return True
+    mode = starttls_mode(url)
+    return mode == "required" or (mode is None and bool(parts.username or parts.password))
+
+
 def _check_smtp_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -290,6 +315,17 @@ def _check_smtp_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise ConfigError(f"CASEWORK_SMTP_URL has a malformed port: {url!r}.") from None
+    mode = starttls_mode(url)
+    if mode is not None and mode not in STARTTLS_MODES:
+        raise ConfigError(f"CASEWORK_SMTP_URL's ?starttls= must be required or off, not {mode!r}.")
+
+
+def _check_mail_from(value: str) -> None:
+    """The sender is one address: every e-mail's From header is built from it."""
+    addresses = addresses_in(value) if is_one_line(value) else ()
+    if len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise ConfigError("CASEWORK_MAIL_FROM must be one address such as casework <cases@example.org>, "
+                          f"not {value!r}.")
 
 
 def _refuse_insecure_production(settings: Settings) -> None:
@@ -299,10 +335,9 @@ def _refuse_insecure_production(settings: Settings) -> None:
                           f"case links and codes), not {settings.base_url!r}.")
     smtp = urlsplit(settings.smtp_url)
     has_credentials = bool(smtp.username or smtp.password)
-    insists_on_tls = smtp.scheme == "smtps" or parse_qs(smtp.query).get("starttls") == ["required"]
-    if settings.smtp_url and has_credentials and not insists_on_tls:
-        raise ConfigError("CASEWORK_SMTP_URL signs in with a password, so in production it must be smtps:// or "
-                          "end in ?starttls=required (plain smtp:// uses STARTTLS only when the server offers it).")
+    if settings.smtp_url and has_credentials and not smtp_tls_required(settings.smtp_url):
+        raise ConfigError("CASEWORK_SMTP_URL signs in with a password, so in production it must not end in "
+                          "?starttls=off (that sends the password unencrypted; leave it out, or use smtps://).")
 
 
 def _check_contact_email(address: str) -> None:

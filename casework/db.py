@@ -61,7 +61,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions.
+
+    A database error never carries its bound parameters (names, addresses, free text) into a log line or a
+    traceback: ``hide_parameters``.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.letters.render import format_money
+from casework.typed_text import NO_CONTROLS, ONE_LINE
 
 STATUS_TITLES = {
     CaseStatus.NEW: "Waiting for your confirmation",
@@ -333,6 +334,11 @@ def page_message(field: str, message: str, raw: str = "") -> str:
             return f"{name} must be a real date"
     if (limit := re.fullmatch(r"at most (\d+) characters", message)) is not None:
         return f"{name} must be {limit.group(1)} characters or fewer"
+    if message == ONE_LINE:
+        return f"{name} must be on one line: remove any line breaks or hidden characters"
+    if message == NO_CONTROLS:
+        return (f"{name} has a hidden character we cannot keep (one that is not a letter, a space or a line "
+                "break): remove it, or type the text again instead of pasting it")
     return f"{name}: {message}"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casework.api.errors import http_error, is_api_request
 from casework.db import WRITE_INTENT
+from casework.redaction import redact
 from casework.runtime import runtime_of
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ CONTENT_SECURITY_POLICY = (
 # Every response carries these, whatever policy a view set for itself (a download's sandbox, say).
 REQUIRED_DIRECTIVES = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'")
 _TOO_LARGE_PAGES: dict[str, Callable[[], ResponseReturnValue]] = {}
-_SECRET_IN_URL = re.compile(r"(/c/)[A-Za-z0-9_-]{16,}|(code=)[A-Za-z0-9-]+")
 
 
 def db() -> Session:
@@ -63,12 +62,10 @@ def _close_session(exc: BaseException | None) -> None:
         session.close()
 
 
-def redact(text: str) -> str:
-    """Consumers' links and codes never reach a log line."""
-    return _SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
-
-
 class RedactSecrets(logging.Filter):
+    """On the access loggers: consumers' links and codes, staff searches and e-mail addresses never reach a log
+    line (see :mod:`casework.redaction`)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
@@ -185,7 +182,12 @@ def _retry_after_whole_seconds(response: Response) -> Response:
 
 
 def _refuse_nul_bytes() -> None:
-    """No text we store may hold a NUL (PostgreSQL refuses it); such a request is malformed."""
+    """No text we store or look up may hold a NUL (PostgreSQL refuses it); such a request is malformed.
+
+    JSON bodies are checked where they are validated (:func:`casework.cases.intake.validate`).
+    """
+    if "\x00" in request.path:
+        abort(400)
     for values in (request.args, request.form):
         for value in values.values():
             if "\x00" in value:

@@ -6,6 +6,7 @@ import logging
 
 from casework.cases.clock import run_clock_sweep
 from casework.cases.drafts import run_draft_expiry
+from casework.cases.idempotency import run_purge
 from casework.cases.status_counts import run_fold
 from casework.cases.urgency_sweep import refresh_expired
 from casework.db import utcnow
@@ -48,11 +49,12 @@ def expire_unconfirmed() -> int:
 @app.task(name="deadlines.sweep", acks_late=True, time_limit=600)
 def deadlines_sweep() -> dict[str, int]:
     """Every minute: due consumer reminders, the company-answer clock (follow-ups and escalations), then the
-    queue order of cases whose deadline day has gone by, the per-status counts folded together, and the wizard
-    drafts past their lifetime deleted."""
+    queue order of cases whose deadline day has gone by, the per-status counts folded together, the wizard
+    drafts past their lifetime deleted and the Idempotency-Keys past their 24 hours purged."""
     counts = {f"reminders.{name}": value for name, value in run_reminder_sweep(runtime()).items()}
     counts.update({f"clock.{name}": value for name, value in run_clock_sweep(runtime()).items()})
     counts["queue.urgency_refreshed"] = refresh_expired(runtime(), utcnow())
     counts["queue.status_rows_folded"] = run_fold(runtime())
     counts["drafts.deleted"] = run_draft_expiry(runtime())
+    counts["idempotency_keys.purged"] = run_purge(runtime())
     return counts

@@ -6,6 +6,7 @@ Every action body forbids unknown fields and coerces nothing (``strict``), so a 
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from flask import request
@@ -30,6 +31,21 @@ def read_json_body() -> bytes:
     if request.mimetype not in JSON_TYPES:
         raise BadRequest("Send JSON with Content-Type: application/json.")
     return request.get_data(cache=False)
+
+
+def read_json_object() -> dict[str, Any]:
+    """The body as a JSON object, for a view that merges it before validating (400 for anything else).
+
+    Deep nesting is a malformed body too: the parser's RecursionError is not a ValueError, and would be a 500.
+    """
+    raw = read_json_body()
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON (or is nested too deeply).") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return parsed
 
 
 def action_body(model: type[B]) -> B:

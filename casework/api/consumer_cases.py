@@ -12,18 +12,25 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
-from casework.api.bodies import Body, action_body, case_as_request, merge_changes, read_json_body
+from casework.api.auth import bearer_staff, bearer_token, case_not_found, case_reader, consumer_case
+from casework.api.bodies import (
+    Body,
+    action_body,
+    case_as_request,
+    merge_changes,
+    read_json_body,
+    read_json_object,
+)
 from casework.api.documents import CaseOut, case_document, staff_document
 from casework.api.domain_errors import register_domain_errors
 from casework.api.errors import api_error
@@ -33,7 +40,8 @@ from casework.api.staff_changes import record_answer
 from casework.cases import entered_dates
 from casework.cases.confirmation import CodeRefused
 from casework.cases.filing import assessment_of, file_case
-from casework.cases.intake import BadRequest, IntakeErrors, parse_case_request
+from casework.cases.idempotency import REPLAY_WINDOW, client_scope
+from casework.cases.intake import IntakeErrors, parse_case_request
 from casework.cases.models import Case, IdempotencyKey
 from casework.cases.schemas import CaseRequest, Email, normalised_email
 from casework.cases.states import Actor
@@ -52,12 +60,12 @@ from casework.db import utcnow
 from casework.letters.models import Letter
 from casework.runtime import runtime_of
 from casework.staff.reads import log_read_now
+from casework.typed_text import multi_line, single_line
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
 register_domain_errors(bp)
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-REPLAY_WINDOW = dt.timedelta(hours=24)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class FiledOut(BaseModel):
@@ -84,7 +92,7 @@ class ResendBody(Body):
 class DeliveryBody(Body):
     channel: Literal["web_form", "post"]
     at: dt.datetime | None = Field(None, description="When it was submitted (RFC 3339 with offset); default now.")
-    confirmation: str | None = Field(None, max_length=500)
+    confirmation: Annotated[str, AfterValidator(single_line)] | None = Field(None, max_length=500)
 
 
 def canonical_sha256(body: bytes) -> str:
@@ -113,7 +121,7 @@ operation(Operation("POST", "/api/v1/cases", "File a case (optional Idempotency-
 @limiter.limit("60 per hour; 10 per minute")
 def file() -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         return api_error(400, "bad_request", "Idempotency-Key must be 1 to 128 printable ASCII characters.")
     now = utcnow()
     body = read_json_body()
@@ -121,12 +129,16 @@ def file() -> ResponseReturnValue:
     digest = canonical_sha256(body) if key is not None else ""
     settings = runtime_of().settings
     secret = settings.secret_key
+    scope = "" if key is None else client_scope(
+        secret, staff_token=bearer_token() if bearer_staff() is not None else None,
+        consumer_email=facts.consumer_email)
     failure: Exception | None = None
     for _ in range(3):  # a concurrent twin may win the key; then it is a replay
         session = db()
         try:
             if key is not None:
-                known = session.execute(select(IdempotencyKey).where(IdempotencyKey.key == key)).scalar_one_or_none()
+                known = session.execute(select(IdempotencyKey).where(
+                    IdempotencyKey.scope == scope, IdempotencyKey.key == key)).scalar_one_or_none()
                 if known is not None and known.created_at < now - REPLAY_WINDOW:
                     session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == known.id))
                     known = None
@@ -143,7 +155,8 @@ def file() -> ResponseReturnValue:
                     return _filed(case.reference, case.status.value, case.assessment, token, 200)
             filed = file_case(session, facts, secret, now, settings=settings)
             if key is not None:
-                session.add(IdempotencyKey(key=key, body_sha256=digest, case_id=filed.case_id, created_at=now))
+                session.add(IdempotencyKey(scope=scope, key=key, body_sha256=digest, case_id=filed.case_id,
+                                           created_at=now))
             session.commit()
             return _filed(filed.reference, filed.status.value, filed.assessment, filed.access_token, 201)
         except (IntegrityError, OperationalError) as exc:
@@ -278,7 +291,7 @@ class ResponseBody(Body):
     type: Literal["confirmed_cancellation", "refund_offered", "refused", "retention_offer",
                   "asked_for_information", "charged_again"]
     received_on: dt.date
-    summary: str = Field(min_length=1, max_length=2000)
+    summary: Annotated[str, AfterValidator(multi_line)] = Field(min_length=1, max_length=2000)
 
 
 operation(Operation("PATCH", "/api/v1/cases/{reference}", "Correct facts before delivery (a new letter version)",
@@ -295,12 +308,7 @@ def correct(reference: str) -> ResponseReturnValue:
         return case_not_found()
     session = db()
     now = utcnow()
-    try:
-        changes = json.loads(read_json_body())
-    except ValueError:
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(changes, dict):
-        raise BadRequest("The body must be a JSON object.")
+    changes = read_json_object()
     correctable(session, case)
     facts = parse_case_request(json.dumps(merge_changes(case_as_request(case), changes)), now)
     correct_facts(session, case, facts, assessment_of(facts, now), now)

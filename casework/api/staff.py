@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Sequence
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from casework.staff.claiming import ClaimRefused, assign, take_next
 from casework.staff.models import StaffUser
 from casework.staff.queue import parse_filters, queue_page
 from casework.staff.queue_line import QueueLine
+from casework.typed_text import multi_line, single_line
 from casework.web import csrf, db, limiter
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
@@ -174,8 +175,12 @@ class AssignBody(Body):
         raise ValueError('a staff id, "me", or null')
 
 
+OneLine = Annotated[str, AfterValidator(single_line)]
+Text = Annotated[str, AfterValidator(multi_line)]
+
+
 class NoteBody(Body):
-    body: str = Field(min_length=1, max_length=actions.NOTE_MAX)
+    body: Text = Field(min_length=1, max_length=actions.NOTE_MAX)
 
 
 class RefundedIn(Body):
@@ -186,7 +191,7 @@ class RefundedIn(Body):
     @field_validator("amount")
     @classmethod
     def _positive(cls, value: str) -> str:
-        if not AMOUNT_RE.match(value) or decimal.Decimal(value) <= 0:
+        if not AMOUNT_RE.fullmatch(value) or decimal.Decimal(value) <= 0:
             raise ValueError("a positive amount with at most 2 decimals, such as 599.00")
         return value
 
@@ -200,8 +205,8 @@ class RefundedIn(Body):
 
 class EscalationIn(Body):
     kind: Literal["regulator", "ombudsman", "card_issuer"] = Field(description=f"One of {ESCALATION_KINDS}.")
-    name: str = Field(min_length=1, max_length=200)
-    reference: str | None = Field(None, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=200)
+    reference: OneLine | None = Field(None, max_length=100)
 
 
 class StatusBody(Body):
@@ -209,10 +214,10 @@ class StatusBody(Body):
     outcome: Literal["cancelled", "cancelled_refunded", "cancelled_partial_refund", "refund_denied", "refused",
                      "no_response", "redirected_app_store", "withdrawn"] | None = None
     refunded: RefundedIn | None = None
-    question: str | None = Field(None, max_length=actions.QUESTION_MAX)
+    question: Text | None = Field(None, max_length=actions.QUESTION_MAX)
     escalation: EscalationIn | None = None
     final_notice: bool = False
-    reason: str | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000)
 
 
 CASE_CHANGE: dict[int, type[BaseModel] | None] = {**STAFF_ERRORS, 200: StaffCaseOut}

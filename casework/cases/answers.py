@@ -25,6 +25,7 @@ from casework.cases.schemas import AMOUNT_RE, currencies
 from casework.cases.states import Actor, CaseStatus
 from casework.cases.transitions import FINISHED, CaseConflict, transition
 from casework.cases.workflow import record_response
+from casework.typed_text import is_clean_text
 
 RESPONSE_TYPES: dict[str, str] = {
     "confirmed_cancellation": "They confirmed the cancellation",
@@ -112,6 +113,9 @@ def _text(raw: str, field: str, errors: dict[str, str], what: str) -> str:
         errors[field] = f"Write {what}."
     elif len(text) > TEXT_MAX:
         errors[field] = f"At most {TEXT_MAX} characters (this has {len(text)})."
+    elif not is_clean_text(text):
+        errors[field] = ("This has a hidden character we cannot keep (one that is not a letter, a space or a line "
+                         "break): remove it, or type the text again instead of pasting it.")
     return text
 
 

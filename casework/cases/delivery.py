@@ -22,6 +22,7 @@ from casework.config import Settings
 from casework.letters.models import Letter
 from casework.letters.render import format_long_date, format_money
 from casework.letters.requests import request_of_earlier
+from casework.mail.compose import mailbox
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 
@@ -88,7 +89,7 @@ def queue_letter_to_company(session: Session, settings: Settings, case: Case, le
         kind=kind,
         to=[address],
         cc=[case.consumer_email],
-        reply_to=f"{case.consumer_name} <{case.consumer_email}>",
+        reply_to=mailbox(case.consumer_name, case.consumer_email),
         template=template,
         context={"case": case, "letter": letter, "snapshot": snapshot},
         now=now,

@@ -20,6 +20,7 @@ from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import Plan, Provider, default_catalog
 from casework.regions import REGION_PAGE_MESSAGE, regions_of
+from casework.typed_text import NO_CONTROLS
 
 __all__ = ["BadRequest", "IntakeErrors", "UnknownSlug", "countries", "parse_assessment", "parse_case"]
 
@@ -75,9 +76,13 @@ def _why(error: dict[str, Any]) -> str:
 
 
 def validate(model: type[M], body: bytes | str, now: dt.datetime) -> M:
-    """Stage one: shape, types, limits and formats; BadRequest if the body is not a JSON object."""
+    """Stage one: shape, types, limits and formats; BadRequest if the body is not a JSON object.
+
+    A NUL in any string is refused even where the field has no rule of its own: PostgreSQL cannot store one,
+    and the request would fail as a 500 at the first write.
+    """
     try:
-        return model.model_validate_json(body, context={"now": now})
+        request = model.model_validate_json(body, context={"now": now})
     except ValidationError as exc:
         errors = IntakeErrors()
         for error in exc.errors():
@@ -87,6 +92,30 @@ def validate(model: type[M], body: bytes | str, now: dt.datetime) -> M:
                 raise BadRequest("The body must be a JSON object.") from None
             errors.add(".".join(str(part) for part in error["loc"]), _why(dict(error)))
         raise errors from None
+    escaped_nul = b"\\u0000" in body if isinstance(body, bytes) else "\\u0000" in body
+    if escaped_nul:  # only then is the body walked
+        where = nul_path(json.loads(body))
+        if where is not None:
+            raise IntakeErrors({where: NO_CONTROLS})
+    return request
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) in parsed JSON that holds a NUL character, else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return here
+            if (found := nul_path(item, here)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_path(item, f"{path}.{index}" if path else str(index))) is not None:
+                return found
+    return None
 
 
 START_AFTER_PAYMENT = "must not be after payment_date"

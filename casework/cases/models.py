@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -176,15 +177,22 @@ class AccessToken(Base):
 
 
 class IdempotencyKey(Base):
-    """A client's ``Idempotency-Key`` for filing: a repeat with the same body finds this case again."""
+    """A client's ``Idempotency-Key`` for filing: a repeat with the same body finds this case again.
+
+    Keys live in the client's own namespace (``scope``, see :mod:`casework.cases.idempotency`), so nobody can
+    claim a key before another client uses it; rows are purged 24 hours after they were made.
+    """
 
     __tablename__ = "idempotency_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), unique=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(128))
     body_sha256: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("scope", "key"),)
 
 
 RESPONSE_TYPES = ("confirmed_cancellation", "refund_offered", "refused", "retention_offer",

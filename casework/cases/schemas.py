@@ -17,17 +17,27 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel import Locale
 from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from casework.countries import zone_for_country
+from casework.typed_text import multi_line, single_line
 
 AMOUNT_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 REGION_RE = re.compile(r"^([A-Z]{2})-[A-Z0-9]{1,3}$")
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# Names, addresses and identifiers are one line (they reach e-mail headers and letter lines); postal addresses and
+# free text keep their line breaks. Either way no other control character is stored (casework/typed_text.py).
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                    AfterValidator(single_line)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+                  AfterValidator(single_line)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                    AfterValidator(multi_line)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                AfterValidator(single_line)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+                  AfterValidator(single_line)]
+Details = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(multi_line)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -73,7 +83,7 @@ class Amount(_Strict):
     @field_validator("value")
     @classmethod
     def _positive_decimal(cls, value: str) -> str:
-        if not AMOUNT_RE.match(value) or Decimal(value) <= 0:
+        if not AMOUNT_RE.fullmatch(value) or Decimal(value) <= 0:
             raise ValueError("a positive amount with at most 2 decimals, such as 599.00")
         return value
 
@@ -104,7 +114,7 @@ class Company(_Strict):
     @field_validator("web_form_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", value):
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+\.[^\s]+", value):
             raise ValueError("must be an http:// or https:// address")
         return value
 
@@ -142,7 +152,7 @@ class AssessmentRequest(_Strict):
     def _region(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        match = REGION_RE.match(value.upper())
+        match = REGION_RE.fullmatch(value.upper())
         country = info.data.get("country")
         if match is None or (country is not None and match.group(1) != country):
             raise ValueError("must be an ISO 3166-2 code of the country, such as US-CA")
@@ -181,7 +191,7 @@ class Consumer(_Strict):
     name: Text200
     email: Email
     postal_address: Address | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
+    phone: Phone | None = None
 
     @field_validator("email")
     @classmethod
@@ -205,5 +215,5 @@ class CaseRequest(AssessmentRequest):
 
     consumer: Consumer
     account_identifier: Text200 | None = None
-    details: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    details: Details | None = None
     consent: Consent

@@ -54,6 +54,7 @@ from casework.mail.services import queue_email, requeue_failed
 from casework.reminders import planning as reminder_planning
 from casework.reminders.models import Reminder
 from casework.runtime import session_settings
+from casework.typed_text import is_one_line
 
 # Names other modules have long imported from here; they live in delivery and transitions now.
 __all__ = ["ANSWER_DAYS", "LETTER_TO_COMPANY", "TRACKING_MAX", "CaseConflict", "CodeRefused", "answer_due",
@@ -216,6 +217,9 @@ def record_submission(session: Session, settings: Settings, case: Case, channel:
     """
     if channel not in ("web_form", "post"):
         raise CaseError("Choose the web form or the post.", {"channel": "must be web_form or post"})
+    if confirmation and not is_one_line(confirmation):
+        why = "Write the confirmation or tracking number on one line, without line breaks or hidden characters."
+        raise CaseError(why, {"confirmation": why})
     if case.status is not CaseStatus.READY and (reminder := clock.awaiting_submission(session, case)) is not None:
         return clock.record_reminder_submission(session, settings, case, reminder, channel, at, confirmation, actor,
                                                 now, staff_id)

@@ -43,13 +43,13 @@ def listed_letters(session: Session, case_id: int, pack: EvidencePack) -> list[t
 
     A letter rendered after the pack was asked for is not in it, so it is not in the ZIP either.
     """
-    listed = {row.filename: row.sha256 for row in pack.letters if row.filename}
+    listed = {row.sha256: row.filename for row in reversed(pack.letters) if row.filename}  # the first name wins
     letters = session.scalars(
         select(Letter).options(undefer(Letter.pdf))
         .where(Letter.case_id == case_id, Letter.status.in_(EVIDENCE_STATUSES), Letter.kind != "evidence_pack"))
     found: list[tuple[str, bytes]] = []
     for letter in sorted(letters, key=letter_order):
-        name = next((n for n, sha in listed.items() if sha == letter.sha256), None)
+        name = listed.get(letter.sha256)
         if name is not None and letter.pdf is not None:
             found.append((name, letter.pdf))
     return found

@@ -97,4 +97,4 @@ def purge_delivered_messages(broker_url: str, older_than_minutes: int = 10) -> i
 
 @cache
 def _broker_engine(broker_url: str) -> Engine:
-    return create_engine(broker_url.split("+", 1)[1], connect_args={"timeout": 30})
+    return create_engine(broker_url.split("+", 1)[1], connect_args={"timeout": 30}, hide_parameters=True)

@@ -3,9 +3,10 @@
 SMTP cannot be exactly-once: a kill between the server's acceptance and our commit resends after
 the lease runs out, but under the same Message-ID, so the copies are recognisably one message.
 
-Nothing is dropped silently: a permanent refusal (5xx, every recipient refused) fails the row at
-once, a temporary one (4xx, no connection, a timeout) retries with back-off until the last attempt;
-either way a failed row leaves an ``email_failed`` event on its case with the server's words.
+Nothing is dropped silently: a permanent refusal (5xx, every recipient refused), or a row that can never make a
+valid message (see :class:`~casework.mail.compose.UnbuildableMessage`), fails the row at once; a temporary one
+(4xx, no connection, a timeout) retries with back-off until the last attempt; either way a failed row leaves an
+``email_failed`` event on its case with the server's words or the reason.
 
 Some e-mails are a step of their case (the letter to the company is its delivery): the process that runs
 the job hands in those kinds and what their sending records, so this module stays below the case lifecycle.
@@ -20,6 +21,7 @@ import smtplib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.message import EmailMessage
 from typing import Any
 
@@ -34,6 +36,7 @@ from casework.jobs.claimed import ClaimedJob, JobFailure, run_claimed
 from casework.mail.compose import build_message
 from casework.mail.models import OutboundEmail
 from casework.mail.transports import Accepted, make_transport, refusals
+from casework.redaction import redact_addresses
 from casework.runtime import Runtime
 
 log = logging.getLogger("casework.mail")
@@ -77,10 +80,21 @@ def addressee_refused(email: OutboundEmail, accepted: Accepted, deliveries: Deli
                        permanent, accepted.refused)
 
 
+# What building or writing out a message raises when the row's data can never make one (a retry cannot help).
+UNBUILDABLE = (ValueError, TypeError, LookupError, MessageError)
+
+
 @dataclass(frozen=True)
 class _Outgoing:
     email: OutboundEmail  # detached: read outside the claim's transaction
-    message: EmailMessage
+    message: EmailMessage | None  # None when the row cannot make a message: ``unbuildable`` says why
+    unbuildable: str = ""
+
+
+def unbuildable(exc: Exception) -> SendFailure:
+    """A message that cannot be made from its row fails for good, with the reason a caseworker reads."""
+    return SendFailure(f"the message could not be built: {exc}" if str(exc) else
+                       f"the message could not be built ({type(exc).__name__})", True, {})
 
 
 class SendEmail(ClaimedJob[_Outgoing, Accepted]):
@@ -92,17 +106,27 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
         self.deliveries = deliveries
 
     def load(self, session: Session, job_id: int) -> _Outgoing:
-        email = session.execute(select(OutboundEmail).where(OutboundEmail.id == job_id)).scalar_one()
-        message = build_message(session, email)
-        session.expunge(email)
-        return _Outgoing(email, message)
+        """Build the message under the claim; a row that cannot make one is reported, not raised (raising here
+        would roll the claim back, attempt count and all, and the relay would hand the row out again forever)."""
+        row = session.execute(select(OutboundEmail).where(OutboundEmail.id == job_id)).scalar_one()
+        try:
+            message: EmailMessage | None = build_message(session, row)
+            why = ""
+        except UNBUILDABLE as exc:
+            message, why = None, unbuildable(exc).error
+        session.expunge(row)
+        return _Outgoing(row, message, why)
 
     def work(self, job_id: int, prepared: _Outgoing) -> Accepted | JobFailure:
         settings = self.runtime.settings
+        if prepared.message is None:
+            return _logged(job_id, SendFailure(prepared.unbuildable, True, {}))
         try:
             accepted = make_transport(settings).send(prepared.message)
         except (OSError, smtplib.SMTPException) as exc:
             return _logged(job_id, classify(exc))
+        except UNBUILDABLE as exc:  # writing the message out found what building it did not
+            return _logged(job_id, unbuildable(exc))
         if (refused := addressee_refused(prepared.email, accepted, self.deliveries)) is not None:
             return _logged(job_id, dataclasses.replace(refused, confirmation=accepted.confirmation))
         if settings.fault_pause_after_send_seconds:
@@ -152,8 +176,9 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
 
 
 def _logged(email_id: int, failure: SendFailure) -> SendFailure:
+    """The log says why, with addresses shortened (the row and the case keep them for caseworkers)."""
     log.warning("e-mail %s not sent (%s): %s", email_id, "permanent" if failure.permanent else "temporary",
-                failure.error)
+                redact_addresses(failure.error))
     return failure
 
 

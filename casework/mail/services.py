@@ -38,6 +38,7 @@ def queue_email(
 
     ``address_source`` says where the recipient address came from (``consumer``, ``consumer:company``
     or ``catalog:<slug>@<policy version>``): in a dispute that is part of the evidence.
+    ``reply_to`` is one mailbox made by :func:`casework.mail.compose.mailbox`, never text pasted together.
     """
     existing = session.execute(
         select(OutboundEmail).where(OutboundEmail.idempotency_key == key)

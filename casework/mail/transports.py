@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from casework.config import Settings
+from casework.config import Settings, smtp_tls_required, starttls_mode
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,14 @@ class FileTransport:
         return "not_configured"
 
 
+class TLSRefused(smtplib.SMTPException):
+    """The server offers no STARTTLS where encryption is required: nothing, and no password, was sent."""
+
+
 class SMTPTransport:
-    """smtp://user:pass@host:587 (STARTTLS when offered; ``?starttls=required`` insists) or smtps://."""
+    """smtps://host:465, or smtp://host:587 with STARTTLS: required whenever there is a login (the password is
+    never sent in clear), used when offered otherwise; ``?starttls=required`` insists even without a login and
+    ``?starttls=off`` never asks (a relay on the same machine)."""
 
     def __init__(self, url: str, timeout: float) -> None:
         parts = urlsplit(url)
@@ -86,7 +92,8 @@ class SMTPTransport:
         self.port = parts.port or (465 if self.implicit_tls else 25)
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
-        self.starttls_required = parse_qs(parts.query).get("starttls") == ["required"]
+        self.starttls_off = starttls_mode(url) == "off"
+        self.starttls_required = smtp_tls_required(url)
         self.timeout = timeout
 
     def _connect(self) -> smtplib.SMTP:
@@ -97,12 +104,15 @@ class SMTPTransport:
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             client.ehlo()
-            if client.has_extn("starttls"):
+            if client.has_extn("starttls") and not self.starttls_off:
                 client.starttls(context=context)
                 client.ehlo()
             elif self.starttls_required:
                 client.close()
-                raise smtplib.SMTPException(f"{self.host} does not offer STARTTLS")
+                sent = "the password was not sent and " if self.username or self.password else ""
+                raise TLSRefused(f"{self.host}:{self.port} does not offer STARTTLS, so {sent}nothing was sent: "
+                                 "CASEWORK_SMTP_URL requires an encrypted connection (smtps://, a relay that "
+                                 "offers STARTTLS, or ?starttls=off for a relay on the same machine)")
         if self.username:
             client.login(self.username, self.password or "")
         return client

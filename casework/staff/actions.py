@@ -50,6 +50,7 @@ from casework.letters.snapshot import NoLetterToWrite
 from casework.mail.models import OutboundEmail
 from casework.mail.services import queue_email
 from casework.staff.models import CaseNote, StaffUser
+from casework.typed_text import is_clean_text, is_one_line
 
 NOTE_MAX = 5000
 QUESTION_MAX = 2000
@@ -90,13 +91,23 @@ def _words(status: CaseStatus) -> str:
 
 
 def _text(raw: str, field: str, limit: int, what: str) -> str:
-    """Trimmed text with Unix line ends; empty or too long is the field's error."""
+    """Trimmed text with Unix line ends; empty, too long or holding a control character is the field's error."""
     text = raw.replace("\r\n", "\n").strip()
     if not text:
         raise CaseError(f"Write {what}.", {field: f"Write {what}."})
     if len(text) > limit:
         raise CaseError(f"At most {limit} characters.", {field: f"At most {limit} characters (this has {len(text)})."})
+    if not is_clean_text(text):
+        raise CaseError(HIDDEN_CHARACTER, {field: HIDDEN_CHARACTER})
     return text
+
+
+HIDDEN_CHARACTER = "Remove the hidden control character (one that is not a letter, a space or a line break)."
+
+
+def one_line_problem(text: str, what: str) -> str | None:
+    """A caseworker's message for a single-line field that is not one clean line, or None."""
+    return None if is_one_line(text) else f"Write {what} on one line, without line breaks or hidden characters."
 
 
 def _event(session: Session, case: Case, staff: StaffUser, action: str, now: dt.datetime,
@@ -185,6 +196,8 @@ def record_company_response(session: Session, case: Case, staff: StaffUser, kind
         errors["response.summary"] = "Write what they said, in short."
     elif len(text) > TEXT_MAX:
         errors["response.summary"] = f"At most {TEXT_MAX} characters (this has {len(text)})."
+    elif not is_clean_text(text):
+        errors["response.summary"] = HIDDEN_CHARACTER
     if errors:
         raise CaseError("Some fields need correcting.", errors)
     checked = _check_upload(upload)
@@ -296,9 +309,13 @@ def _check_escalation(escalation: Escalation) -> tuple[str, str | None]:
         errors["escalation.name"] = "Write who the case goes to, such as the ACCC."
     elif len(name) > NAME_MAX:
         errors["escalation.name"] = f"At most {NAME_MAX} characters."
+    elif (problem := one_line_problem(name, "who the case goes to")) is not None:
+        errors["escalation.name"] = problem
     reference = (escalation.reference or "").strip() or None
     if reference is not None and len(reference) > REFERENCE_MAX:
         errors["escalation.reference"] = f"At most {REFERENCE_MAX} characters."
+    elif reference is not None and (problem := one_line_problem(reference, "their reference")) is not None:
+        errors["escalation.reference"] = problem
     if errors:
         raise CaseError("The escalation needs correcting.", errors)
     return name, reference

@@ -26,6 +26,7 @@ from casework.db import is_postgresql
 from casework.staff import actions
 from casework.staff.claiming import ClaimRefused, assign
 from casework.staff.models import StaffUser
+from casework.typed_text import is_clean_text
 
 MAX_SELECTION = 200
 REFERENCE_MAX = 16
@@ -109,6 +110,8 @@ def _text(form: Mapping[str, str], name: str, limit: int, what: str, errors: dic
         errors[name] = f"Write {what}."
     elif len(text) > limit:
         errors[name] = f"At most {limit} characters (this has {len(text)})."
+    elif not is_clean_text(text):
+        errors[name] = actions.HIDDEN_CHARACTER
     return text
 
 
@@ -128,9 +131,13 @@ def _escalation(form: Mapping[str, str], errors: dict[str, str]) -> actions.Esca
     if kind not in ESCALATION_KINDS:
         errors["escalation.kind"] = "Choose a regulator, an ombudsman or the card issuer."
     name = _text(form, "escalation.name", actions.NAME_MAX, "who the cases go to, such as the ACCC", errors)
+    if "escalation.name" not in errors and (problem := actions.one_line_problem(name, "who the cases go to")):
+        errors["escalation.name"] = problem
     reference = form.get("escalation.reference", "")[:READ_MAX].strip() or None
     if reference is not None and len(reference) > actions.REFERENCE_MAX:
         errors["escalation.reference"] = f"At most {actions.REFERENCE_MAX} characters."
+    elif reference is not None and (problem := actions.one_line_problem(reference, "their reference")):
+        errors["escalation.reference"] = problem
     return actions.Escalation(kind, name, reference)
 
 

@@ -21,6 +21,7 @@ from casework.cases.filing import CaseError
 from casework.db import utcnow
 from casework.staff import queue
 from casework.staff.models import SavedView
+from casework.typed_text import is_one_line
 
 NAME_MAX = 100
 QUERY_MAX = 2000
@@ -59,6 +60,9 @@ def _name(raw: str) -> str:
     if len(name) > NAME_MAX:
         raise ViewError(f"At most {NAME_MAX} characters.",
                         {"view_name": f"At most {NAME_MAX} characters (this has {len(name)})."})
+    if not is_one_line(name):
+        raise ViewError("Remove the hidden control characters from the name.",
+                        {"view_name": "Write the name without hidden control characters."})
     return name
 
 

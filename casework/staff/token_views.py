@@ -15,6 +15,7 @@ from casework.db import utcnow
 from casework.runtime import runtime_of
 from casework.staff.api_tokens import NAME_MAX, issue_token, may_revoke, revoke, tokens_for
 from casework.staff.models import StaffApiToken, StaffUser
+from casework.typed_text import is_one_line
 from casework.web import db
 
 bp = Blueprint("staff_tokens", __name__, url_prefix="/staff/tokens")
@@ -50,6 +51,9 @@ def create() -> ResponseReturnValue:
                      status=422)
     if len(name) > NAME_MAX:
         return _page({"name": name}, {"name": f"At most {NAME_MAX} characters."}, status=422)
+    if not is_one_line(name):
+        return _page({"name": name}, {"name": "Write the name on one line, without line breaks or hidden "
+                                              "characters."}, status=422)
     session_db = db()
     token, _ = issue_token(session_db, _me(), name, runtime_of().settings.secret_key, utcnow())
     session_db.commit()

@@ -22,6 +22,7 @@ from casework.staff.accounts import (
     reset_password,
 )
 from casework.staff.models import ROLES, StaffUser
+from casework.typed_text import is_one_line
 from casework.web import db
 
 bp = Blueprint("staff_users", __name__, url_prefix="/staff/users")
@@ -44,12 +45,15 @@ def index() -> ResponseReturnValue:
 def _form_errors(values: dict[str, str]) -> dict[str, str]:
     errors = {}
     email = values["email"]
-    if not email or "@" not in email.strip("@") or len(email) > 254 or any(c.isspace() for c in email):
+    if (not email or "@" not in email.strip("@") or len(email) > 254 or any(c.isspace() for c in email)
+            or not is_one_line(email)):
         errors["email"] = "Enter an e-mail address, like name@example.org."
     if not values["name"]:
         errors["name"] = "Enter the person's name."
     elif len(values["name"]) > 200:
         errors["name"] = "At most 200 characters."
+    elif not is_one_line(values["name"]):
+        errors["name"] = "Write the name on one line, without line breaks or hidden characters."
     if values["role"] not in ROLES:
         errors["role"] = "Choose a role."
     return errors

@@ -1,5 +1,5 @@
-"""A real SMTP server (aiosmtpd) on a free local port that keeps every message it accepts; optionally it
-insists on STARTTLS before the login, as a production relay does."""
+"""A real SMTP server (aiosmtpd) on a free local port that keeps every message it accepts and every login it is
+sent; optionally it insists on STARTTLS before the login, as a production relay does."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class SMTPServer:
         With ``tls_context`` (a server context for 127.0.0.1) every command but EHLO and STARTTLS waits for TLS.
         """
         self.handler = _Handler(refuse)
+        self.logins: list[tuple[bytes, bytes]] = []  # every AUTH the server was sent: (login, password)
         self.port = port or free_port()
         self.tls = tls_context is not None
         self.controller = Controller(
@@ -66,14 +67,22 @@ class SMTPServer:
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
     ) -> AuthResult:
+        if isinstance(data, LoginPassword):
+            with self.handler.lock:
+                self.logins.append((data.login, data.password))
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
             self.USER.encode(), self.PASSWORD.encode())
         return AuthResult(success=ok)
 
     @property
+    def plain_url(self) -> str:
+        """The URL with a login and nothing about STARTTLS: TLS is then required."""
+        return f"smtp://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
+
+    @property
     def url(self) -> str:
-        url = f"smtp://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
-        return url + "?starttls=required" if self.tls else url
+        """With STARTTLS insisted on, or (a test server on this machine without TLS) explicitly turned off."""
+        return self.plain_url + ("?starttls=required" if self.tls else "?starttls=off")
 
     @property
     def messages(self) -> list[Message]:
