@@ -132,7 +132,7 @@ def staff_reset_password(email: str) -> None:
             user = find_staff(session, email)
         except StaffError as exc:
             raise click.ClickException(str(exc)) from None
-        password = reset_password(user)
+        password = reset_password(session, user)
         address = user.email
     click.secho(f"The new password for {address} is shown only once:", bold=True)
     click.echo(f"  password: {password}")

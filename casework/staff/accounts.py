@@ -13,7 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from casework.db import UTCDateTime
+from casework.db import UTCDateTime, utcnow
+from casework.staff.api_tokens import revoke_all
 from casework.staff.models import ROLES, StaffUser
 
 _hasher = PasswordHasher()
@@ -93,13 +94,15 @@ def _active_supervisors(session: Session) -> int:
 
 
 def disable_staff(session: Session, user: StaffUser, by: StaffUser | None = None) -> None:
-    """Refused for one's own account and for the last active supervisor: nobody could undo it."""
+    """Refused for one's own account and for the last active supervisor: nobody could undo it. The account's
+    sessions and API tokens end for good."""
     if by is not None and by.id == user.id:
         raise StaffError("You cannot disable your own account; ask another supervisor.")
     if user.active and user.role == "supervisor" and _active_supervisors(session) <= 1:
         raise StaffError(f"{user.email} is the last active supervisor; enable or create another one first.")
     user.active = False
     end_sessions(user)
+    revoke_all(session, user.id, utcnow())
 
 
 def enable_staff(user: StaffUser) -> None:
@@ -112,13 +115,14 @@ def new_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def reset_password(user: StaffUser) -> str:
-    """A new random password (shown once by the caller); the account's sessions and any lock end."""
+def reset_password(session: Session, user: StaffUser) -> str:
+    """A new random password (shown once by the caller); the account's sessions, API tokens and any lock end."""
     password = new_password()
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
     end_sessions(user)
+    revoke_all(session, user.id, utcnow())
     return password
 
 

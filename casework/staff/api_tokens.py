@@ -2,7 +2,8 @@
 
 The same scheme as consumers' tokens (see :mod:`casework.cases.tokens`): the random part makes a slow hash
 pointless, and a leaked table is useless without the key. A token is only as good as its owner's account:
-a disabled account's tokens stop working at once, without being revoked one by one.
+disabling the account or resetting its password revokes every token it has (enabling it again brings none back),
+and a token whose account is disabled is refused at use whatever its row says.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def revoke(session: Session, row: StaffApiToken, by: StaffUser, now: dt.datetime
     if row.revoked_at is None:
         row.revoked_at = now
         session.flush()
+
+
+def revoke_all(session: Session, staff_id: int, now: dt.datetime) -> None:
+    """Every live token of this account ends: its password was reset or it was disabled, so whoever made
+    them may no longer be its owner."""
+    session.execute(update(StaffApiToken).where(StaffApiToken.staff_id == staff_id, StaffApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
 def looks_like_staff_token(token: str) -> bool:

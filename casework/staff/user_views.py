@@ -115,6 +115,7 @@ def reset(user_id: str) -> ResponseReturnValue:
     target = _target(user_id)
     if target.id == current_user.id:
         return _page(problem="To change your own password, ask another supervisor.", status=409)
-    password = reset_password(target)
-    db().commit()
+    session_db = db()
+    password = reset_password(session_db, target)
+    session_db.commit()
     return _page(shown=(target.email, password))

@@ -1,0 +1,102 @@
+"""A staff API token's life: it ends for good when its owner's password is reset or the account is disabled
+(enabling the account again does not bring it back), and a disabled account's tokens are refused at use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from casework.db import utcnow
+from casework.runtime import Runtime
+from casework.staff.accounts import create_staff
+from casework.staff.api_tokens import issue_token
+from casework.staff.models import StaffApiToken, StaffUser
+from casework.web import limiter
+from tests.support.staff import PASSWORD
+from tests.support.web import post_form
+
+pytestmark = pytest.mark.http
+CASEY = "casey@casework.test"
+SAM = "sam@casework.test"
+
+
+@pytest.fixture
+def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
+    limiter.reset()
+    with app.test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def casey(committed: Runtime) -> int:
+    with committed.sessions.begin() as session:
+        create_staff(session, SAM, "Sam", PASSWORD, role="supervisor")
+        return create_staff(session, CASEY, "Casey", PASSWORD).id
+
+
+def token_for(runtime: Runtime, staff_id: int) -> str:
+    with runtime.sessions.begin() as session:
+        token, _ = issue_token(session, session.get_one(StaffUser, staff_id), "script", runtime.settings.secret_key,
+                               utcnow())
+    return token
+
+
+def queue_status(client: FlaskClient, token: str) -> int:
+    return client.get("/api/v1/queue", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def revoked_at(runtime: Runtime, staff_id: int) -> list[object]:
+    with runtime.sessions() as session:
+        return list(session.scalars(select(StaffApiToken.revoked_at).where(StaffApiToken.staff_id == staff_id)))
+
+
+def test_disabling_an_account_revokes_its_tokens_for_good(app: Flask, client: FlaskClient, committed: Runtime,
+                                                          casey: int) -> None:
+    token = token_for(committed, casey)
+    assert queue_status(client, token) == 200
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["staff", "disable", CASEY]).exit_code == 0
+    assert queue_status(client, token) == 401
+    assert all(at is not None for at in revoked_at(committed, casey))
+    assert runner.invoke(args=["staff", "enable", CASEY]).exit_code == 0
+    assert queue_status(client, token) == 401  # enabled again, the old token stays dead
+
+
+def test_a_supervisor_disabling_an_account_on_the_page_revokes_its_tokens(client: FlaskClient, committed: Runtime,
+                                                                          casey: int) -> None:
+    token = token_for(committed, casey)
+    post_form(client, "/staff/login", {"email": SAM, "password": PASSWORD}, page="/staff/login")
+    assert post_form(client, f"/staff/users/{casey}/disable", {}, page="/staff/users").status_code == 303
+    assert post_form(client, f"/staff/users/{casey}/enable", {}, page="/staff/users").status_code == 303
+    assert queue_status(client, token) == 401
+
+
+@pytest.mark.parametrize("where", ["page", "cli"])
+def test_a_password_reset_revokes_the_account_s_tokens(app: Flask, client: FlaskClient, committed: Runtime,
+                                                       casey: int, where: str) -> None:
+    token = token_for(committed, casey)
+    assert queue_status(client, token) == 200
+    if where == "cli":
+        result = app.test_cli_runner().invoke(args=["staff", "reset-password", CASEY])
+        assert result.exit_code == 0, result.output
+    else:
+        post_form(client, "/staff/login", {"email": SAM, "password": PASSWORD}, page="/staff/login")
+        response = post_form(client, f"/staff/users/{casey}/reset-password", {}, page="/staff/users")
+        assert re.search(r'<code class="password">', response.get_data(as_text=True))
+    assert queue_status(client, token) == 401
+    assert all(at is not None for at in revoked_at(committed, casey))
+
+
+def test_a_disabled_account_s_token_is_refused_even_if_it_was_never_revoked(client: FlaskClient,
+                                                                            committed: Runtime, casey: int) -> None:
+    """Whatever disabled the account (a direct change in the database, say), its tokens are refused at use."""
+    token = token_for(committed, casey)
+    with committed.sessions.begin() as session:
+        session.execute(update(StaffUser).where(StaffUser.id == casey).values(active=False))
+    assert revoked_at(committed, casey) == [None]
+    assert queue_status(client, token) == 401
