@@ -29,8 +29,27 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask.typing import ResponseReturnValue
 
+
+def client_network() -> str:
+    """Who a rate limit counts: an IPv4 client by its address, an IPv6 client by its /64.
+
+    A /64 is one subscriber's network: whoever has one can send from any of its 2**64 addresses, so counting
+    single IPv6 addresses would give each client an endless supply of fresh budgets.
+    """
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, default_limits=[])
+limiter = Limiter(client_network, default_limits=[])
 login_manager = LoginManager()
 
 CONTENT_SECURITY_POLICY = (

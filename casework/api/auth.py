@@ -15,7 +15,6 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from casework.api.errors import api_error
@@ -25,7 +24,7 @@ from casework.db import is_postgresql, utcnow
 from casework.runtime import runtime_of
 from casework.staff.api_tokens import looks_like_staff_token, staff_for_token
 from casework.staff.models import StaffUser
-from casework.web import db
+from casework.web import client_network, db
 
 V = TypeVar("V", bound=Callable[..., ResponseReturnValue])
 
@@ -80,10 +79,10 @@ def case_not_found() -> Response:
 
 def token_key() -> str:
     """Rate limits count per live token (a digest of it: the secret never reaches the limit store); missing
-    and wrong tokens count together per address, so trying many tokens is throttled like trying one."""
+    and wrong tokens count together per client (an IPv6 /64), so trying many tokens is throttled like trying one."""
     token = bearer_token()
     if token is None or bearer_staff() is None:
-        return "staff-token-guess:" + get_remote_address()
+        return "staff-token-guess:" + client_network()
     return "staff-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
