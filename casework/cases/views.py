@@ -62,7 +62,7 @@ from casework.presentation import ANSWER_MEANING, UNSETTLED_ANSWERS, page_errors
 from casework.privacy.views import erased_page
 from casework.regions import REGIONS, regions_of, zone_for_region
 from casework.runtime import runtime_of
-from casework.web import count_filing, db, filing_limit, limiter, too_large_page, wait_in_words
+from casework.web import checks_secret, count_filing, db, filing_limit, limiter, too_large_page, wait_in_words
 
 bp = Blueprint("consumer", __name__)
 
@@ -403,6 +403,7 @@ def lost_link() -> ResponseReturnValue:
 
 @bp.post("/lost-link")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("3 per hour", methods=["POST"], key_func=_email_key)
 def lost_link_submit() -> ResponseReturnValue:

@@ -16,7 +16,7 @@ from casework.evidence.pack import build_pack, pack_filename, render_pack
 from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
 from casework.runtime import runtime_of
 from casework.staff.reads import log_read_now
-from casework.web import db, limiter
+from casework.web import checks_secret, db, limiter
 
 bp = Blueprint("evidence", __name__)
 VERIFY_LIMIT = "30 per minute; 300 per hour"
@@ -44,6 +44,7 @@ def verify_form() -> ResponseReturnValue:
 
 @bp.get("/verify/<code>")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit(VERIFY_LIMIT)
 def verify(code: str) -> ResponseReturnValue:
     """The public facts of a letter; ``?sha256=`` compares a digest someone computed with the stored one."""

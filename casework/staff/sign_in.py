@@ -13,7 +13,7 @@ from casework.db import utcnow
 from casework.staff.accounts import authenticate, end_sessions
 from casework.staff.blueprint import bp
 from casework.staff.models import StaffUser
-from casework.web import db, limiter, login_manager
+from casework.web import checks_secret, db, limiter, login_manager
 
 
 def _load_user(user_id: str) -> StaffUser | None:
@@ -39,6 +39,7 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/login")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit("5 per minute; 30 per hour", methods=["POST"])
 def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip().lower()[:254]
