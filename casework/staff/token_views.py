@@ -1,7 +1,9 @@
 """Staff API tokens: each caseworker makes and revokes their own; supervisors can revoke anyone's.
 
-A new token is put in the answer page itself (never in a flash, which would carry it in the session
-cookie) and is never logged or stored in clear.
+Making one asks for the person's password again: a session someone else got hold of (an unlocked screen, a
+copied cookie) must not turn itself into a credential that outlives it. Wrong passwords here count with wrong
+sign-ins (:mod:`casework.staff.throttle`). A new token is put in the answer page itself (never in a flash, which
+would carry it in the session cookie) and is never logged or stored in clear.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from flask_login import current_user
 from casework.access import route_rule
 from casework.db import utcnow
 from casework.runtime import runtime_of
+from casework.staff import throttle
+from casework.staff.accounts import verify_password
 from casework.staff.api_tokens import NAME_MAX, issue_token, may_revoke, revoke, tokens_for
 from casework.staff.models import StaffApiToken, StaffUser
-from casework.web import db
+from casework.web import checks_secret, db, wait_in_words
 
 bp = Blueprint("staff_tokens", __name__, url_prefix="/staff/tokens")
 
@@ -28,11 +32,12 @@ def _me() -> StaffUser:
 
 
 def _page(values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-          shown: tuple[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
+          shown: tuple[str, str] | None = None, status: int = 200,
+          headers: dict[str, str] | None = None) -> ResponseReturnValue:
     me = _me()
     return render_template("staff/tokens.html", tokens=tokens_for(db(), me), values=values or {},
                            errors=errors or {}, shown=shown, user=current_user,
-                           everyone=me.role == "supervisor", name_max=NAME_MAX), status
+                           everyone=me.role == "supervisor", name_max=NAME_MAX), status, headers or {}
 
 
 @bp.get("")
@@ -43,17 +48,32 @@ def index() -> ResponseReturnValue:
 
 @bp.post("")
 @route_rule("staff")
+@checks_secret
 def create() -> ResponseReturnValue:
-    name = request.form.get("name", "").strip()[:NAME_MAX + 1]
-    if not name:
-        return _page({"name": name}, {"name": "Give the token a name, such as the program that will use it."},
-                     status=422)
-    if len(name) > NAME_MAX:
-        return _page({"name": name}, {"name": f"At most {NAME_MAX} characters."}, status=422)
+    values = {"name": request.form.get("name", "").strip()[:NAME_MAX + 1]}
+    password = request.form.get("password", "")[:1000]
+    errors = {}
+    if not values["name"]:
+        errors["name"] = "Give the token a name, such as the program that will use it."
+    elif len(values["name"]) > NAME_MAX:
+        errors["name"] = f"At most {NAME_MAX} characters."
+    if not password:
+        errors["password"] = "Enter your password: a new token acts as you."  # noqa: S105 - a message
+    if errors:
+        return _page(values, errors, status=422)
+    me = _me()
+    try:
+        throttle.check(me.email)
+    except throttle.Throttled as wait:
+        return _page(values, {"password": f"Too many wrong passwords. Try again in {wait_in_words(wait.seconds)}."},
+                     status=429, headers={"Retry-After": str(wait.seconds)})
+    if not verify_password(me, password):
+        throttle.count_failure(me.email)
+        return _page(values, {"password": "That is not your password."}, status=422)
     session_db = db()
-    token, _ = issue_token(session_db, _me(), name, runtime_of().settings.secret_key, utcnow())
+    token, _ = issue_token(session_db, me, values["name"], runtime_of().settings.secret_key, utcnow())
     session_db.commit()
-    return _page(shown=(name, token), status=201)
+    return _page(shown=(values["name"], token), status=201)
 
 
 @bp.post("/<token_id>/revoke")

@@ -100,3 +100,61 @@ def test_a_disabled_account_s_token_is_refused_even_if_it_was_never_revoked(clie
         session.execute(update(StaffUser).where(StaffUser.id == casey).values(active=False))
     assert revoked_at(committed, casey) == [None]
     assert queue_status(client, token) == 401
+
+
+# --- minting asks for the password -----------------------------------------------------------------------------
+
+TOKEN_RE = re.compile(r'<code class="token" data-token>(cwst_[A-Za-z0-9_-]+)</code>')
+
+
+def signed_in_as_casey(client: FlaskClient) -> None:
+    response = post_form(client, "/staff/login", {"email": CASEY, "password": PASSWORD}, page="/staff/login")
+    assert response.status_code == 303
+
+
+def tokens_of(runtime: Runtime, staff_id: int) -> int:
+    with runtime.sessions() as session:
+        return len(list(session.scalars(select(StaffApiToken.id).where(StaffApiToken.staff_id == staff_id))))
+
+
+def test_minting_a_token_asks_for_the_current_password(client: FlaskClient, committed: Runtime, casey: int) -> None:
+    """A borrowed session (an unlocked screen, a copied cookie) cannot turn itself into a lasting credential."""
+    signed_in_as_casey(client)
+    missing = post_form(client, "/staff/tokens", {"name": "Nightly export"}, page="/staff/tokens")
+    assert missing.status_code == 422
+    page = missing.get_data(as_text=True)
+    assert 'id="password-error"' in page
+    assert "Enter your password" in page
+    assert 'value="Nightly export"' in page  # what was typed is kept (the password never is)
+
+    wrong = post_form(client, "/staff/tokens", {"name": "Nightly export", "password": "not my password"},
+                      page="/staff/tokens")
+    assert wrong.status_code == 422
+    page = wrong.get_data(as_text=True)
+    assert 'id="password-error"' in page
+    assert "That is not your password" in page
+    assert 'value="Nightly export"' in page
+    assert "not my password" not in page
+    assert tokens_of(committed, casey) == 0
+
+    made = post_form(client, "/staff/tokens", {"name": "Nightly export", "password": PASSWORD}, page="/staff/tokens")
+    assert made.status_code == 201
+    assert TOKEN_RE.search(made.get_data(as_text=True))
+    assert tokens_of(committed, casey) == 1
+
+
+def test_guessing_the_password_on_the_token_form_is_slowed(client: FlaskClient, committed: Runtime,
+                                                           casey: int) -> None:
+    """Wrong passwords here count with wrong sign-ins for the account from this client: the form is no better a
+    way to guess the password than the sign-in page."""
+    signed_in_as_casey(client)
+    for _ in range(5):
+        assert post_form(client, "/staff/tokens", {"name": "x", "password": "a wrong guess"},
+                         page="/staff/tokens").status_code == 422
+    refused = post_form(client, "/staff/tokens", {"name": "x", "password": PASSWORD}, page="/staff/tokens")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"].isdigit()
+    page = refused.get_data(as_text=True)
+    assert 'id="password-error"' in page
+    assert re.search(r"Try again in \d+ minutes?", page)
+    assert tokens_of(committed, casey) == 0

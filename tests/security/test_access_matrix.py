@@ -352,7 +352,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/staff"): Row(_page("/staff")),
     ("GET", "/staff/catalog"): Row(_page("/staff/catalog")),
     ("GET", "/staff/tokens"): Row(_page("/staff/tokens")),
-    ("POST", "/staff/tokens"): Row(lambda c: Call("/staff/tokens", form={"name": "script"}, ok=(201,))),
+    ("POST", "/staff/tokens"): Row(lambda c: Call("/staff/tokens", form={"name": "script", "password": PASSWORD},
+                                                  ok=(201,))),
     ("POST", "/staff/tokens/<token_id>/revoke"): Row(_new_staff_token),
     ("POST", "/staff/take-next"): Row(lambda c: Call("/staff/take-next", form={}, ok=(303,))),
     ("POST", "/staff/bulk"): Row(lambda c: Call("/staff/bulk", form={
