@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case
+from casework.api.auth import bearer_staff, case_not_found, case_reader, consumer_case, refuse_read_only_writes
 from casework.api.bodies import Body, action_body, case_as_request, merge_changes, read_json_body
 from casework.api.documents import CaseOut, case_document, staff_document
 from casework.api.domain_errors import register_domain_errors
@@ -55,6 +55,7 @@ from casework.staff.reads import log_read_now
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
+bp.before_request(refuse_read_only_writes)
 register_domain_errors(bp)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 REPLAY_WINDOW = dt.timedelta(hours=24)

@@ -45,7 +45,7 @@ class StaffUser(Base):
 
 class StaffApiToken(Base):
     """A caseworker's token for the API (integrations, scripts): shown once, stored as HMAC-SHA-256,
-    revocable, and only as good as its owner's account."""
+    revocable, expiring, optionally read-only, and only as good as its owner's account."""
 
     __tablename__ = "staff_api_tokens"
 
@@ -58,6 +58,10 @@ class StaffApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # Chosen at minting (casework.staff.api_tokens.LIFETIME_DAYS): a forgotten token does not work for ever.
+    expires_at: Mapped[dt.datetime]
+    # Reads only: every change over the API is refused (403).
+    read_only: Mapped[bool] = mapped_column(default=False)
 
 
 class CaseNote(Base):

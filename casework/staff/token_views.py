@@ -17,11 +17,20 @@ from casework.db import utcnow
 from casework.runtime import runtime_of
 from casework.staff import throttle
 from casework.staff.accounts import verify_password
-from casework.staff.api_tokens import NAME_MAX, issue_token, may_revoke, revoke, tokens_for
+from casework.staff.api_tokens import (
+    LIFETIME_DAYS,
+    LIFETIME_DAYS_MAX,
+    NAME_MAX,
+    issue_token,
+    may_revoke,
+    revoke,
+    tokens_for,
+)
 from casework.staff.models import StaffApiToken, StaffUser
 from casework.web import checks_secret, db, wait_in_words
 
 bp = Blueprint("staff_tokens", __name__, url_prefix="/staff/tokens")
+LIFETIME_CHOICES = (7, 30, LIFETIME_DAYS, 180, LIFETIME_DAYS_MAX)
 
 
 def _me() -> StaffUser:
@@ -35,9 +44,10 @@ def _page(values: dict[str, str] | None = None, errors: dict[str, str] | None = 
           shown: tuple[str, str] | None = None, status: int = 200,
           headers: dict[str, str] | None = None) -> ResponseReturnValue:
     me = _me()
-    return render_template("staff/tokens.html", tokens=tokens_for(db(), me), values=values or {},
-                           errors=errors or {}, shown=shown, user=current_user,
-                           everyone=me.role == "supervisor", name_max=NAME_MAX), status, headers or {}
+    return render_template("staff/tokens.html", tokens=tokens_for(db(), me),
+                           values=values or {"expires_in_days": str(LIFETIME_DAYS)}, errors=errors or {},
+                           shown=shown, user=current_user, everyone=me.role == "supervisor", name_max=NAME_MAX,
+                           lifetimes=LIFETIME_CHOICES, now=utcnow()), status, headers or {}
 
 
 @bp.get("")
@@ -50,13 +60,18 @@ def index() -> ResponseReturnValue:
 @route_rule("staff")
 @checks_secret
 def create() -> ResponseReturnValue:
-    values = {"name": request.form.get("name", "").strip()[:NAME_MAX + 1]}
+    values = {"name": request.form.get("name", "").strip()[:NAME_MAX + 1],
+              "expires_in_days": request.form.get("expires_in_days", str(LIFETIME_DAYS)).strip()[:10],
+              "read_only": "yes" if request.form.get("read_only") == "yes" else ""}
     password = request.form.get("password", "")[:1000]
     errors = {}
     if not values["name"]:
         errors["name"] = "Give the token a name, such as the program that will use it."
     elif len(values["name"]) > NAME_MAX:
         errors["name"] = f"At most {NAME_MAX} characters."
+    days = values["expires_in_days"]
+    if not (days.isascii() and days.isdigit() and 1 <= int(days) <= LIFETIME_DAYS_MAX):
+        errors["expires_in_days"] = f"Choose how long the token works: between 1 and {LIFETIME_DAYS_MAX} days."
     if not password:
         errors["password"] = "Enter your password: a new token acts as you."  # noqa: S105 - a message
     if errors:
@@ -71,7 +86,8 @@ def create() -> ResponseReturnValue:
         throttle.count_failure(me.email)
         return _page(values, {"password": "That is not your password."}, status=422)
     session_db = db()
-    token, _ = issue_token(session_db, me, values["name"], runtime_of().settings.secret_key, utcnow())
+    token, _ = issue_token(session_db, me, values["name"], runtime_of().settings.secret_key, utcnow(),
+                           days=int(days), read_only=values["read_only"] == "yes")
     session_db.commit()
     return _page(shown=(values["name"], token), status=201)
 

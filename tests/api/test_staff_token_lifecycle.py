@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
@@ -10,14 +11,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
+from werkzeug.test import TestResponse
 
+from casework.cases.states import CaseStatus
 from casework.db import utcnow
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
 from casework.staff.api_tokens import issue_token
 from casework.staff.models import StaffApiToken, StaffUser
 from casework.web import limiter
-from tests.support.staff import PASSWORD
+from tests.support.staff import PASSWORD, case_in_status
+from tests.support.today import TODAY_ISO, clock_on, days_ahead
 from tests.support.web import post_form
 
 pytestmark = pytest.mark.http
@@ -158,3 +162,99 @@ def test_guessing_the_password_on_the_token_form_is_slowed(client: FlaskClient, 
     assert 'id="password-error"' in page
     assert re.search(r"Try again in \d+ minutes?", page)
     assert tokens_of(committed, casey) == 0
+
+
+# --- expiry and read-only tokens ---------------------------------------------------------------------------------
+
+
+def mint(client: FlaskClient, **form: str) -> TestResponse:
+    return post_form(client, "/staff/tokens", {"name": "Nightly export", "password": PASSWORD, **form},
+                     page="/staff/tokens")
+
+
+def newest_token(runtime: Runtime) -> StaffApiToken:
+    with runtime.sessions() as session:
+        return session.scalars(select(StaffApiToken).order_by(StaffApiToken.id.desc())).first()  # type: ignore[return-value]
+
+
+def test_a_token_expires_after_the_days_chosen_at_minting(client: FlaskClient, committed: Runtime,
+                                                          casey: int) -> None:
+    signed_in_as_casey(client)
+    made = mint(client)
+    assert made.status_code == 201
+    row = newest_token(committed)
+    assert row.expires_at - row.created_at == dt.timedelta(days=90)  # the default
+    assert days_ahead(90).isoformat() in client.get("/staff/tokens").get_data(as_text=True)
+    assert mint(client, expires_in_days="7").status_code == 201
+    row = newest_token(committed)
+    assert row.expires_at - row.created_at == dt.timedelta(days=7)
+    assert mint(client, expires_in_days="365").status_code == 201
+
+    for wrong in ("366", "0", "-3", "ninety", "90.5"):
+        refused = mint(client, expires_in_days=wrong)
+        assert refused.status_code == 422, wrong
+        page = refused.get_data(as_text=True)
+        assert 'id="expires_in_days-error"' in page
+        assert "between 1 and 365 days" in page
+        assert 'value="Nightly export"' in page
+    assert tokens_of(committed, casey) == 3
+
+
+def test_an_expired_token_is_refused(client: FlaskClient, committed: Runtime, casey: int) -> None:
+    signed_in_as_casey(client)
+    token_match = TOKEN_RE.search(mint(client, expires_in_days="30").get_data(as_text=True))
+    assert token_match is not None
+    token = token_match.group(1)
+    with clock_on(days_ahead(29)):
+        assert queue_status(client, token) == 200
+    with clock_on(days_ahead(31)):
+        assert queue_status(client, token) == 401
+        assert "expired" in client.get("/staff/tokens").get_data(as_text=True)
+
+
+def read_only_token(client: FlaskClient) -> str:
+    signed_in_as_casey(client)
+    made = mint(client, read_only="yes")
+    assert made.status_code == 201
+    found = TOKEN_RE.search(made.get_data(as_text=True))
+    assert found is not None
+    assert newest_token_is_read_only(client)
+    return found.group(1)
+
+
+def newest_token_is_read_only(client: FlaskClient) -> bool:
+    return "read only" in client.get("/staff/tokens").get_data(as_text=True)
+
+
+def test_a_read_only_token_reads_and_is_refused_every_write(client: FlaskClient, committed: Runtime,
+                                                            casey: int) -> None:
+    token = read_only_token(client)
+    reference = case_in_status(committed, CaseStatus.SENT)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/queue", headers=headers).status_code == 200
+    read = client.get(f"/api/v1/cases/{reference}", headers=headers)
+    assert read.status_code == 200
+    version = read.get_json()["version"]
+    writes = [
+        ("POST", "/api/v1/queue/take-next", None),
+        ("POST", f"/api/v1/cases/{reference}/assign", {"assignee": "me"}),
+        ("POST", f"/api/v1/cases/{reference}/notes", {"body": "A note."}),
+        ("POST", f"/api/v1/cases/{reference}/status", {"status": "resolved", "outcome": "cancelled"}),
+        ("POST", f"/api/v1/cases/{reference}/responses",
+         {"type": "refused", "received_on": TODAY_ISO, "summary": "They said no."}),
+        ("POST", f"/api/v1/cases/{reference}/withdraw", None),
+        ("PATCH", f"/api/v1/cases/{reference}", {"details": "Annual."}),
+        ("POST", f"/api/v1/cases/{reference}/erasure-request", None),
+    ]
+    for method, path, body in writes:
+        response = client.open(path, method=method, json=body,
+                               headers={**headers, "If-Match": f'"{version}"'})
+        assert response.status_code == 403, (path, response.status_code)
+        answer = response.get_json()
+        assert answer["error"] == "forbidden"
+        assert "read-only" in answer["message"]
+        assert set(answer) == {"error", "message"}
+    after = client.get(f"/api/v1/cases/{reference}", headers=headers).get_json()
+    assert after["version"] == version
+    assert after["notes"] == []
+    assert after["assignee"] is None
