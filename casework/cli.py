@@ -95,6 +95,7 @@ def staff_ensure(email: str) -> None:
     user, password = created
     click.secho("A staff account was created. This password is shown only once:", bold=True)
     click.echo(f"  login:    {user.email}\n  password: {password}")
+    click.echo("At the first sign-in it is replaced by a password of your own choosing.")
 
 
 @staff_cli.command("disable")
@@ -136,6 +137,7 @@ def staff_reset_password(email: str) -> None:
         address = user.email
     click.secho(f"The new password for {address} is shown only once:", bold=True)
     click.echo(f"  password: {password}")
+    click.echo("At the next sign-in its owner replaces it with one of their own choosing.")
 
 
 def _date(value: str | None) -> dt.date | None:

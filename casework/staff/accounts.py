@@ -18,6 +18,8 @@ from casework.staff.api_tokens import revoke_all
 from casework.staff.models import ROLES, StaffUser
 
 _hasher = PasswordHasher()
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1000
 MAX_FAILURES = 5
 LOCK_FOR = dt.timedelta(minutes=15)
 
@@ -119,6 +121,7 @@ def reset_password(session: Session, user: StaffUser) -> str:
     """A new random password (shown once by the caller); the account's sessions, API tokens and any lock end."""
     password = new_password()
     user.password_hash = hash_password(password)
+    user.must_change_password = True
     user.failed_logins = 0
     user.locked_until = None
     end_sessions(user)
@@ -126,25 +129,51 @@ def reset_password(session: Session, user: StaffUser) -> str:
     return password
 
 
+def new_password_problem(user: StaffUser, current: str, new: str) -> str | None:
+    """Why ``new`` will not do as this person's own password, or None."""
+    if len(new) < PASSWORD_MIN:
+        return f"Choose a password of at least {PASSWORD_MIN} characters: a short sentence is easy to remember."
+    if len(new) > PASSWORD_MAX:
+        return f"At most {PASSWORD_MAX} characters."
+    if new == current:
+        return "Choose a password different from the one you have now."
+    if new.strip().lower() == user.email.lower():
+        return "Choose a password other than your e-mail address."
+    return None
+
+
+def change_password(user: StaffUser, new: str) -> None:
+    """The person's own password from now on; every other signed-in browser of the account is signed out (the
+    caller signs this one in again). API tokens stay: they were made with the account's password asked again."""
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.session_token = secrets.token_urlsafe(32)
+
+
 def create_staff(
-    session: Session, email: str, name: str, password: str, role: str = "caseworker"
+    session: Session, email: str, name: str, password: str, role: str = "caseworker", *,
+    must_change_password: bool = False,
 ) -> StaffUser:
+    """``must_change_password`` for a password made for the person (shown to whoever made the account)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise StaffError("passwords have at least 12 characters")
+    if len(password) < PASSWORD_MIN:
+        raise StaffError(f"passwords have at least {PASSWORD_MIN} characters")
     if session.execute(select(StaffUser.id).where(StaffUser.email == email)).first():
         raise StaffError(f"{email} already has an account")
-    user = StaffUser(email=email, name=name, password_hash=hash_password(password), role=role)
+    user = StaffUser(email=email, name=name, password_hash=hash_password(password), role=role,
+                     must_change_password=must_change_password)
     session.add(user)
     session.flush()
     return user
 
 
 def ensure_first_supervisor(session: Session, email: str) -> tuple[StaffUser, str] | None:
-    """Create a supervisor with a random password when there is no staff account at all."""
+    """Create a supervisor when there is no staff account at all: a random password of 120 bits (printed once by
+    the caller), to be replaced by the person's own at the first sign-in."""
     if session.execute(select(func.count(StaffUser.id))).scalar_one():
         return None
     password = new_password()
-    return create_staff(session, email, "Supervisor", password, role="supervisor"), password
+    user = create_staff(session, email, "Supervisor", password, role="supervisor", must_change_password=True)
+    return user, password

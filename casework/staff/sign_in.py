@@ -52,7 +52,7 @@ def login_submit() -> ResponseReturnValue:
                                error="The e-mail address or password is not right."), 401
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
-    return redirect(url_for("queue.index"), 303)
+    return redirect(url_for("staff.password" if user.must_change_password else "queue.index"), 303)
 
 
 @bp.post("/logout")

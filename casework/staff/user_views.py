@@ -67,7 +67,8 @@ def create() -> ResponseReturnValue:
     session_db = db()
     password = new_password()
     try:
-        created = create_staff(session_db, values["email"], values["name"], password, values["role"])
+        created = create_staff(session_db, values["email"], values["name"], password, values["role"],
+                               must_change_password=True)
     except StaffError as error:
         session_db.rollback()
         return _page(values, {"email": str(error)}, status=422)

@@ -1,4 +1,5 @@
-"""Staff credentials: API tokens expire and may be read-only.
+"""Staff credentials: API tokens expire and may be read-only; a password someone else saw is changed at the next
+sign-in.
 
 Tokens made before get 90 days from their creation, the default lifetime of a new one (those older than that
 have expired). Only staff tables change (no triggers there), so SQLite may recreate them.
@@ -38,9 +39,15 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_api_tokens", schema=None) as batch_op:
         batch_op.alter_column("expires_at", existing_type=UTCDateTime(timezone=True), nullable=False)
         batch_op.alter_column("read_only", existing_type=sa.Boolean(), server_default=None)
+    op.add_column("staff_users", sa.Column("must_change_password", sa.Boolean(), nullable=False,
+                                           server_default=sa.false()))
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.alter_column("must_change_password", existing_type=sa.Boolean(), server_default=None)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("must_change_password")
     with op.batch_alter_table("staff_api_tokens", schema=None) as batch_op:
         batch_op.drop_column("read_only")
         batch_op.drop_column("expires_at")

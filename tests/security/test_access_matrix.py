@@ -363,6 +363,10 @@ ROWS: dict[tuple[str, str], Row] = {
         "view_name": f"v{secrets.token_hex(3)}", "return": "status=new"}, ok=(303,))),
     ("POST", "/staff/views/<int(max=2147483647):view_id>/delete"): Row(_new_view),
     ("POST", "/staff/logout"): Row(lambda c: Call("/staff/logout", form={}, ok=(303,)), own_session=True),
+    ("GET", "/staff/password"): Row(_page("/staff/password")),
+    ("POST", "/staff/password"): Row(lambda c: Call("/staff/password", form={
+        "current_password": PASSWORD, "new_password": "another long password", "confirm_password":
+        "another long password"}, ok=(303,)), own_session=True),
     ("GET", "/staff/cases/<reference>"): Row(_page("/staff/cases/{c.reference}")),
     ("GET", "/staff/cases/<reference>/attachments/<int(max=2147483647):attachment_id>"): Row(
         _page("/staff/cases/{c.reference}/attachments/{c.attachment_id}")),

@@ -23,7 +23,8 @@ from tests.support.web import csrf_token
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
 # Routes that check a secret without a token in their URL or a bearer token: a password, an address, a code.
-CHECKED_BY_FORM = {("POST", "/staff/login"), ("POST", "/lost-link"), ("POST", "/staff/tokens")}
+CHECKED_BY_FORM = {("POST", "/staff/login"), ("POST", "/lost-link"), ("POST", "/staff/tokens"),
+                   ("POST", "/staff/password")}
 
 
 @contextmanager

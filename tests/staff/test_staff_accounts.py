@@ -210,6 +210,10 @@ def test_a_supervisor_creates_disables_and_resets_accounts(app: Flask, client: F
     robin = app.test_client()
     limiter.reset()
     assert sign_in(robin, "robin@casework.test", match.group(1))[0] == 303
+    assert robin.get("/staff/users").status_code == 303  # to choose a password of Robin's own first
+    changed = post_form(robin, "/staff/password", {"current_password": match.group(1), "new_password": PASSWORD,
+                                                   "confirm_password": PASSWORD}, page="/staff/password")
+    assert changed.status_code == 303
     assert robin.get("/staff/users").status_code == 200
 
     casey = app.test_client()
