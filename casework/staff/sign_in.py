@@ -10,6 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from casework.access import route_rule
 from casework.db import utcnow
+from casework.staff import sessions
 from casework.staff.accounts import authenticate, end_sessions
 from casework.staff.blueprint import bp
 from casework.staff.models import StaffUser
@@ -52,6 +53,7 @@ def login_submit() -> ResponseReturnValue:
                                error="The e-mail address or password is not right."), 401
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
+    sessions.start()
     return redirect(url_for("staff.password" if user.must_change_password else "queue.index"), 303)
 
 
