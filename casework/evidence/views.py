@@ -15,7 +15,7 @@ from casework.evidence.bundle import evidence_zip, stored_letters
 from casework.evidence.pack import build_pack, pack_filename, render_pack
 from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
 from casework.runtime import runtime_of
-from casework.staff.reads import log_read_now
+from casework.staff.reads import log_read_now, opened_from_our_site
 from casework.web import checks_secret, db, limiter
 
 bp = Blueprint("evidence", __name__)
@@ -122,11 +122,13 @@ def consumer_zip(token: str) -> ResponseReturnValue:
 
 @bp.get("/staff/cases/<reference>/evidence.pdf")
 @route_rule("staff")
+@opened_from_our_site
 def staff_pack(reference: str) -> ResponseReturnValue:
     return _download(_staff_case(reference), "pdf")
 
 
 @bp.get("/staff/cases/<reference>/evidence.zip")
 @route_rule("staff")
+@opened_from_our_site
 def staff_zip(reference: str) -> ResponseReturnValue:
     return _download(_staff_case(reference), "zip")
