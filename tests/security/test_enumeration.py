@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from casework.cases.models import Case
 from casework.cases.states import CaseStatus
+from casework.cases.tokens import issue_token
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
@@ -155,3 +156,23 @@ def test_filing_does_not_reveal_other_cases_of_the_same_address(client: FlaskCli
     status_page = client.get(f"/c/{token_from_location(page)}")
     assert status_page.status_code == 200
     assert earlier not in status_page.get_data(as_text=True)
+
+
+def test_lost_link_over_an_address_s_allowance_answers_as_always(client: FlaskClient, committed: Runtime) -> None:
+    """Three e-mails an hour to one address, whoever asks; past that the answer is the usual one, for an address with
+    cases and one without alike, and only the e-mail is held back: nobody learns anything, nobody is refused."""
+    known, unknown = "known-2@example.com", "other-2@example.com"
+    reference = case_in_status(committed, CaseStatus.SENT, consumer_email=known)
+    with committed.sessions() as session:
+        case = session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        held = issue_token(session, case, committed.settings.secret_key)  # the link the owner already has
+        session.commit()
+    usual = post_form(client, "/lost-link", {"email": known}, page="/lost-link")
+    for attempt in range(4):
+        for email in (known, unknown):
+            answer = post_form(client, "/lost-link", {"email": email}, page="/lost-link")
+            assert answer.status_code == 200, (attempt, email)
+            _same(usual, answer, known, email)
+    assert len(_mail_to(committed, known)) == 3
+    assert _mail_to(committed, unknown) == []
+    assert client.get(f"/c/{held}").status_code == 200  # asking for new links never ends the ones held
