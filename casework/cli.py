@@ -114,7 +114,7 @@ def staff_disable(email: str) -> None:
 @staff_cli.command("enable")
 @click.argument("email")
 def staff_enable(email: str) -> None:
-    """Enable a disabled account again (and lift a lock after failed sign-ins)."""
+    """Enable a disabled account again (its API tokens stay revoked)."""
     with runtime_of().sessions.begin() as session:
         try:
             user = find_staff(session, email)

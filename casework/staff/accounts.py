@@ -1,5 +1,5 @@
-"""Creating and managing staff accounts, checking passwords (argon2), and locking an account after
-repeated failures."""
+"""Creating and managing staff accounts and checking passwords (argon2). Wrong passwords slow the guesser down
+(:mod:`casework.staff.throttle`); they never lock an account, which anyone could do to anyone."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casework.db import UTCDateTime, utcnow
+from casework.db import utcnow
 from casework.staff.api_tokens import revoke_all
 from casework.staff.models import ROLES, StaffUser
 
 _hasher = PasswordHasher()
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1000
-MAX_FAILURES = 5
-LOCK_FOR = dt.timedelta(minutes=15)
 
 
 class StaffError(Exception):
@@ -47,9 +45,8 @@ def _dummy_hash() -> str:
 def authenticate(session: Session, email: str, password: str, now: dt.datetime) -> StaffUser | None:
     """The account if the password is right and the account is usable, else None.
 
-    Unknown, disabled, locked and wrong all take one argon2 verification, so neither the answer nor its
-    timing tells them apart. The fifth failure in a row locks the account for LOCK_FOR; the counter is
-    raised in SQL so that parallel attempts cannot lose a failure.
+    Unknown, disabled and wrong all take one argon2 verification, so neither the answer nor its timing tells them
+    apart.
     """
     user = session.execute(select(StaffUser).where(StaffUser.email == email.strip().lower())).scalar_one_or_none()
     if user is None:
@@ -57,19 +54,8 @@ def authenticate(session: Session, email: str, password: str, now: dt.datetime) 
             _hasher.verify(_dummy_hash(), password)
         return None
     right = verify_password(user, password)
-    if not user.active or (user.locked_until is not None and user.locked_until > now):
+    if not user.active or not right:
         return None
-    if not right:
-        reaches = StaffUser.failed_logins + 1 >= MAX_FAILURES
-        session.execute(
-            update(StaffUser).where(StaffUser.id == user.id).values(
-                failed_logins=case((reaches, 0), else_=StaffUser.failed_logins + 1),
-                locked_until=case((reaches, literal(now + LOCK_FOR, UTCDateTime())), else_=StaffUser.locked_until),
-            ).execution_options(synchronize_session="fetch")
-        )
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -109,8 +95,6 @@ def disable_staff(session: Session, user: StaffUser, by: StaffUser | None = None
 
 def enable_staff(user: StaffUser) -> None:
     user.active = True
-    user.failed_logins = 0
-    user.locked_until = None
 
 
 def new_password() -> str:
@@ -118,12 +102,11 @@ def new_password() -> str:
 
 
 def reset_password(session: Session, user: StaffUser) -> str:
-    """A new random password (shown once by the caller); the account's sessions, API tokens and any lock end."""
+    """A new random password (shown once by the caller, changed by its owner at the next sign-in); the account's
+    sessions and API tokens end."""
     password = new_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
     end_sessions(user)
     revoke_all(session, user.id, utcnow())
     return password

@@ -25,8 +25,6 @@ class StaffUser(Base):
     last_login_at: Mapped[dt.datetime | None]
     # Rotated at every sign-in and cleared at sign-out: a copied session cookie dies with it.
     session_token: Mapped[str | None] = mapped_column(String(64))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
     # The password was made for the person and someone else saw it (a new account, a reset): they choose their own
     # at the next sign-in, before anything else.
     must_change_password: Mapped[bool] = mapped_column(default=False)

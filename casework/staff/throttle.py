@@ -21,9 +21,10 @@ import math
 import secrets
 import time
 
-from flask import Response, request
+from flask import request
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import RateLimitItem, parse
+from werkzeug.wrappers import Response
 
 from casework.runtime import runtime_of
 from casework.web import CounterStoreDown, client_network, limiter
@@ -89,6 +90,16 @@ def count_failure(email: str) -> None:
     try:
         for item, keys in _counters(email):
             limiter.limiter.hit(item, *keys)
+    except Exception as error:
+        raise CounterStoreDown from error
+
+
+def forgive(email: str) -> None:
+    """After a right password: this client's earlier mistakes for the account no longer count (the count across
+    networks stays: it is not this client's to forgive)."""
+    try:
+        item, keys = _counters(email)[0]
+        limiter.limiter.clear(item, *keys)
     except Exception as error:
         raise CounterStoreDown from error
 

@@ -1,5 +1,6 @@
 """Staff credentials: API tokens expire and may be read-only; a password someone else saw is changed at the next
-sign-in.
+sign-in; wrong passwords no longer lock an account (they are counted with the rate limits), so its failure count and
+lock go.
 
 Tokens made before get 90 days from their creation, the default lifetime of a new one (those older than that
 have expired). Only staff tables change (no triggers there), so SQLite may recreate them.
@@ -43,11 +44,17 @@ def upgrade() -> None:
                                            server_default=sa.false()))
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.alter_column("must_change_password", existing_type=sa.Boolean(), server_default=None)
+        batch_op.drop_column("locked_until")
+        batch_op.drop_column("failed_logins")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("locked_until", UTCDateTime(timezone=True), nullable=True))
         batch_op.drop_column("must_change_password")
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.alter_column("failed_logins", existing_type=sa.Integer(), server_default=None)
     with op.batch_alter_table("staff_api_tokens", schema=None) as batch_op:
         batch_op.drop_column("read_only")
         batch_op.drop_column("expires_at")
