@@ -62,13 +62,13 @@ def password_submit() -> ResponseReturnValue:
     if errors:
         return _page(errors, 422)
     try:
-        throttle.check(me.email)
+        throttle.attempt(me.email)
     except throttle.Throttled as wait:
         return _page({CURRENT: f"Too many wrong passwords. Try again in {wait_in_words(wait.seconds)}."},
                      429, {"Retry-After": str(wait.seconds)})
     if not verify_password(me, current):
-        throttle.count_failure(me.email)
         return _page({CURRENT: "That is not your current password."}, 422)
+    throttle.forgive(me.email)
     change_password(me, new)
     db().commit()
     login_user(me)  # this browser stays signed in under the account's new session token

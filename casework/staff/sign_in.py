@@ -54,14 +54,13 @@ def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip().lower()[:254]
     password = request.form.get("password", "")[:1000]
     try:
-        throttle.check(email)
+        throttle.attempt(email)
     except throttle.Throttled as wait:
         error = f"Too many attempts to sign in to this account. Try again in {wait_in_words(wait.seconds)}."
         return render_template("staff/login.html", email=email, error=error), 429, {"Retry-After": str(wait.seconds)}
     session_db = db()
     user = authenticate(session_db, email, password, utcnow())
     if user is None:
-        throttle.count_failure(email)
         return render_template("staff/login.html", email=email, error=WRONG), 401
     throttle.forgive(email)
     session_db.commit()

@@ -1,12 +1,13 @@
 """Guessing a staff password is slowed, never locked.
 
-Wrong passwords (at sign-in, and wherever a signed-in person retypes theirs) count per account and client. The
-account is the address typed, whether or not it has an account, so the answers never tell the two apart. The
-client is the browser if it signed in to this account before (a signed cookie says so), else its network (an IPv4
-address or an IPv6 /64). A client past CLIENT_FAILURES waits; the owner elsewhere does not. Across every client
-it does not know, an account takes at most ACCOUNT_FAILURES: a crowd of networks guessing together is held to
-that pace, while the owner's own browser is never held up by it. Nothing waits longer than one window, and no
-one has to unlock anything.
+Password attempts (at sign-in, and wherever a signed-in person retypes theirs) count per account and client, and
+a right one forgives the client's earlier wrong ones. The account is the address typed, whether or not it has an
+account, so the answers never tell the two apart. The client is the browser if it signed in to this account before
+(a signed cookie says so), else its network (an IPv4 address or an IPv6 /64). A client past CLIENT_FAILURES waits;
+the owner elsewhere does not. Across every client it does not know, an account takes at most ACCOUNT_FAILURES: a
+crowd of networks guessing together is held to that pace, while the owner's own browser is never held up by it.
+Nothing waits longer than one window, and no one has to unlock anything. An attempt is counted before its password
+is checked (one atomic increment), so a burst of parallel guesses cannot slip through between a look and a count.
 
 The counts live in the rate limits' store; when it is down, guesses are refused (``CounterStoreDown``) rather
 than let through uncounted.
@@ -72,12 +73,12 @@ def _counters(email: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
             (ACCOUNT_FAILURES, ("staff-password", account))]
 
 
-def check(email: str) -> None:
-    """Raise Throttled when this client may not try a password for ``email`` yet (before any is checked, so a
-    throttled guess learns nothing, right or wrong)."""
+def attempt(email: str) -> None:
+    """Count a password attempt for ``email`` from this client, before the password is checked; raise Throttled
+    when it is one too many (then it is not checked at all, so a throttled guess learns nothing)."""
     try:
         for item, keys in _counters(email):
-            if not limiter.limiter.test(item, *keys):
+            if not limiter.limiter.hit(item, *keys):
                 reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
                 raise Throttled(max(math.ceil(reset_at - time.time()), 1))
     except Throttled:
@@ -86,17 +87,9 @@ def check(email: str) -> None:
         raise CounterStoreDown from error
 
 
-def count_failure(email: str) -> None:
-    try:
-        for item, keys in _counters(email):
-            limiter.limiter.hit(item, *keys)
-    except Exception as error:
-        raise CounterStoreDown from error
-
-
 def forgive(email: str) -> None:
-    """After a right password: this client's earlier mistakes for the account no longer count (the count across
-    networks stays: it is not this client's to forgive)."""
+    """After a right password: this client's attempts for the account no longer count (the count across networks
+    stays: it is not this client's to forgive)."""
     try:
         item, keys = _counters(email)[0]
         limiter.limiter.clear(item, *keys)

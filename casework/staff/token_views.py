@@ -78,13 +78,13 @@ def create() -> ResponseReturnValue:
         return _page(values, errors, status=422)
     me = _me()
     try:
-        throttle.check(me.email)
+        throttle.attempt(me.email)
     except throttle.Throttled as wait:
         return _page(values, {"password": f"Too many wrong passwords. Try again in {wait_in_words(wait.seconds)}."},
                      status=429, headers={"Retry-After": str(wait.seconds)})
     if not verify_password(me, password):
-        throttle.count_failure(me.email)
         return _page(values, {"password": "That is not your password."}, status=422)
+    throttle.forgive(me.email)
     session_db = db()
     token, _ = issue_token(session_db, me, values["name"], runtime_of().settings.secret_key, utcnow(),
                            days=int(days), read_only=values["read_only"] == "yes")
