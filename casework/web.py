@@ -270,7 +270,9 @@ def init_web(app: Flask) -> None:
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,  # an unreachable limit store must not take pages down
+        # An unreachable limit store does not take pages down; routes that check a secret refuse instead
+        # (_refuse_secret_checks_without_counters).
+        RATELIMIT_SWALLOW_ERRORS=True,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if settings.trusted_proxy_networks:
