@@ -159,7 +159,7 @@ def _empty(engine: Engine) -> None:
 def _staff(connection: Connection) -> int:
     """Caseworkers (``ME`` with a real password, the others without one); the first one's id."""
     others = [{"email": f"worker{n}@casework.test", "name": f"Worker {n}", "password_hash": "x",
-               "role": "caseworker", "active": True, "failed_logins": 0, "created_at": utcnow()}
+               "role": "caseworker", "active": True, "created_at": utcnow()}
               for n in range(1, CASEWORKERS)]
     connection.execute(insert(StaffUser), others)
     return int(connection.execute(select(StaffUser.id).order_by(StaffUser.id)).scalars().first() or 0)

@@ -124,7 +124,7 @@ def _staff(runtime: Runtime) -> tuple[str, list[int]]:
     with runtime.sessions.begin() as session:
         me = create_staff(session, "bench@casework.test", "Bench Worker", PASSWORD)
         colleagues = [{"email": f"worker{n}@casework.test", "name": f"Worker {n}", "password_hash": "x",
-                       "role": "caseworker", "active": True, "failed_logins": 0} for n in range(CASEWORKERS - 1)]
+                       "role": "caseworker", "active": True} for n in range(CASEWORKERS - 1)]
         session.execute(insert(StaffUser), colleagues)
         ids = list(session.scalars(select(StaffUser.id).order_by(StaffUser.id)))
         return me.email, ids

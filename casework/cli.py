@@ -97,6 +97,7 @@ def staff_ensure(email: str) -> None:
     user, password = created
     click.secho("A staff account was created. This password is shown only once:", bold=True)
     click.echo(f"  login:    {user.email}\n  password: {password}")
+    click.echo("At the first sign-in it is replaced by a password of your own choosing.")
 
 
 @staff_cli.command("disable")
@@ -115,7 +116,7 @@ def staff_disable(email: str) -> None:
 @staff_cli.command("enable")
 @click.argument("email")
 def staff_enable(email: str) -> None:
-    """Enable a disabled account again (and lift a lock after failed sign-ins)."""
+    """Enable a disabled account again (its API tokens stay revoked)."""
     with runtime_of().sessions.begin() as session:
         try:
             user = find_staff(session, email)
@@ -134,10 +135,11 @@ def staff_reset_password(email: str) -> None:
             user = find_staff(session, email)
         except StaffError as exc:
             raise click.ClickException(str(exc)) from None
-        password = reset_password(user)
+        password = reset_password(session, user)
         address = user.email
     click.secho(f"The new password for {address} is shown only once:", bold=True)
     click.echo(f"  password: {password}")
+    click.echo("At the next sign-in its owner replaces it with one of their own choosing.")
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -75,6 +75,9 @@ class Settings:
     require_delivery_approval: bool = False
     # A resolved case is closed automatically this many days after it was resolved.
     resolved_close_days: int = 30
+    # A staff session ends after this many minutes without a request, and this many hours after signing in.
+    staff_idle_minutes: int = 30
+    staff_session_hours: int = 12
 
     @property
     def mail_transport(self) -> str:
@@ -123,6 +126,8 @@ _FIELD_TYPES: dict[str, type] = {
     "clock_offset_seconds": float,
     "require_delivery_approval": bool,
     "resolved_close_days": int,
+    "staff_idle_minutes": int,
+    "staff_session_hours": int,
     "env": str,
 }
 
@@ -221,7 +226,8 @@ def _complete_and_validate(settings: Settings) -> Settings:
         if getattr(settings, field) <= 0:
             raise ConfigError(f"{_env_name(field)} must be greater than zero.")
     _check_contact_email(settings.contact_email)
-    for field in ("job_max_attempts", "worker_max_tasks_per_child", "resolved_close_days", "contact_response_days"):
+    for field in ("job_max_attempts", "worker_max_tasks_per_child", "resolved_close_days", "contact_response_days",
+                  "staff_idle_minutes", "staff_session_hours"):
         if getattr(settings, field) < 1:
             raise ConfigError(f"{_env_name(field)} must be at least 1.")
     faults = settings.fault_pause_after_claim_seconds or settings.fault_pause_after_send_seconds

@@ -8,9 +8,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, Response, abort, g, make_response, render_template, request
+from flask import Flask, Response, abort, current_app, g, make_response, render_template, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from casework.api.errors import http_error, is_api_request
+from casework.access import RULE_ATTRIBUTE
+from casework.api.errors import api_error, http_error, is_api_request
 from casework.db import WRITE_INTENT
 from casework.redaction import redact
 from casework.runtime import runtime_of
@@ -29,8 +30,28 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask.typing import ResponseReturnValue
 
+
+def client_network() -> str:
+    """Who a rate limit counts: an IPv4 client by its address, an IPv6 client by its /64.
+
+    A /64 is one subscriber's network: whoever has one can send from any of its 2**64 addresses, so counting
+    single IPv6 addresses would give each client an endless supply of fresh budgets.
+    """
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, default_limits=[])
+limiter = Limiter(client_network, default_limits=[])
 login_manager = LoginManager()
 
 CONTENT_SECURITY_POLICY = (
@@ -40,6 +61,10 @@ CONTENT_SECURITY_POLICY = (
 # Every response carries these, whatever policy a view set for itself (a download's sandbox, say).
 REQUIRED_DIRECTIVES = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'")
 _TOO_LARGE_PAGES: dict[str, Callable[[], ResponseReturnValue]] = {}
+_CHECKS_SECRET = "casework_checks_secret"  # noqa: S105 - an attribute name, not a secret
+# Audiences whose every route looks something up by a secret: a consumer's link or token, a staff API token.
+_SECRET_AUDIENCES = ("consumer", "staff_token")
+STORE_DOWN_RETRY_SECONDS = 60
 
 
 def db() -> Session:
@@ -145,6 +170,42 @@ def _filed(response: Response) -> bool:
     return bool(g.get("case_filed"))
 
 
+class CounterStoreDown(Exception):
+    """The rate limits' counter store cannot be reached, and this request checks a secret."""
+
+
+def checks_secret(view: F) -> F:
+    """Mark a view that checks a secret a person types (a password, an address, a code) without a token in its
+    URL: like every consumer and staff-token route, it refuses to run while its limits cannot be counted."""
+    setattr(view, _CHECKS_SECRET, True)
+    return view
+
+
+def is_secret_check(view: Callable[..., Any]) -> bool:
+    return bool(getattr(view, _CHECKS_SECRET, False)) or getattr(view, RULE_ATTRIBUTE, None) in _SECRET_AUDIENCES
+
+
+def _refuse_secret_checks_without_counters() -> None:
+    """Secret checks fail closed, everything else fails open.
+
+    Without its counters a limit cannot stop anyone, so a route that checks a secret would become a free
+    guessing machine; it answers 503 instead. Pages without a secret (the forms, the catalog, the staff pages
+    behind a session) keep working unlimited: refusing them would only turn a counter outage into a site outage.
+    The store is asked before the limiter counts, so a dead store costs one failed connection, not two.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or not is_secret_check(view):
+        return
+    try:
+        healthy = limiter.storage.check()
+    except Exception:
+        healthy = False
+    if not healthy:
+        raise CounterStoreDown
+
+
 def seconds_to_wait() -> int:
     """Whole seconds until every limit this request broke lets it through again (at least 1)."""
     resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
@@ -211,12 +272,15 @@ def init_web(app: Flask) -> None:
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,  # an unreachable limit store must not take pages down
+        # An unreachable limit store does not take pages down; routes that check a secret refuse instead
+        # (_refuse_secret_checks_without_counters).
+        RATELIMIT_SWALLOW_ERRORS=True,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if settings.trusted_proxy_networks:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxy_networks)  # type: ignore[method-assign]
     csrf.init_app(app)
+    app.before_request(_refuse_secret_checks_without_counters)  # before the limiter's own hook
     app.after_request(_retry_after_whole_seconds)  # before the limiter's: after-request hooks run last-first
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -255,6 +319,18 @@ def init_web(app: Flask) -> None:
                 pass  # e.g. the page's case is not found: the plain page below
         title, message = PAGE_ERRORS.get(status, PAGE_ERRORS[500])
         return _error_page(status, title, message)
+
+    @app.errorhandler(CounterStoreDown)
+    def _counters_down(error: CounterStoreDown) -> Any:
+        logging.getLogger("casework.web").error("rate-limit store unreachable: %s refused", request.endpoint)
+        headers = {"Retry-After": str(STORE_DOWN_RETRY_SECONDS)}
+        if is_api_request():
+            return api_error(503, "unavailable", "We cannot count attempts right now, so requests that check a "
+                             "token or a code are refused for a while; nothing was changed. Try again in a few "
+                             "minutes.", headers=headers)
+        page, status = _error_page(503, "Temporarily unavailable", "We cannot check this safely right now, so "
+                                   "nothing was done. Please try again in a few minutes.")
+        return page, status, headers
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Any:

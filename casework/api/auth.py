@@ -3,7 +3,7 @@
 A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong or missing token
 is a 404, so nobody learns whether a reference exists. A staff API token reads every case; it never works
 on the consumer's own actions (404 there, as for any token that is not the case's). The staff endpoints
-answer 401 without a live staff token.
+answer 401 without a live staff token. A read-only staff token is refused every change (403), wherever it is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from casework.api.errors import api_error
@@ -23,11 +22,12 @@ from casework.cases.models import Case
 from casework.cases.tokens import case_for_token
 from casework.db import is_postgresql, utcnow
 from casework.runtime import runtime_of
-from casework.staff.api_tokens import looks_like_staff_token, staff_for_token
+from casework.staff.api_tokens import Bearer, looks_like_staff_token, staff_for_token
 from casework.staff.models import StaffUser
-from casework.web import db
+from casework.web import client_network, db
 
 V = TypeVar("V", bound=Callable[..., ResponseReturnValue])
+READS = ("GET", "HEAD", "OPTIONS")
 
 
 def bearer_token() -> str | None:
@@ -36,21 +36,39 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def bearer_staff() -> StaffUser | None:
-    """The caseworker behind a live staff API token in this request, or None (looked up once per request:
-    the rate limiter asks too)."""
-    if "bearer_staff" in g:
-        found: StaffUser | None = g.bearer_staff
+def _bearer() -> Bearer | None:
+    """The live staff API token in this request, or None (looked up once per request: the rate limiter asks
+    too)."""
+    if "bearer" in g:
+        found: Bearer | None = g.bearer
         return found
     token = bearer_token()
     if token is None or not looks_like_staff_token(token):
         return None
     session = db()
-    staff = staff_for_token(session, runtime_of().settings.secret_key, token, utcnow())
+    bearer = staff_for_token(session, runtime_of().settings.secret_key, token, utcnow())
     if not is_postgresql(session):
         session.commit()  # end the lookup's read: a later write then waits its turn instead of failing (SQLite)
-    g.bearer_staff = staff
-    return staff
+    g.bearer = bearer
+    return bearer
+
+
+def bearer_staff() -> StaffUser | None:
+    """The caseworker behind a live staff API token in this request, or None."""
+    bearer = _bearer()
+    return None if bearer is None else bearer.user
+
+
+def refuse_read_only_writes() -> Response | None:
+    """Before any view of a blueprint that takes tokens: a change sent with a read-only staff token is a 403,
+    whatever the route (a consumer's action included), so no view has to remember to check."""
+    if request.method in READS:
+        return None
+    bearer = _bearer()
+    if bearer is None or not bearer.read_only:
+        return None
+    return api_error(403, "forbidden", "This token is read-only: it can read cases but not change them. Make a "
+                                       "token without read-only access for changes.")
 
 
 def case_by_reference(reference: str) -> Case | None:
@@ -80,10 +98,10 @@ def case_not_found() -> Response:
 
 def token_key() -> str:
     """Rate limits count per live token (a digest of it: the secret never reaches the limit store); missing
-    and wrong tokens count together per address, so trying many tokens is throttled like trying one."""
+    and wrong tokens count together per client (an IPv6 /64), so trying many tokens is throttled like trying one."""
     token = bearer_token()
     if token is None or bearer_staff() is None:
-        return "staff-token-guess:" + get_remote_address()
+        return "staff-token-guess:" + client_network()
     return "staff-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 

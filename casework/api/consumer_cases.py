@@ -22,7 +22,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.auth import bearer_staff, bearer_token, case_not_found, case_reader, consumer_case
+from casework.api.auth import (
+    bearer_staff,
+    bearer_token,
+    case_not_found,
+    case_reader,
+    consumer_case,
+    refuse_read_only_writes,
+)
 from casework.api.bodies import (
     Body,
     action_body,
@@ -64,6 +71,7 @@ from casework.typed_text import multi_line, single_line
 from casework.web import db, limiter
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases")
+bp.before_request(refuse_read_only_writes)
 register_domain_errors(bp)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.access import route_rule
-from casework.api.auth import staff_token, token_key
+from casework.api.auth import refuse_read_only_writes, staff_token, token_key
 from casework.api.bodies import Body
 from casework.api.documents import StaffCaseOut
 from casework.api.domain_errors import register_domain_errors
@@ -45,6 +45,7 @@ from casework.typed_text import multi_line, single_line
 from casework.web import csrf, db, limiter
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
+bp.before_request(refuse_read_only_writes)
 register_domain_errors(bp)
 csrf.exempt(bp)  # a bearer token authenticates these calls, never a cookie
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from limits import parse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 from werkzeug.datastructures import MultiDict
@@ -65,7 +67,16 @@ from casework.presentation import ANSWER_MEANING, UNSETTLED_ANSWERS, page_errors
 from casework.privacy.views import erased_page
 from casework.regions import REGIONS, regions_of, zone_for_region
 from casework.runtime import runtime_of
-from casework.web import count_filing, db, filing_limit, limiter, too_large_page, wait_in_words
+from casework.web import (
+    CounterStoreDown,
+    checks_secret,
+    count_filing,
+    db,
+    filing_limit,
+    limiter,
+    too_large_page,
+    wait_in_words,
+)
 
 bp = Blueprint("consumer", __name__)
 
@@ -417,8 +428,19 @@ def letter_pdf(token: str, letter_id: int) -> ResponseReturnValue:
     }
 
 
-def _email_key() -> str:
-    return "lost-link:" + request.form.get("email", "").strip().lower()[:254]
+LINKS_PER_ADDRESS = parse("3 per hour")
+
+
+def _may_mail(address: str) -> bool:
+    """Whether this address may be sent its links again: LINKS_PER_ADDRESS, whoever asks and whether or not it has
+    cases. Past it nothing is sent, and nothing else changes: the answer is the usual one (it never says whether
+    the address has cases), and the links the owner holds keep working, so the allowance cannot be used against
+    them."""
+    digest = hashlib.sha256(address.encode()).hexdigest()[:32]
+    try:
+        return limiter.limiter.hit(LINKS_PER_ADDRESS, "lost-link-address", digest)
+    except Exception as error:
+        raise CounterStoreDown from error
 
 
 @bp.get("/lost-link")
@@ -429,10 +451,10 @@ def lost_link() -> ResponseReturnValue:
 
 @bp.post("/lost-link")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit("3 per hour", methods=["POST"], key_func=_email_key)
 def lost_link_submit() -> ResponseReturnValue:
-    """The answer is the same whether or not the address has cases."""
+    """The answer is the same whether or not the address has cases, and whether or not it was mailed."""
     raw = request.form.get("email", "").strip()[:254]
     try:
         address = normalised_email(raw)
@@ -440,9 +462,10 @@ def lost_link_submit() -> ResponseReturnValue:
         message = ("Enter the e-mail address you filed with, like name@example.com" if raw
                    else "Enter the e-mail address you filed with")
         return render_template("cases/lost_link.html", email=raw, errors={"email": message}, sent=False), 422
-    session = db()
-    send_links(session, runtime_of().settings, address, utcnow())
-    session.commit()
+    if _may_mail(address):
+        session = db()
+        send_links(session, runtime_of().settings, address, utcnow())
+        session.commit()
     return render_template("cases/lost_link.html", email=address, errors={}, sent=True)
 
 

@@ -19,8 +19,8 @@ from casework.evidence.pack import build_pack, pack_filename
 from casework.evidence.stored import Extension, pack_data, pack_digest, request_pack, stored_file
 from casework.evidence.verify import check_letter, normalise_code, normalise_sha256
 from casework.runtime import runtime_of
-from casework.staff.reads import log_read_now
-from casework.web import db, limiter
+from casework.staff.reads import log_read_now, opened_from_our_site
+from casework.web import checks_secret, db, limiter
 
 bp = Blueprint("evidence", __name__)
 VERIFY_LIMIT = "30 per minute; 300 per hour"
@@ -50,6 +50,7 @@ def verify_form() -> ResponseReturnValue:
 
 @bp.get("/verify/<code>")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit(VERIFY_LIMIT)
 def verify(code: str) -> ResponseReturnValue:
     """The public facts of a letter; ``?sha256=`` compares a digest someone computed with the stored one."""
@@ -152,11 +153,13 @@ def consumer_zip(token: str) -> ResponseReturnValue:
 
 @bp.get("/staff/cases/<reference>/evidence.pdf")
 @route_rule("staff")
+@opened_from_our_site
 def staff_pack(reference: str) -> ResponseReturnValue:
     return _staff_download(reference, "pdf")
 
 
 @bp.get("/staff/cases/<reference>/evidence.zip")
 @route_rule("staff")
+@opened_from_our_site
 def staff_zip(reference: str) -> ResponseReturnValue:
     return _staff_download(reference, "zip")

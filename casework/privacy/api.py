@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from casework.access import route_rule
-from casework.api.auth import case_not_found, consumer_case
+from casework.api.auth import case_not_found, consumer_case, refuse_read_only_writes
 from casework.api.bodies import Body, action_body
 from casework.api.documents import CaseOut, case_document
 from casework.api.domain_errors import register_domain_errors
@@ -24,6 +24,7 @@ from casework.runtime import runtime_of
 from casework.web import db, limiter
 
 bp = Blueprint("api_privacy", __name__, url_prefix="/api/v1/cases")
+bp.before_request(refuse_read_only_writes)
 register_domain_errors(bp)
 
 

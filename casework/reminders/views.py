@@ -17,7 +17,7 @@ from casework.db import utcnow
 from casework.reminders.links import case_id_from_token
 from casework.reminders.planning import cancel_reminders
 from casework.runtime import runtime_of
-from casework.web import csrf, db, limiter
+from casework.web import checks_secret, csrf, db, limiter
 
 bp = Blueprint("reminders", __name__)
 UNSUBSCRIBE_LIMIT = "20 per minute; 200 per hour"
@@ -33,6 +33,7 @@ def _case(token: str) -> Case:
 
 @bp.get("/reminders/unsubscribe/<token>")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit(UNSUBSCRIBE_LIMIT)
 def unsubscribe_form(token: str) -> ResponseReturnValue:
     case = _case(token)
@@ -42,6 +43,7 @@ def unsubscribe_form(token: str) -> ResponseReturnValue:
 
 @bp.post("/reminders/unsubscribe/<token>")
 @route_rule("anonymous")
+@checks_secret
 @limiter.limit(UNSUBSCRIBE_LIMIT)
 def unsubscribe(token: str) -> ResponseReturnValue:
     session = db()

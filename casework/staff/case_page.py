@@ -33,7 +33,7 @@ from casework.staff import case_panel, duplicates
 from casework.staff.actions import transitions_for
 from casework.staff.blueprint import bp
 from casework.staff.models import CaseNote, CaseRead, StaffUser
-from casework.staff.reads import log_read_now
+from casework.staff.reads import log_read_now, opened_from_our_site
 from casework.web import db
 
 READS_SHOWN = 20
@@ -195,6 +195,7 @@ def render_case_page(found: Case, errors: dict[str, str] | None = None, status: 
 
 @bp.get("/cases/<reference>")
 @route_rule("staff")
+@opened_from_our_site
 def case(reference: str) -> ResponseReturnValue:
     """The case with everything staff may see; each look is logged (who read a person's data, when)."""
     found = find_case(reference)
@@ -204,6 +205,7 @@ def case(reference: str) -> ResponseReturnValue:
 
 @bp.get("/cases/<reference>/attachments/<int(max=2147483647):attachment_id>")
 @route_rule("staff")
+@opened_from_our_site
 def attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     """A file the consumer or a caseworker added, as the bytes it was checked to be (a download, never inline)."""
     found = find_case(reference)

@@ -25,8 +25,9 @@ class StaffUser(Base):
     last_login_at: Mapped[dt.datetime | None]
     # Rotated at every sign-in and cleared at sign-out: a copied session cookie dies with it.
     session_token: Mapped[str | None] = mapped_column(String(64))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
+    # The password was made for the person and someone else saw it (a new account, a reset): they choose their own
+    # at the next sign-in, before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
 
@@ -45,7 +46,7 @@ class StaffUser(Base):
 
 class StaffApiToken(Base):
     """A caseworker's token for the API (integrations, scripts): shown once, stored as HMAC-SHA-256,
-    revocable, and only as good as its owner's account."""
+    revocable, expiring, optionally read-only, and only as good as its owner's account."""
 
     __tablename__ = "staff_api_tokens"
 
@@ -58,6 +59,10 @@ class StaffApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # Chosen at minting (casework.staff.api_tokens.LIFETIME_DAYS): a forgotten token does not work for ever.
+    expires_at: Mapped[dt.datetime]
+    # Reads only: every change over the API is refused (403).
+    read_only: Mapped[bool] = mapped_column(default=False)
 
 
 class CaseNote(Base):

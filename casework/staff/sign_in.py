@@ -1,4 +1,8 @@
-"""Staff sign-in and sign-out, and the session loader that ends a session whose account moved on."""
+"""Staff sign-in and sign-out, and the session loader that ends a session whose account moved on.
+
+Guessing is slowed, never locked (:mod:`casework.staff.throttle`): per account and client, and across networks per
+account; on top, one client may try at most SIGN_IN_LIMIT, whatever the accounts.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,15 @@ from flask_login import current_user, login_user, logout_user
 
 from casework.access import route_rule
 from casework.db import utcnow
+from casework.staff import sessions, throttle
 from casework.staff.accounts import authenticate, end_sessions
 from casework.staff.blueprint import bp
 from casework.staff.models import StaffUser
-from casework.web import db, limiter, login_manager
+from casework.web import checks_secret, db, limiter, login_manager, wait_in_words
+
+# Per client, whatever the accounts (trying many accounts at once); a single account's guesses are held back sooner.
+SIGN_IN_LIMIT = "10 per minute; 30 per hour"
+WRONG = "The e-mail address or password is not right."
 
 
 def _load_user(user_id: str) -> StaffUser | None:
@@ -39,19 +48,28 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/login")
 @route_rule("anonymous")
-@limiter.limit("5 per minute; 30 per hour", methods=["POST"])
+@checks_secret
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
 def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "").strip().lower()[:254]
     password = request.form.get("password", "")[:1000]
+    try:
+        throttle.attempt(email)
+    except throttle.Throttled as wait:
+        error = f"Too many attempts to sign in to this account. Try again in {wait_in_words(wait.seconds)}."
+        return render_template("staff/login.html", email=email, error=error), 429, {"Retry-After": str(wait.seconds)}
     session_db = db()
     user = authenticate(session_db, email, password, utcnow())
-    session_db.commit()  # a failure is counted too
     if user is None:
-        return render_template("staff/login.html", email=email,
-                               error="The e-mail address or password is not right."), 401
+        return render_template("staff/login.html", email=email, error=WRONG), 401
+    throttle.forgive(email)
+    session_db.commit()
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user)
-    return redirect(url_for("queue.index"), 303)
+    sessions.start()
+    response = redirect(url_for("staff.password" if user.must_change_password else "queue.index"), 303)
+    throttle.remember_device(response, email)
+    return response
 
 
 @bp.post("/logout")

@@ -71,7 +71,8 @@ def create() -> ResponseReturnValue:
     session_db = db()
     password = new_password()
     try:
-        created = create_staff(session_db, values["email"], values["name"], password, values["role"])
+        created = create_staff(session_db, values["email"], values["name"], password, values["role"],
+                               must_change_password=True)
     except StaffError as error:
         session_db.rollback()
         return _page(values, {"email": str(error)}, status=422)
@@ -119,6 +120,7 @@ def reset(user_id: str) -> ResponseReturnValue:
     target = _target(user_id)
     if target.id == current_user.id:
         return _page(problem="To change your own password, ask another supervisor.", status=409)
-    password = reset_password(target)
-    db().commit()
+    session_db = db()
+    password = reset_password(session_db, target)
+    session_db.commit()
     return _page(shown=(target.email, password))

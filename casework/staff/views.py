@@ -3,9 +3,9 @@ the app registers this one blueprint and gets sign-in, the case page, the action
 
 from __future__ import annotations
 
-from casework.staff import case_action_routes, case_page, catalog_page, sign_in
+from casework.staff import case_action_routes, case_page, catalog_page, password_page, sessions, sign_in
 from casework.staff.blueprint import bp
 
-ROUTE_MODULES = (sign_in, case_page, case_action_routes, catalog_page)
+ROUTE_MODULES = (sign_in, sessions, password_page, case_page, case_action_routes, catalog_page)
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -97,14 +97,15 @@ def test_a_token_is_made_shown_once_used_and_revoked(client: FlaskClient, commit
     sign_in(client, "casey@casework.test")
     assert "API tokens" in client.get("/staff").get_data(as_text=True)
 
-    empty = post_form(client, "/staff/tokens", {"name": "  "}, page="/staff/tokens")
+    empty = post_form(client, "/staff/tokens", {"name": "  ", "password": PASSWORD}, page="/staff/tokens")
     assert empty.status_code == 422
     assert "Give the token a name" in empty.get_data(as_text=True)
-    too_long = post_form(client, "/staff/tokens", {"name": "n" * 101}, page="/staff/tokens")
+    too_long = post_form(client, "/staff/tokens", {"name": "n" * 101, "password": PASSWORD}, page="/staff/tokens")
     assert too_long.status_code == 422
     assert "At most 100 characters" in too_long.get_data(as_text=True)
 
-    made = post_form(client, "/staff/tokens", {"name": "Nightly export"}, page="/staff/tokens")
+    made = post_form(client, "/staff/tokens", {"name": "Nightly export", "password": PASSWORD},
+                     page="/staff/tokens")
     assert made.status_code == 201
     shown = TOKEN_RE.search(made.get_data(as_text=True))
     assert shown is not None

@@ -363,5 +363,7 @@ def test_lost_link_checks_the_address_and_is_rate_limited(client: FlaskClient, c
     assert empty.status_code == 422
     assert "Enter the e-mail address you filed with</a>" in empty.get_data(as_text=True)
     codes = [post_form(client, "/lost-link", {"email": "victim@example.com"}, page="/lost-link").status_code
-             for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+             for _ in range(9)]
+    # Past the address's three e-mails an hour the answer stays the usual page (nothing more is sent); the
+    # asking client's own limit (ten an hour) is what ends in a 429.
+    assert codes == [200] * 8 + [429]

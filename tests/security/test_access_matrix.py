@@ -360,7 +360,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/staff"): Row(_page("/staff")),
     ("GET", "/staff/catalog"): Row(_page("/staff/catalog")),
     ("GET", "/staff/tokens"): Row(_page("/staff/tokens")),
-    ("POST", "/staff/tokens"): Row(lambda c: Call("/staff/tokens", form={"name": "script"}, ok=(201,))),
+    ("POST", "/staff/tokens"): Row(lambda c: Call("/staff/tokens", form={"name": "script", "password": PASSWORD},
+                                                  ok=(201,))),
     ("POST", "/staff/tokens/<token_id>/revoke"): Row(_new_staff_token),
     ("POST", "/staff/take-next"): Row(lambda c: Call("/staff/take-next", form={}, ok=(303,))),
     ("POST", "/staff/bulk"): Row(lambda c: Call("/staff/bulk", form={
@@ -370,6 +371,10 @@ ROWS: dict[tuple[str, str], Row] = {
         "view_name": f"v{secrets.token_hex(3)}", "return": "status=new"}, ok=(303,))),
     ("POST", "/staff/views/<int(max=2147483647):view_id>/delete"): Row(_new_view),
     ("POST", "/staff/logout"): Row(lambda c: Call("/staff/logout", form={}, ok=(303,)), own_session=True),
+    ("GET", "/staff/password"): Row(_page("/staff/password")),
+    ("POST", "/staff/password"): Row(lambda c: Call("/staff/password", form={
+        "current_password": PASSWORD, "new_password": "another long password", "confirm_password":
+        "another long password"}, ok=(303,)), own_session=True),
     ("GET", "/staff/cases/<reference>"): Row(_page("/staff/cases/{c.reference}")),
     ("GET", "/staff/cases/<reference>/attachments/<int(max=2147483647):attachment_id>"): Row(
         _page("/staff/cases/{c.reference}/attachments/{c.attachment_id}")),

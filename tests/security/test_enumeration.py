@@ -16,10 +16,12 @@ from werkzeug.test import TestResponse
 
 from casework.cases.models import Case
 from casework.cases.states import CaseStatus
+from casework.cases.tokens import issue_token
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
+from casework.staff.throttle import CLIENT_FAILURES
 from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
@@ -71,24 +73,29 @@ def test_lost_link_answers_a_known_and_an_unknown_address_alike(client: FlaskCli
     assert _mail_to(committed, finished) == []
 
 
-def test_staff_sign_in_says_the_same_for_unknown_wrong_locked_and_disabled(
+def test_staff_sign_in_says_the_same_for_unknown_wrong_throttled_and_disabled(
         client: FlaskClient, committed: Runtime) -> None:
     with committed.sessions.begin() as session:
         create_staff(session, "known@casework.test", "Known", PASSWORD)
-        create_staff(session, "locked@casework.test", "Locked", PASSWORD)
+        create_staff(session, "held@casework.test", "Held", PASSWORD)
         create_staff(session, "gone@casework.test", "Gone", PASSWORD).active = False
 
     def sign_in(email: str, password: str) -> TestResponse:
-        limiter.reset()
         return post_form(client, "/staff/login", {"email": email, "password": password}, page="/staff/login")
 
-    for _ in range(5):  # five wrong passwords lock the account
-        sign_in("locked@casework.test", "wrong password, wrong")
+    limiter.reset()
     unknown = sign_in("nobody@casework.test", PASSWORD)
     assert unknown.status_code == 401
     _same(unknown, sign_in("known@casework.test", "not the password"), "nobody@casework.test", "known@casework.test")
-    _same(unknown, sign_in("locked@casework.test", PASSWORD), "nobody@casework.test", "locked@casework.test")
     _same(unknown, sign_in("gone@casework.test", PASSWORD), "nobody@casework.test", "gone@casework.test")
+    held = {}
+    for email in ("held@casework.test", "nobody-2@casework.test"):  # wrong passwords slow either down alike
+        limiter.reset()
+        for _ in range(CLIENT_FAILURES.amount):
+            assert sign_in(email, "wrong password, wrong").status_code == 401
+        held[email] = sign_in(email, PASSWORD)
+    assert held["held@casework.test"].status_code == 429
+    _same(held["held@casework.test"], held["nobody-2@casework.test"], "held@casework.test", "nobody-2@casework.test")
 
 
 def _letter_codes(runtime: Runtime) -> tuple[str, str]:
@@ -155,3 +162,23 @@ def test_filing_does_not_reveal_other_cases_of_the_same_address(client: FlaskCli
     status_page = client.get(f"/c/{token_from_location(page)}")
     assert status_page.status_code == 200
     assert earlier not in status_page.get_data(as_text=True)
+
+
+def test_lost_link_over_an_address_s_allowance_answers_as_always(client: FlaskClient, committed: Runtime) -> None:
+    """Three e-mails an hour to one address, whoever asks; past that the answer is the usual one, for an address with
+    cases and one without alike, and only the e-mail is held back: nobody learns anything, nobody is refused."""
+    known, unknown = "known-2@example.com", "other-2@example.com"
+    reference = case_in_status(committed, CaseStatus.SENT, consumer_email=known)
+    with committed.sessions() as session:
+        case = session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        held = issue_token(session, case, committed.settings.secret_key)  # the link the owner already has
+        session.commit()
+    usual = post_form(client, "/lost-link", {"email": known}, page="/lost-link")
+    for attempt in range(4):
+        for email in (known, unknown):
+            answer = post_form(client, "/lost-link", {"email": email}, page="/lost-link")
+            assert answer.status_code == 200, (attempt, email)
+            _same(usual, answer, known, email)
+    assert len(_mail_to(committed, known)) == 3
+    assert _mail_to(committed, unknown) == []
+    assert client.get(f"/c/{held}").status_code == 200  # asking for new links never ends the ones held

@@ -542,17 +542,19 @@ def test_an_answer_dated_in_the_future_or_long_before_the_case_is_refused(
     assert (after.version, after.answer_due_on) == (before.version, before.answer_due_on)
 
 
-def test_a_caseworkers_date_may_be_today_anywhere_but_no_later(casey: FlaskClient, committed: Runtime) -> None:
+def test_a_caseworkers_date_may_be_today_anywhere_but_no_later(app: Flask, staff: dict[str, int],
+                                                                committed: Runtime) -> None:
     """Just after midnight UTC, tomorrow is not yet today anywhere; by late evening UTC it is already today in
-    Sydney or Auckland, where a caseworker may be reading the company's e-mail."""
+    Sydney or Auckland, where a caseworker may be reading the company's e-mail. (Signed in at each hour: a staff
+    session ends after its idle time, and the clock jumps by hours here.)"""
     filed = delivered(committed)
     tomorrow = iso_days_ahead(1)
     with clock_at(dt.datetime.combine(TODAY, dt.time(0, 30), tzinfo=dt.UTC)):
-        early = act(casey, committed, filed, "responses", company_answer(tomorrow))
+        early = act(signed_in(app, "casey"), committed, filed, "responses", company_answer(tomorrow))
     assert early.status_code == 422
     assert "The date the company answered must be today or in the past" in text(early)
     with clock_at(dt.datetime.combine(TODAY, dt.time(23, 30), tzinfo=dt.UTC)):
-        late = act(casey, committed, filed, "responses", company_answer(tomorrow))
+        late = act(signed_in(app, "casey"), committed, filed, "responses", company_answer(tomorrow))
     assert late.status_code == 303
     assert answers(committed, filed) == [tomorrow]
 

@@ -7,7 +7,7 @@ triggers); on PostgreSQL the batch runs as plain ALTERs.
 
 Revision ID: 0016
 Revises: 0015
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations

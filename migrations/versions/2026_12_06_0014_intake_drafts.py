@@ -5,7 +5,7 @@ deletes them) or at filing. A new table: nothing existing changes.
 
 Revision ID: 0014
 Revises: 0013
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ rendered, its PDF and ZIP. Nothing else changes, so no table is recreated on SQL
 
 Revision ID: 0015
 Revises: 0014
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
