@@ -29,9 +29,10 @@ def normalise_code(code: str) -> str:
     return cleaned.translate(str.maketrans("OIL", "011"))
 
 
-def issue_code(session: Session, case_id: int, letter_id: int, email: str, secret_key: str,
+def issue_code(session: Session, case_id: int, letter_id: int | None, email: str, secret_key: str,
                now: dt.datetime) -> tuple[ConfirmationCode, str]:
-    """A new code for this letter; earlier unused codes of the case stop working."""
+    """A new code for this letter (None: the address alone, for a case without one); earlier unused codes of
+    the case stop working."""
     session.execute(
         update(ConfirmationCode)
         .where(ConfirmationCode.case_id == case_id, ConfirmationCode.used_at.is_(None),

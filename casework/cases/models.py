@@ -237,13 +237,14 @@ class CaseAttachment(Base):
 
 
 class ConfirmationCode(Base):
-    """A code sent with the letter; posting it confirms the e-mail address and that letter version."""
+    """A code sent with the letter (or, for a case without one, with its first e-mail); posting it confirms the
+    e-mail address and that letter version."""
 
     __tablename__ = "confirmation_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
     attempts: Mapped[int] = mapped_column(default=0)

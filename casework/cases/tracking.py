@@ -1,10 +1,12 @@
 """A case without a letter: its reminders planned and the consumer e-mailed their way back to it, at filing.
 
 App-store billing (the company cannot cancel it) and a one-time purchase with no refund to ask for get no letter,
-so no confirmation e-mail either: without this e-mail the page they filed from would be their only way back. It
-carries the case's private link, what they do themselves (the platform's steps and refund page, or the plan's
-reason and the assessment's steps), the dates that matter and exactly the reminders planned for them, and says
-what casework does not do. Nothing is sent to any company.
+but their address is confirmed all the same: this first e-mail carries a confirmation code (the letter cases'
+codes, without a letter), and until it is used no other e-mail goes to the address (casework.mail.services) and
+the case expires after 7 days (casework.privacy.expiry). It carries the case's private link, what they do
+themselves (the platform's steps and refund page, or the plan's reason and the assessment's steps), the dates that
+matter and exactly the reminders planned for them, sent once the address is confirmed, and says what casework does
+not do. Nothing is sent to any company.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.cases.confirmation import issue_code
 from casework.cases.models import Case
 from casework.cases.platforms import platform_for
 from casework.cases.states import RequestedOutcome
@@ -52,11 +55,23 @@ def start_tracking(session: Session, settings: Settings, case: Case, now: dt.dat
     existing = tracking_email(session, case.id)
     if existing is not None:
         return existing
+    return send_tracking(session, settings, case, now, tracking_key(case.id))
+
+
+def send_tracking(session: Session, settings: Settings, case: Case, now: dt.datetime, key: str | None = None
+                  ) -> OutboundEmail:
+    """The e-mail with a fresh confirmation code (earlier ones stop working) and the reminders planned anew.
+
+    ``key`` is the filing e-mail's; a new code asked for from the case page gets its own key from the code's row.
+    """
     reminders = plan_reminders(session, case, now)
+    row, code = issue_code(session, case.id, None, case.consumer_email, settings.secret_key, now)
+    link = status_link(session, settings, case)
+    context = tracking_context(case, reminders, link, now)
+    context.update(code=code, confirm_url=f"{link}/confirm?code={code}", expires_on=row.expires_at.date().isoformat())
     return queue_email(
-        session, settings, key=tracking_key(case.id), kind=TRACKING_EMAIL, to=[case.consumer_email],
-        template=TRACKING_EMAIL, context=tracking_context(case, reminders, status_link(session, settings, case), now),
-        now=now, case_id=case.id,
+        session, settings, key=key or f"confirmation:{row.id}", kind=TRACKING_EMAIL, to=[case.consumer_email],
+        template=TRACKING_EMAIL, context=context, now=now, case_id=case.id,
     )
 
 

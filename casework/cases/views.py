@@ -304,7 +304,8 @@ def _confirm_page(case: Case, token: str, letter: Letter | None, code: str, erro
     channel = delivery_channel(letter)[0] if letter is not None and letter.status == "rendered" else "email"
     urgent = most_urgent(case.assessment, consumer_today(utcnow(), case.timezone))
     return render_template("cases/confirm.html", case=case, token=token, letter=letter, code=code, error=error,
-                           channel=channel, button=confirm_button(channel), act_by=urgent.act_by if urgent else None,
+                           address_only=not letter_plan_for_case(case).letter, channel=channel,
+                           button=confirm_button(channel), act_by=urgent.act_by if urgent else None,
                            approval=runtime_of().settings.require_delivery_approval), status
 
 
@@ -325,7 +326,8 @@ def confirm_submit(token: str) -> ResponseReturnValue:
         flash(str(conflict))
         return redirect(url_for("consumer.status", token=token), 303)
     session.commit()
-    flash("Thank you: your e-mail address and your letter are confirmed.")
+    flash("Thank you: your e-mail address and your letter are confirmed." if letter_plan_for_case(case).letter
+          else "Thank you: your e-mail address is confirmed. Reminders for this case will come to it.")
     return redirect(url_for("consumer.status", token=token), 303)
 
 

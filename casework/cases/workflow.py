@@ -36,6 +36,7 @@ from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.notify import move
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
 from casework.cases.tokens import status_link
+from casework.cases.tracking import send_tracking
 from casework.cases.transitions import (
     FINISHED,
     MERGED,
@@ -109,18 +110,12 @@ def confirm_button(channel: str) -> str:
     return "Confirm and send in my name" if channel == "email" else "Confirm the letter"
 
 
-def no_letter_conflict(case: Case) -> None:
-    """A case without a letter has nothing to confirm: say why (the plan's reason)."""
-    plan = letter_plan_for_case(case)
-    if not plan.letter:
-        raise CaseConflict(f"There is no letter to confirm for this case. {plan.reason or ''}".strip())
-
-
 def resend_confirmation(session: Session, settings: Settings, case: Case, now: dt.datetime,
                         email: str | None = None) -> OutboundEmail:
+    if not letter_plan_for_case(case).letter:
+        return _resend_address_code(session, settings, case, now, email)
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
-    no_letter_conflict(case)
     letter = latest_letter(session, case.id)
     if letter is None or letter.status != "rendered":
         raise CaseConflict("Your letter is still being prepared; it will be e-mailed to you shortly.")
@@ -133,19 +128,56 @@ def resend_confirmation(session: Session, settings: Settings, case: Case, now: d
     return send_confirmation(session, settings, case, letter, now)
 
 
+def _resend_address_code(session: Session, settings: Settings, case: Case, now: dt.datetime,
+                         email: str | None) -> OutboundEmail:
+    """A case without a letter: its first e-mail again, with a new code, to the (possibly corrected) address."""
+    if case.email_confirmed_at is not None:
+        raise CaseConflict("Your e-mail address is already confirmed.")
+    if case.status in FINISHED or case.personal_data_deleted_at is not None:
+        raise CaseConflict("This case is already finished.")
+    if email and email != case.consumer_email:
+        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_corrected", data={}))
+        case.consumer_email = email
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="confirmation_resent", data={}))
+    return send_tracking(session, settings, case, now)
+
+
+def confirm_address(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
+    """A case without a letter: the code confirms the e-mail address alone, and its reminders are planned anew
+    (from today: none for a day that passed while it waited). The case stays as it is; nothing is sent."""
+    if case.email_confirmed_at is not None:
+        raise CaseConflict("Your e-mail address is already confirmed.")
+    if case.status in FINISHED or case.personal_data_deleted_at is not None:
+        raise CaseConflict("This case is already finished.")
+    row = current_code(session, case.id)
+    if row is not None and row.letter_id is not None:  # sent with a letter that corrected facts took away
+        raise CaseConflict(f"There is no letter to confirm for this case. {letter_plan_for_case(case).reason or ''} "
+                           "Ask for a new code to confirm your e-mail address.")
+    if row is None:
+        raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
+    check_code(row, code, settings.secret_key, now)
+    case.email_confirmed_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_confirmed",
+                          data={"email": row.email}))
+    reminder_planning.replan_if_open(session, case, now)
+
+
 def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
     """The consumer's one act: their e-mail address and the letter, confirmed together (→ ready).
 
+    A case without a letter confirms its address alone (:func:`confirm_address`).
     A wrong code raises CodeRefused after counting the attempt; the caller commits either way.
     """
+    if not letter_plan_for_case(case).letter:
+        confirm_address(session, settings, case, code, now)
+        return
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
-    no_letter_conflict(case)
     row = current_code(session, case.id)
     if row is None:
         raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
     check_code(row, code, settings.secret_key, now)
-    letter = session.get(Letter, row.letter_id)
+    letter = session.get(Letter, row.letter_id) if row.letter_id is not None else None
     latest = latest_letter(session, case.id)
     if letter is None or latest is None or letter.id != latest.id or letter.status != "rendered":
         raise CaseConflict("Your letter has changed since this code was sent; use the newest e-mail.")
@@ -382,10 +414,13 @@ def confirm_cancelled(session: Session, case: Case, now: dt.datetime) -> None:
 
 
 def send_links(session: Session, settings: Settings, email: str, now: dt.datetime) -> int:
-    """"Lost your link?": new private links to every open case of this address, in one e-mail."""
+    """"Lost your link?": new private links to every open case of this address, in one e-mail.
+
+    Only cases whose address was confirmed: a case filed with someone else's address must not make us write to it.
+    """
     cases = list(session.scalars(
         select(Case).where(func.lower(Case.consumer_email) == email.lower(), Case.personal_data_deleted_at.is_(None),
-                           Case.status.not_in(FINISHED))
+                           Case.status.not_in(FINISHED), Case.email_confirmed_at.is_not(None))
         .order_by(Case.id)
     ))
     if not cases:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.cases.models import Case
 from casework.config import Settings
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.mail.compose import message_id_for
@@ -15,6 +16,22 @@ from casework.mail.models import OutboundEmail
 from casework.templating import render_email
 
 SEND_TASK = "mail.send"
+# The only e-mails that go to an address nobody has confirmed: the ones carrying a confirmation code (a letter
+# case's and a case without a letter's first), and the erasure code that deletes such a case.
+BEFORE_CONFIRMATION = frozenset({"confirm_letter", "case_without_letter", "erasure_code"})
+
+
+def withheld(session: Session, case_id: int | None, kind: str, to: list[str], address_source: str) -> bool:
+    """Whether this e-mail must not go out: it is for the consumer of a case whose address is not confirmed.
+
+    Anyone can type anyone's address into the form, so until the owner of the address has confirmed it, only
+    the confirmation e-mail reaches it (and the erasure code, so such a case can be deleted).
+    """
+    if case_id is None or kind in BEFORE_CONFIRMATION or not address_source.startswith("consumer"):
+        return False
+    case = session.get(Case, case_id)
+    return (case is not None and case.email_confirmed_at is None
+            and case.consumer_email.lower() in {address.lower() for address in to})
 
 
 def queue_email(
@@ -39,6 +56,8 @@ def queue_email(
     ``address_source`` says where the recipient address came from (``consumer``, ``consumer:company``
     or ``catalog:<slug>@<policy version>``): in a dispute that is part of the evidence.
     ``reply_to`` is one mailbox made by :func:`casework.mail.compose.mailbox`, never text pasted together.
+    An e-mail to the unconfirmed address of a case (see :func:`withheld`) is recorded as ``cancelled`` and
+    never sent.
     """
     existing = session.execute(
         select(OutboundEmail).where(OutboundEmail.idempotency_key == key)
@@ -65,9 +84,12 @@ def queue_email(
         created_at=now,
         relay_at=now,
     )
+    if withheld(session, case_id, kind, to, address_source):
+        email.status = "cancelled"
     session.add(email)
     session.flush()
-    dispatch_after_commit(session, SEND_TASK, [email.id])
+    if email.status != "cancelled":
+        dispatch_after_commit(session, SEND_TASK, [email.id])
     return email
 
 

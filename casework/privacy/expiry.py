@@ -1,5 +1,6 @@
-"""Unconfirmed letter cases expire: after 7 days without the consumer's confirmation nothing was sent in
-their name, so the case is closed and its personal data deleted, keeping the anonymous record.
+"""Unconfirmed cases expire: after 7 days without the consumer's confirmation nothing was sent in their name
+(nor anything but the confirmation e-mail to their address), so the case is closed and its personal data
+deleted, keeping the anonymous record.
 
 It lives with the rest of erasure (not in the workflow) because what it does is delete personal data.
 """
@@ -9,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from casework.cases.models import Case
+from casework.cases.models import Case, ConfirmationCode
 from casework.cases.states import Actor, CaseStatus, Outcome
 from casework.cases.transitions import finish
 from casework.db import utcnow, writing_session
@@ -24,17 +25,23 @@ UNCONFIRMED_LIFETIME = dt.timedelta(days=7)
 
 
 def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200, outbox: Path | None = None) -> int:
-    """Letter cases never confirmed within 7 days: closed, personal data deleted, the anonymous record kept.
+    """Cases never confirmed within 7 days: closed, personal data deleted, the anonymous record kept.
 
-    Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) have nothing to
-    confirm: they stay open, with their reminders, until the consumer says they cancelled or withdraws. A case
-    whose corrected facts first called for a letter later counts its 7 days from that letter.
+    Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) confirm their
+    e-mail address alone, with the code of their first e-mail: never confirmed 7 days after their first code
+    (that e-mail's, or the letter's that corrected facts took away), they expire the same way. A case whose
+    corrected facts first called for a letter later counts its 7 days from that letter.
     """
     cutoff = now - UNCONFIRMED_LIFETIME
+    letter_case = and_(has_cancellation_letter(Case.id), first_letter_before(Case.id, cutoff))
+    address_code_before = (select(ConfirmationCode.id)
+                           .where(ConfirmationCode.case_id == Case.id, ConfirmationCode.created_at < cutoff)
+                           .exists())
+    no_letter_case = and_(~has_cancellation_letter(Case.id), Case.email_confirmed_at.is_(None), address_code_before)
     cases = list(session.scalars(
         select(Case).where(Case.status == CaseStatus.NEW, Case.confirmed_at.is_(None),
                            Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff,
-                           has_cancellation_letter(Case.id), first_letter_before(Case.id, cutoff))
+                           or_(letter_case, no_letter_case))
         .order_by(Case.id).limit(batch)
     ))
     for case in cases:

@@ -95,8 +95,9 @@ def cancel_if_finished(session: Session, case: Case) -> None:
 
 
 def plan_new_cases_without_letter(session: Session, now: dt.datetime, batch: int = 200) -> int:
-    """Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) have no
-    confirmation step: filing plans them, and the sweep those filed lately and still never planned.
+    """Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) are planned at
+    filing, so their first e-mail can name the reminders, and the sweep plans those filed lately and still never
+    planned. Their reminders are sent only once the address is confirmed (casework.reminders.sweep.claim_due).
 
     The query walks ``ix_cases_created_at`` over the last two days only, and the ``reminders_planned``
     event marks a case as done, so a case with no deadlines is not looked at again each minute.
@@ -117,8 +118,8 @@ def replan(session: Session, case: Case, now: dt.datetime) -> None:
     """After corrected facts or a reopening: plan again once reminders are due for the case at all.
 
     A letter case is planned from its confirmation on (its address is confirmed then); a case without a
-    letter, which has no confirmation step, from filing on. One whose corrected facts now call for a letter
-    loses the reminders it had until it is confirmed, as every letter case.
+    letter from filing on, its reminders sent once its address is confirmed. One whose corrected facts now
+    call for a letter loses the reminders it had until it is confirmed, as every letter case.
     """
     if case.confirmed_at is not None or not letter_plan_for_case(case).letter:
         replan_if_open(session, case, now)

@@ -95,9 +95,16 @@ def reminder_email(settings: Settings, case: Case, reminder: Reminder, deadline:
 
 
 def claim_due(session: Session, now: dt.datetime, batch: int) -> list[Reminder]:
-    """Due scheduled reminders, oldest first, locked for this transaction (others skip them)."""
+    """Due scheduled reminders, oldest first, locked for this transaction (others skip them).
+
+    Only those of cases whose e-mail address is confirmed: anyone can type anyone's address into the form, so an
+    unconfirmed address gets nothing but its confirmation e-mail. Their reminders wait, and confirming plans them
+    anew from that day; a case never confirmed expires with them (casework.privacy.expiry).
+    """
+    confirmed = select(Case.id).where(Case.id == Reminder.case_id, Case.email_confirmed_at.is_not(None)).exists()
     query = (select(Reminder)
-             .where(Reminder.status == "scheduled", Reminder.due_at <= now, Reminder.kind.in_(CONSUMER_KINDS))
+             .where(Reminder.status == "scheduled", Reminder.due_at <= now, Reminder.kind.in_(CONSUMER_KINDS),
+                    confirmed)
              .order_by(Reminder.due_at).limit(batch))
     if is_postgresql(session):
         query = query.with_for_update(skip_locked=True)

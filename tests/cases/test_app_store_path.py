@@ -133,6 +133,9 @@ def test_google_plays_page_links_its_help_page(client: FlaskClient) -> None:
     page = client.get("/start/app-store").get_data(as_text=True)
     assert "Google Play bills this subscription" in text(page)
     assert f'href="{GOOGLE_CANCEL}"' in page
+    assert ("a code to confirm your e-mail address. If you never confirm it, your details are deleted after 7 days."
+            in text(page))
+    assert "once you have confirmed your address" in text(page)
 
 
 def test_the_short_path_asks_only_what_dates_and_refund_need(client: FlaskClient) -> None:
@@ -166,6 +169,8 @@ def test_check_says_no_letter_and_routes_the_refund_to_apple(client: FlaskClient
     assert ("No letter: Apple bills this subscription, so Coursera cannot cancel it. You cancel it in your Apple "
             "subscription settings, and we e-mail you this case's link.") in said
     assert "We e-mail this case's link to jane@example.com" in said
+    assert ("with a code to confirm the address: we send it nothing else, reminders included, until you confirm, "
+            "and if you never do, your details are deleted after 7 days.") in said
     assert f"For your refund, ask Apple for the payment of {long_date(days_ago(7))}" in said
     assert f'<a href="{APPLE_REFUND}">' in page
     assert f"Next charge by Apple {long_date(days_ahead(20))}" in said

@@ -338,7 +338,15 @@ def test_hostile_delivery_input_is_never_a_500(client: FlaskClient, committed: R
 
 
 def test_lost_link_answers_the_same_and_sends_working_links(client: FlaskClient, committed: Runtime) -> None:
-    old_token, _, _ = file_and_prepare(client, committed)
+    old_token, _, code = file_and_prepare(client, committed)
+    before = len(outbox(committed))
+    # An address nobody confirmed gets nothing but its confirmation e-mail: no links either.
+    post_form(client, "/lost-link", {"email": "jane@example.com"}, page="/lost-link")
+    run_pending_jobs(committed)
+    assert len(outbox(committed)) == before
+    confirmed = post_form(client, f"/c/{old_token}/confirm", {"code": code}, page=f"/c/{old_token}")
+    assert confirmed.status_code == 303
+    run_pending_jobs(committed)
     before = len(outbox(committed))
     unknown = post_form(client, "/lost-link", {"email": "nobody@example.com"}, page="/lost-link")
     known = post_form(client, "/lost-link", {"email": "Jane@Example.com"}, page="/lost-link")

@@ -1,6 +1,7 @@
 """A case without a letter is e-mailed its link at filing: once, with what the consumer does themselves (the
 platform's steps and refund page, or why no letter is written), the dates that matter and the reminders planned
-for them; nothing goes to any company. The case page says where the link went."""
+for them, and the code that confirms the address; nothing goes to any company. The case page says where the link
+went (tests/cases/test_no_letter_confirmation.py: the confirmation itself)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,8 @@ def test_an_apple_case_is_emailed_its_link_steps_refund_page_and_dates(committed
     assert [d.date() for d in melbourne] == [days_ahead(16), days_ahead(19)]
     assert {d.hour for d in melbourne} == {9}
     assert f"We remind you on {long_date(days_ahead(16))} and {long_date(days_ahead(19))}." in said
+    assert "once you have confirmed your address, e-mail you reminders of the dates below" in said
+    assert re.search(r"Your confirmation code is [0-9A-Z]{4}-[0-9A-Z]{4} \(valid until", said)
     assert "I have cancelled it" in said
     # The link opens this case.
     with committed.sessions() as session:
@@ -160,8 +163,8 @@ def test_a_letter_case_gets_no_such_email(committed: Runtime) -> None:
 # --- the case page --------------------------------------------------------------------------------------------------
 
 @pytest.mark.http
-def test_the_case_page_says_where_the_link_went_and_asks_no_confirmation(client: FlaskClient,
-                                                                         committed: Runtime) -> None:
+def test_the_case_page_says_where_the_link_went_and_asks_to_confirm_the_address(client: FlaskClient,
+                                                                                committed: Runtime) -> None:
     response = post_form(client, "/", filing_form(billing_channel="apple_app_store"))
     assert response.status_code == 303
     page = words(client.get(response.headers["Location"]).get_data(as_text=True))
@@ -169,9 +172,9 @@ def test_the_case_page_says_where_the_link_went_and_asks_no_confirmation(client:
     run_pending_jobs(committed)
     page = words(client.get(response.headers["Location"]).get_data(as_text=True))
     assert "We e-mailed a link to this case to jane@example.com" in page
-    for wrong in ("confirm it from the e-mail", "Review and confirm", "E-mail me a new code", "preparing your letter",
-                  "confirm the letter"):
+    for wrong in ("confirm it from the e-mail", "Review and confirm", "preparing your letter", "confirm the letter"):
         assert wrong not in page
+    assert "Until you confirm that this address is yours, we send it no reminders and no news of this case" in page
     with committed.sessions() as session:
         assert session.execute(select(func.count(Letter.id))).scalar_one() == 0
     [message] = outbox(committed)

@@ -200,12 +200,28 @@ def test_an_app_store_case_cancelled_then_charged_again_is_reminded_again(db_ses
         ("renewal", 3), ("trial_end", 0), ("renewal", 0)]
 
 
-def file_app_store_case(runtime: Runtime, now: dt.datetime, **changes: Any) -> int:
+def file_app_store_case(runtime: Runtime, now: dt.datetime, confirmed: bool = True, **changes: Any) -> int:
+    """An app-store case, its address confirmed unless ``confirmed`` is False (only then do reminders go)."""
     with runtime.sessions.begin() as session:
         facts = trial_facts(**{"billing_channel": BillingChannel.APPLE_APP_STORE,
                                "next_renewal_date": day(5), **changes})
-        return file_case(session, facts,
-                         runtime.settings.secret_key, now).case_id
+        case_id = file_case(session, facts, runtime.settings.secret_key, now).case_id
+        if confirmed:
+            session.get_one(Case, case_id).email_confirmed_at = now
+        return case_id
+
+
+def test_the_sweep_sends_nothing_to_an_unconfirmed_address_until_it_is_confirmed(committed: Runtime) -> None:
+    case_id = file_app_store_case(committed, NOW, confirmed=False)
+    assert run_reminder_sweep(committed, NOW) == {"planned_cases": 1, "sent": 0, "cancelled": 0}
+    later = at_midnight(3)  # two reminders are due by then
+    assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 0, "cancelled": 0}
+    assert [r.status for r in reminders_of(committed, case_id)] == ["scheduled"] * 3
+    with committed.sessions() as session:
+        assert session.scalars(select(OutboundEmail.id).where(OutboundEmail.kind == "reminder")).all() == []
+    with committed.sessions.begin() as session:
+        session.get_one(Case, case_id).email_confirmed_at = later
+    assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 2, "cancelled": 0}
 
 
 def reminders_of(runtime: Runtime, case_id: int) -> list[Reminder]:
