@@ -55,7 +55,8 @@ def cases_in(runtime: Runtime) -> int:
 
 
 def code_from_outbox(runtime: Runtime) -> str:
-    for path in runtime.settings.outbox.glob("*.eml"):
+    """The code of the newest confirmation e-mail (a newer code replaces the ones before it)."""
+    for path in sorted(runtime.settings.outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns, reverse=True):
         message = email.message_from_bytes(path.read_bytes())
         for part in message.walk():
             if part.get_content_type() == "text/plain":
