@@ -20,6 +20,7 @@ from casework.web import limiter
 from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import TODAY_ISO, iso_days_ago, iso_days_ahead
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 
@@ -267,7 +268,7 @@ def test_responses_and_reopening(api: JsonClient, committed: Runtime) -> None:
     assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "received_on": "2099-01-01"},
                     headers=auth).status == 422
     assert api.post(f"/api/v1/cases/{ref}/responses", {**answer, "type": "ignored"}, headers=auth).status == 422
-    with committed.sessions.begin() as session:  # a caseworker resolves it (their own action comes later)
+    with writing(committed) as session:  # a caseworker resolves it (their own action comes later)
         case = session.execute(select(Case)).scalar_one()
         from casework.cases.states import CaseStatus, Outcome
         case.status, case.outcome = CaseStatus.RESOLVED, Outcome.CANCELLED

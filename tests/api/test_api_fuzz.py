@@ -35,6 +35,7 @@ from casework.staff.api_tokens import issue_token
 from casework.staff.models import StaffUser
 from casework.web import limiter
 from tests.support.factories import case_facts
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -81,7 +82,7 @@ class Actors:
 
 def _file(runtime: Runtime, status: CaseStatus, channel: BillingChannel) -> tuple[str, str, int]:
     """A filed case put straight into ``status``: its reference, the consumer's token, its version."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(billing_channel=channel), runtime.settings.secret_key)
         case = session.get_one(CaseRow, filed.case_id)
         case.status = status
@@ -96,7 +97,7 @@ def _file(runtime: Runtime, status: CaseStatus, channel: BillingChannel) -> tupl
 
 @pytest.fixture
 def actors(committed: Runtime) -> Actors:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         user = create_staff(session, "fuzz@casework.test", "Fuzz", "correct horse battery staple", "supervisor")
         staff_token, _ = issue_token(session, session.get_one(StaffUser, user.id), "fuzz",
                                      committed.settings.secret_key, utcnow())

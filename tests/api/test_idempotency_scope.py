@@ -19,6 +19,7 @@ from casework.web import limiter
 from tests.api.test_api_cases import case_body
 from tests.api.test_staff_api import bearer, staff, token_for
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 KEY = {"Idempotency-Key": "order-0001"}  # a predictable key, as many client programs make them
 
@@ -83,7 +84,7 @@ def test_the_sweep_purges_keys_after_24_hours(client: FlaskClient, committed: Ru
     for key, age in (("stale", dt.timedelta(hours=24, minutes=1)), ("fresh", dt.timedelta(hours=23))):
         filed = client.post("/api/v1/cases", json=case_body(details=key), headers={"Idempotency-Key": key})
         assert filed.status_code == 201
-        with committed.sessions.begin() as session:
+        with writing(committed) as session:
             session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(created_at=now - age))
     start_worker()
     committed.dispatcher.send("deadlines.sweep", [])

@@ -30,6 +30,7 @@ from tests.support.http import JsonClient, serve
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import TODAY, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -44,12 +45,12 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
 
 
 def staff(runtime: Runtime, email: str, role: str = "caseworker") -> int:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         return create_staff(session, email, email.split("@")[0].title(), PASSWORD, role).id
 
 
 def token_for(runtime: Runtime, staff_id: int, name: str = "script") -> str:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         user = session.get_one(StaffUser, staff_id)
         token, _ = issue_token(session, user, name, runtime.settings.secret_key, utcnow())
     return token
@@ -62,7 +63,7 @@ def sign_in(client: FlaskClient, email: str) -> None:
 
 def open_case(runtime: Runtime, status: CaseStatus = CaseStatus.SENT, **changes: Any) -> tuple[str, int]:
     """A filed case put straight into ``status`` (its letter is not rendered): reference and id."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**changes), runtime.settings.secret_key)
         case = session.get_one(Case, filed.case_id)
         case.status = status
@@ -170,7 +171,7 @@ def test_a_disabled_account_s_tokens_stop_working(client: FlaskClient, committed
     token = token_for(committed, casey)
     reference, _ = open_case(committed)
     assert client.get("/api/v1/queue", headers=bearer(token)).status_code == 200
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         disable_staff(session, session.get_one(StaffUser, casey))
     error_of(client.get("/api/v1/queue", headers=bearer(token)), 401, "unauthorized")
     error_of(client.get(f"/api/v1/cases/{reference}", headers=bearer(token)), 404, "not_found")

@@ -23,6 +23,7 @@ from casework.web import limiter
 from tests.support.staff import PASSWORD, case_in_status
 from tests.support.today import TODAY_ISO, clock_on, days_ahead
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 CASEY = "casey@casework.test"
@@ -38,13 +39,13 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
 
 @pytest.fixture
 def casey(committed: Runtime) -> int:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, SAM, "Sam", PASSWORD, role="supervisor")
         return create_staff(session, CASEY, "Casey", PASSWORD).id
 
 
 def token_for(runtime: Runtime, staff_id: int) -> str:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         token, _ = issue_token(session, session.get_one(StaffUser, staff_id), "script", runtime.settings.secret_key,
                                utcnow())
     return token
@@ -100,7 +101,7 @@ def test_a_disabled_account_s_token_is_refused_even_if_it_was_never_revoked(clie
                                                                             committed: Runtime, casey: int) -> None:
     """Whatever disabled the account (a direct change in the database, say), its tokens are refused at use."""
     token = token_for(committed, casey)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.execute(update(StaffUser).where(StaffUser.id == casey).values(active=False))
     assert revoked_at(committed, casey) == [None]
     assert queue_status(client, token) == 401

@@ -30,6 +30,7 @@ from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, signed_in
 from tests.support.today import days_ago, iso_days_ago
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 PDF = b"%PDF-1.4\n% a short reply\n"
@@ -52,7 +53,7 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
 
 @pytest.fixture
 def caseworker(app: Flask, committed: Runtime) -> FlaskClient:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     return signed_in(app, "casey@casework.test")
 
@@ -60,7 +61,7 @@ def caseworker(app: Flask, committed: Runtime) -> FlaskClient:
 def sent_case(runtime: Runtime, answers: int = 0, files: int = 0, file_size: int = len(PDF), *,
               status: CaseStatus = CaseStatus.SENT, outcome: Outcome | None = None) -> Filed:
     """A case delivered to the company that already holds ``answers`` answers and ``files`` files."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(), runtime.settings.secret_key)
         case = session.get_one(Case, filed.case_id)
         case.status, case.outcome = status, outcome
@@ -109,7 +110,7 @@ def api_answer(client: FlaskClient, filed: Filed, token: str) -> TestResponse:
 
 
 def staff_api_token(runtime: Runtime) -> str:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         user = session.execute(select(StaffUser)).scalar_one()
         token, _ = issue_token(session, user, "script", runtime.settings.secret_key, utcnow())
     return token

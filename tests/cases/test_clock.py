@@ -42,6 +42,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 PASSWORD = "correct horse battery staple"
@@ -51,11 +52,11 @@ DAY = dt.timedelta(days=1)
 
 def deliver(runtime: Runtime, *, by_email: bool, **changes: Any) -> int:
     """A filed case whose letter is rendered, confirmed (set directly) and delivered; returns its id."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case_id = file_case(session, case_facts(**changes), runtime.settings.secret_key).case_id
     run_pending_jobs(runtime)
     now = utcnow()
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.confirmed_at = case.email_confirmed_at = now
@@ -146,7 +147,7 @@ def test_email_company_gets_a_follow_up_then_escalation_is_flagged(committed: Ru
     timeline = actions(committed, case_id)
     assert timeline.index("answer_overdue") < timeline.index("escalation_due")
 
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         found = session.get(Case, case_id)
         assert found is not None
         staff = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
@@ -170,7 +171,7 @@ def latest_letter_id(runtime: Runtime, case_id: int, kind: str) -> int:
 @pytest.fixture
 def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     with app.test_client() as test_client:
         response = post_form(test_client, "/staff/login", {"email": "casey@casework.test", "password": PASSWORD},
@@ -263,14 +264,14 @@ def test_the_consumer_submits_the_follow_up_from_the_status_page(client: FlaskCl
 
 def test_a_recorded_answer_stops_the_clock(committed: Runtime) -> None:
     case_id = deliver(committed, by_email=False)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         record_response(session, case, "retention_offer", local_today(case), "They offered a discount.",
                         Actor.CONSUMER, utcnow())
         assert case.answer_due_on is None
     assert run_clock_sweep(committed, utcnow() + 30 * DAY)["follow_ups"] == 0
-    with committed.sessions.begin() as session:  # a clock left running despite the answer is stopped, not acted on
+    with writing(committed) as session:  # a clock left running despite the answer is stopped, not acted on
         case = session.get(Case, case_id)
         assert case is not None
         case.answer_due_on = local_today(case) - 5 * DAY
@@ -288,7 +289,7 @@ def test_a_recorded_answer_stops_the_clock(committed: Runtime) -> None:
 def test_the_due_date_passes_in_the_consumers_calendar(committed: Runtime, zone: str, utc_time: str,
                                                        overdue: bool) -> None:
     case_id = deliver(committed, by_email=False, timezone=zone)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.answer_due_on = dt.date(2026, 12, 10)
@@ -299,7 +300,7 @@ def test_the_due_date_passes_in_the_consumers_calendar(committed: Runtime, zone:
 
 def crash_after_batch(runtime: Runtime, now: dt.datetime) -> None:
     """The batch's work is done in its transaction, then the process dies before the commit."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         counts = {"follow_ups": 0, "escalations": 0}
         overdue_batch(session, runtime.settings, now, counts)
         assert counts["follow_ups"] == 1
@@ -323,7 +324,7 @@ def test_a_batch_killed_before_commit_is_done_once_by_the_next_sweep(committed: 
 def test_resolved_cases_close_after_the_configured_days_and_reopening_restarts(committed: Runtime) -> None:
     case_id = deliver(committed, by_email=False)
     resolved_on = utcnow()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         transition(session, case, CaseStatus.RESOLVED, Actor.STAFF, "resolved", resolved_on,
@@ -339,7 +340,7 @@ def test_resolved_cases_close_after_the_configured_days_and_reopening_restarts(c
     assert (case.status, case.outcome) == (CaseStatus.CLOSED, Outcome.CANCELLED)
     assert actions(committed, case_id)[-1] == "closed_automatically"
 
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         record_response(session, case, "charged_again", local_today(case), "Charged again.", Actor.CONSUMER,

@@ -31,6 +31,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.today import TODAY, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 
@@ -45,7 +46,7 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
 def new_case(runtime: Runtime, status: CaseStatus = CaseStatus.SENT, outcome: Outcome | None = None,
              **facts: Any) -> tuple[int, str]:
     """A filed case put straight into ``status``; returns (case id, status-page token)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**facts), runtime.settings.secret_key)
         session.flush()
         case = session.get(Case, filed.case_id)
@@ -233,7 +234,7 @@ def test_charged_again_reopens_a_resolved_case_but_never_a_withdrawn_one(
     assert count(committed, CompanyResponse) == 1
 
     withdrawn_id, withdrawn_token = new_case(committed, CaseStatus.SENT)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, withdrawn_id)
         assert case is not None
         withdraw(session, case, Actor.CONSUMER, utcnow())
@@ -292,7 +293,7 @@ def test_refund_errors_keep_what_was_typed_and_save_nothing(
 def test_answering_the_caseworker_returns_the_case_to_where_it_was(client: FlaskClient, committed: Runtime) -> None:
     case_id, token = new_case(committed, CaseStatus.NEEDS_INFO)
     events = count(committed, CaseEvent)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.status_before_needs_info = CaseStatus.FOLLOW_UP
@@ -327,7 +328,7 @@ def status_emails(runtime: Runtime) -> list[OutboundEmail]:
 def test_delivery_and_resolution_email_the_consumer_once_each(client: FlaskClient, committed: Runtime) -> None:
     case_id, _ = new_case(committed, CaseStatus.READY)
     now = utcnow()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         transition(session, case, CaseStatus.SENT, Actor.SYSTEM, "delivered", now,
@@ -342,7 +343,7 @@ def test_delivery_and_resolution_email_the_consumer_once_each(client: FlaskClien
     link = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", delivered.body_text)
     assert link is not None
     assert client.get(link.group(1)).status_code == 200  # a fresh, working private link
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         transition(session, case, CaseStatus.RESOLVED, Actor.STAFF, "resolved", now, outcome=Outcome.CANCELLED)
@@ -356,7 +357,7 @@ def test_delivery_and_resolution_email_the_consumer_once_each(client: FlaskClien
 def test_clock_emails_are_idempotent_per_due_date_and_follow_up(committed: Runtime) -> None:
     case_id, _ = new_case(committed, CaseStatus.SENT)
     now = utcnow()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.answer_due_on = dt.date(2026, 12, 11)
@@ -379,7 +380,7 @@ def test_clock_emails_are_idempotent_per_due_date_and_follow_up(committed: Runti
 def test_a_company_name_with_html_is_text_in_the_email(committed: Runtime) -> None:
     company = {"name": "<b>Acme</b><script>x()</script>", "email": "cancel@acme.example"}
     case_id, _ = new_case(committed, CaseStatus.SENT, provider="other", plan="other-monthly", company=company)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get(Case, case_id)
         assert case is not None
         email = notify_status(session, committed.settings, case, "follow_up", utcnow())

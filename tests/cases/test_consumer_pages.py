@@ -26,6 +26,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import csrf_token, filing_form, post_form, token_from_location
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 
@@ -226,7 +227,7 @@ def test_wrong_codes_count_and_run_out(client: FlaskClient, committed: Runtime) 
 
 def test_an_expired_code_is_refused(client: FlaskClient, committed: Runtime) -> None:
     _, link, code = file_and_prepare(client, committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.execute(update(ConfirmationCode).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     response = post_form(client, link.split("?")[0], {"code": code}, page=link)
     assert response.status_code == 422
@@ -274,7 +275,7 @@ def test_withdrawing_needs_the_tick_and_stops_everything(client: FlaskClient, co
 
 def test_unconfirmed_cases_expire_and_lose_personal_data(client: FlaskClient, committed: Runtime) -> None:
     token, _, _ = file_and_prepare(client, committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, utcnow()) == 0
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=7, minutes=1)) == 1
     case = the_case(committed)
@@ -291,10 +292,10 @@ def test_unconfirmed_cases_expire_and_lose_personal_data(client: FlaskClient, co
 
 
 def test_app_store_cases_have_nothing_to_confirm_and_do_not_expire(committed: Runtime) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, case_facts(billing_channel=BillingChannel.GOOGLE_PLAY),
                           committed.settings.secret_key)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=30)) == 0
     with committed.sessions() as session:
         case = session.get(Case, filed.case_id)

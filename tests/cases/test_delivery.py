@@ -37,6 +37,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.smtp import SMTPServer
 from tests.support.today import days_ago, long_date
 from tests.support.web import filing_form, post_form, token_from_location
+from tests.support.writes import writing
 from worker.jobs import send_email
 
 pytestmark = pytest.mark.http
@@ -48,7 +49,7 @@ MELBOURNE = ZoneInfo("Australia/Melbourne")
 @pytest.fixture
 def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     with app.test_client() as test_client:
         yield test_client

@@ -31,6 +31,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import days_ahead
 from tests.support.web import filing_form, post_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.dates]
 
@@ -66,7 +67,7 @@ def code_in(text: str) -> str:
 
 
 def file_committed(runtime: Runtime, now: dt.datetime | None = None) -> int:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         return file_case(session, case_facts(**APPLE), runtime.settings.secret_key, now=now,
                          settings=runtime.settings).case_id
 
@@ -74,7 +75,7 @@ def file_committed(runtime: Runtime, now: dt.datetime | None = None) -> int:
 def confirm_with_emailed_code(runtime: Runtime, case_id: int, now: dt.datetime) -> None:
     run_pending_jobs(runtime)
     [message] = [m for m in outbox(runtime) if "case" in str(m["Subject"]).lower()]
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         workflow.confirm(session, runtime.settings, session.get_one(Case, case_id), code_in(text_of(message)), now)
 
 
@@ -151,7 +152,7 @@ def test_reminders_go_only_once_the_address_is_confirmed(committed: Runtime) -> 
 def test_no_other_email_reaches_an_unconfirmed_address(committed: Runtime) -> None:
     case_id = file_committed(committed)
     now = utcnow()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, case_id)
         held = queue_email(session, committed.settings, key="status:held", kind="status_resolved",
                            to=[case.consumer_email], template="status_resolved",
@@ -168,7 +169,7 @@ def test_no_other_email_reaches_an_unconfirmed_address(committed: Runtime) -> No
 def test_an_unconfirmed_case_without_a_letter_expires_after_seven_days(committed: Runtime) -> None:
     now = utcnow()
     case_id = file_committed(committed, now)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, now + dt.timedelta(days=6, hours=23)) == 0
         assert expire_unconfirmed(session, now + dt.timedelta(days=7, minutes=1)) == 1
     with committed.sessions() as session:
@@ -183,6 +184,6 @@ def test_a_confirmed_case_without_a_letter_stays_open(committed: Runtime) -> Non
     now = utcnow()
     case_id = file_committed(committed, now)
     confirm_with_emailed_code(committed, case_id, now)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, now + dt.timedelta(days=30)) == 0
         assert session.get_one(Case, case_id).status is CaseStatus.NEW

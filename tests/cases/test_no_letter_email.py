@@ -32,6 +32,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.today import days_ago, days_ahead, long_date
 from tests.support.waiting import wait_for
 from tests.support.web import filing_form, post_form
+from tests.support.writes import writing
 from worker.jobs import send_email
 
 pytestmark = [pytest.mark.dates]
@@ -70,7 +71,7 @@ def tracking_rows(runtime: Runtime) -> list[OutboundEmail]:
 
 
 def file_committed(runtime: Runtime, **changes: Any) -> int:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         return file_case(session, case_facts(**changes), runtime.settings.secret_key,
                          settings=runtime.settings).case_id
 
@@ -204,7 +205,7 @@ def test_a_real_worker_sends_it_once(committed: Runtime, start_worker: Any) -> N
     assert long_date(days_ago(7)) in said
     # The task again, and the filing's e-mail asked for again: nothing new goes out.
     assert send_email(committed, row.id) == "skipped"
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         again = start_tracking(session, committed.settings, session.get_one(Case, case_id), utcnow())
         assert again is not None
         assert again.id == row.id

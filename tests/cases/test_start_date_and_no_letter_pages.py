@@ -33,6 +33,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, signed_in
 from tests.support.today import days_ago, iso_days_ago, iso_days_ahead, long_date
 from tests.support.web import csrf_token, filing_form, post_form, token_from_location
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 
@@ -208,10 +209,10 @@ def test_the_wizard_asks_consent_for_a_letter_where_one_is_written(client: Flask
 
 def test_a_case_without_a_letter_stays_open_and_gets_its_reminders(committed: Runtime) -> None:
     facts = case_facts(plan="course-one-time", certificate_earned=True, payment_date=days_ago(3))
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, facts, committed.settings.secret_key)
     assert (filed.letter_id, filed.letter_plan.letter) == (None, False)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert plan_new_cases_without_letter(session, utcnow()) == 1
         assert plan_new_cases_without_letter(session, utcnow()) == 0  # once
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=30)) == 0
@@ -223,10 +224,10 @@ def test_a_case_without_a_letter_stays_open_and_gets_its_reminders(committed: Ru
 
 
 def test_a_letter_case_is_not_planned_by_the_sweep_and_still_expires(committed: Runtime) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, case_facts(), committed.settings.secret_key)
     assert filed.letter_plan.letter is True
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert plan_new_cases_without_letter(session, utcnow()) == 0
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=7, minutes=1)) == 1
 
@@ -234,13 +235,13 @@ def test_a_letter_case_is_not_planned_by_the_sweep_and_still_expires(committed: 
 def test_a_letter_asked_for_later_gives_its_own_seven_days(committed: Runtime) -> None:
     """A case filed without a letter whose corrected facts call for one expires 7 days after that letter."""
     facts = case_facts(plan="course-one-time", requested_outcome=RequestedOutcome.CANCEL)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, facts, committed.settings.secret_key, now=utcnow() - dt.timedelta(days=10))
     corrected = case_facts(plan="course-one-time")
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, filed.case_id)
         correct_facts(session, case, corrected, assessment_of(corrected, utcnow()), utcnow())
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, utcnow()) == 0
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=7, minutes=1)) == 1
 
@@ -253,7 +254,7 @@ def test_the_staff_page_and_the_export_show_the_start_date(app: Flask, client: F
     with zipfile.ZipFile(io.BytesIO(export.data)) as archive:
         [case] = json.loads(archive.read("export.json"))["cases"]
     assert case["facts"]["subscription_start_date"] == iso_days_ago(400)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     staff = signed_in(app, "casey@casework.test")
     page = staff.get(f"/staff/cases/{the_case(committed).reference}").get_data(as_text=True)
@@ -265,13 +266,13 @@ def test_the_staff_page_and_the_export_show_the_start_date(app: Flask, client: F
 def test_a_case_without_a_letter_reopens_to_new(committed: Runtime) -> None:
     """Charged again after it was resolved: a case with no letter has nothing delivered to wait on."""
     facts = case_facts(plan="guided-project")
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, facts, committed.settings.secret_key)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, filed.case_id)
         finish(session, case, CaseStatus.RESOLVED, Outcome.REFUND_DENIED, Actor.SYSTEM, "resolved", utcnow())
         assert reopen(session, case, Actor.CONSUMER, utcnow(), {"because": "charged_again"}) is CaseStatus.NEW
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         letter_case = session.get_one(Case, file_case(session, case_facts(), committed.settings.secret_key).case_id)
         finish(session, letter_case, CaseStatus.RESOLVED, Outcome.CANCELLED, Actor.SYSTEM, "resolved", utcnow())
         assert reopen(session, letter_case, Actor.CONSUMER, utcnow(), {"because": "charged_again"}) is CaseStatus.SENT

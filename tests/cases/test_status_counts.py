@@ -13,6 +13,7 @@ from casework.cases.states import CaseStatus, Outcome
 from casework.cases.status_counts import fold, status_counts
 from casework.runtime import Runtime
 from tests.support.factories import case_facts
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.storage
 SECRET = "test-secret-key-" + "x" * 32
@@ -89,12 +90,12 @@ def test_a_case_filed_during_a_fold_is_not_lost(committed: Runtime) -> None:
     """PostgreSQL folds in one statement without a lock: a row committed meanwhile is left for the next fold."""
     if committed.engine.dialect.name != "postgresql":
         pytest.skip("SQLite folds inside its write lock: nothing is filed meanwhile")
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         file(session, 10)  # more rows than statuses, so the fold has work
     with committed.sessions() as folding:
         folding.begin()
         assert fold(folding) == 10  # not committed yet
-        with committed.sessions.begin() as filing:
+        with writing(committed) as filing:
             file(filing, 1)
         folding.commit()
     with committed.sessions() as session:

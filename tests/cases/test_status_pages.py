@@ -27,6 +27,7 @@ from tests.cases.test_consumer_answers import answer, new_case, post
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import TODAY, long_date
 from tests.support.web import filing_form, post_form, token_from_location
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 
@@ -166,7 +167,7 @@ def test_an_offer_to_stay_and_a_confirmation_get_their_own_words(client: FlaskCl
 
 def test_an_answer_a_caseworker_recorded_is_listed_as_theirs(client: FlaskClient, committed: Runtime) -> None:
     case_id, token = new_case(committed, CaseStatus.SENT)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.add(CompanyResponse(case_id=case_id, type="refused", received_on=TODAY - dt.timedelta(days=1),
                                     summary="Refused on the phone.", recorded_by=Actor.STAFF, created_at=utcnow()))
     text = words(client.get(f"/c/{token}").get_data(as_text=True))
@@ -225,7 +226,7 @@ def test_an_answer_a_caseworker_recorded_is_not_under_what_you_told_us(client: F
                                                                       committed: Runtime) -> None:
     case_id, token = new_case(committed, CaseStatus.SENT)
     assert "What you told us" not in words(client.get(f"/c/{token}").get_data(as_text=True))
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, case_id)
         record_response(session, case, "refused", TODAY, "Refused on the phone.", Actor.STAFF, utcnow())
     text = words(client.get(f"/c/{token}").get_data(as_text=True))

@@ -22,6 +22,7 @@ from casework.cases.urgency_sweep import refresh_batch, refresh_expired
 from casework.db import WRITE_INTENT, utcnow
 from casework.runtime import Runtime
 from tests.support.factories import case_facts
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.dates
 
@@ -253,7 +254,7 @@ def test_the_sweep_moves_on_expired_urgency_without_a_version_bump(committed: Ru
     def day(n: int) -> dt.date:
         return today + dt.timedelta(days=n)
 
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         expiring = ready_case(session, [deadline("refund_window_end", day(30), day(29)),
                                         deadline("renewal", day(60), day(59))])
         later = ready_case(session, [deadline("renewal", day(90), day(89))])
@@ -268,9 +269,9 @@ def test_the_sweep_moves_on_expired_urgency_without_a_version_bump(committed: Ru
     moment = before[expiring][2]
     assert moment == end_of_day(day(30), MELBOURNE)
 
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert refresh_batch(session, moment) == 1
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert refresh_batch(session, moment) == 0  # done once
 
     with committed.sessions() as session:
@@ -284,12 +285,12 @@ def test_the_sweep_moves_on_expired_urgency_without_a_version_bump(committed: Ru
 @pytest.mark.storage
 def test_the_sweep_changes_nothing_but_the_urgency(committed: Runtime) -> None:
     today = utcnow().date()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = ready_case(session, [deadline("refund_window_end", today + dt.timedelta(days=30),
                                                 today + dt.timedelta(days=29))])
     with committed.sessions() as session:
         before = snapshot(session, case_id)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert refresh_batch(session, before[2] or NOW) == 1
     with committed.sessions() as session:
         after = snapshot(session, case_id)
@@ -303,7 +304,7 @@ def test_the_sweep_is_not_refused_when_a_caseworker_writes_meanwhile(committed: 
     (SQLite refuses at once to turn a reading transaction into a writing one after another write): the
     request either commits first or waits for the sweep."""
     today = utcnow().date()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = ready_case(session, [deadline("refund_window_end", today + dt.timedelta(days=30),
                                                 today + dt.timedelta(days=29))])
         other_id = ready_case(session, [deadline("renewal", today + dt.timedelta(days=90),

@@ -29,6 +29,7 @@ from tests.support.cookies import cookie_text, session_cookie
 from tests.support.today import iso_days_ago
 from tests.support.waiting import wait_for
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 
@@ -63,7 +64,7 @@ def draft_key(app: Flask, client: FlaskClient) -> str:
 
 def age_drafts(runtime: Runtime, by: dt.timedelta) -> None:
     """Make every draft's last change ``by`` ago, as if the consumer had left it then."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         session.execute(update(IntakeDraft).values(updated_at=utcnow() - by, created_at=utcnow() - by))
 
 
@@ -129,7 +130,7 @@ def test_filing_deletes_the_draft(app: Flask, client: FlaskClient, committed: Ru
 def test_a_refused_filing_keeps_the_draft(app: Flask, client: FlaskClient, committed: Runtime) -> None:
     walk(client, FULL)
     # The answers go stale on the server (as when a rule changes meanwhile): nothing is filed, nothing is lost.
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         draft = session.scalars(select(IntakeDraft)).one()
         draft.answers = {**draft.answers, "payment_date": ""}
     response = client.post("/start/check", data={"csrf_token": csrf_token(client, "/start/company")})
@@ -206,7 +207,7 @@ def test_the_sweep_deletes_drafts_past_their_lifetime_only(app: Flask, client: F
     old_key = draft_key(app, client)
     fresh = app.test_client()
     walk(fresh, {"company": COURSERA["company"]})
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         old, young = session.scalars(select(IntakeDraft).order_by(IntakeDraft.id)).all()
         old.updated_at = utcnow() - DRAFT_LIFETIME - dt.timedelta(seconds=1)
         young.updated_at = utcnow() - DRAFT_LIFETIME + dt.timedelta(minutes=5)

@@ -35,6 +35,7 @@ from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import days_ago
 from tests.support.web import filing_form, post_form, token_from_location
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -94,7 +95,7 @@ def sent_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
     token = file_case(client, runtime, plan="other:other-monthly",
                       **{"company.name": "Acme <i>Streaming</i>", "company.email": "cancel@acme.example", **changes})
     confirm(client, runtime, token)
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.execute(select(Case)).scalar_one()
         assert case.status is CaseStatus.SENT
         record_response(session, case, "refused", days_ago(1), HOSTILE_SUMMARY, Actor.CONSUMER, utcnow())
@@ -102,7 +103,7 @@ def sent_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
 
 
 def supersede(runtime: Runtime) -> None:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         request_letter(session, session.execute(select(Case)).scalar_one(), "cancellation", utcnow())
     run_pending_jobs(runtime)
 
@@ -337,7 +338,7 @@ def test_staff_downloads_need_a_signed_in_caseworker(client: FlaskClient, commit
         response = client.get(f"/staff/cases/{reference}/evidence.{suffix}")
         assert response.status_code == 302
         assert "/staff/login" in response.headers["Location"]
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     post_form(client, "/staff/login", {"email": "casey@casework.test", "password": PASSWORD}, page="/staff/login")
     case_page = client.get(f"/staff/cases/{reference}").get_data(as_text=True)
@@ -352,7 +353,7 @@ def test_staff_downloads_need_a_signed_in_caseworker(client: FlaskClient, commit
     assert client.get("/staff/cases/CW-2026-NOPE0000/evidence.pdf").status_code == 404
     with committed.sessions() as session:
         assert session.scalars(select(StoredPack.id)).all() != []
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=8)) == 1
     assert client.get(f"/staff/cases/{reference}/evidence.pdf").status_code == 404
     with committed.sessions() as session:
@@ -363,7 +364,7 @@ def test_a_pack_not_stored_yet_is_a_page_that_asks_again_and_links_back(client: 
                                                                          committed: Runtime) -> None:
     token = file_case(client, committed)
     reference = the_case(committed).reference
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     for url, back in ((f"/c/{token}/evidence.pdf", f"/c/{token}"), (f"/c/{token}/evidence.zip", f"/c/{token}"),
                       (f"/staff/cases/{reference}/evidence.zip", f"/staff/cases/{reference}")):
@@ -379,7 +380,7 @@ def test_a_pack_not_stored_yet_is_a_page_that_asks_again_and_links_back(client: 
         assert f'href="{back}"' in page
         run_pending_jobs(committed)
         assert client.get(url).status_code == 200
-        with committed.sessions.begin() as session:  # something new on the case: the stored pack is stale
+        with writing(committed) as session:  # something new on the case: the stored pack is stale
             case = session.execute(select(Case)).scalar_one()
             session.add(CaseEvent(case_id=case.id, actor=Actor.SYSTEM, action="reminder_sent", data={}))
     with committed.sessions() as session:
@@ -388,7 +389,7 @@ def test_a_pack_not_stored_yet_is_a_page_that_asks_again_and_links_back(client: 
 
 def test_failures_refusals_and_post_are_in_the_pack(client: FlaskClient, committed: Runtime) -> None:
     token = file_case(client, committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.execute(select(Case)).scalar_one()
         letter = session.execute(select(Letter)).scalar_one()
         session.add(OutboundEmail(

@@ -29,6 +29,7 @@ from tests.evidence.test_evidence import pdf_text, squeezed
 from tests.support.factories import case_facts
 from tests.support.today import days_ago
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.worker
 
@@ -42,7 +43,7 @@ def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
 
 def sent_case(runtime: Runtime) -> tuple[int, str]:
     """A filed case already delivered to the company (so it takes answers), once the worker is done with it."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(), runtime.settings.secret_key)
         case = session.get_one(Case, filed.case_id)
         case.status = CaseStatus.SENT
@@ -111,7 +112,7 @@ def test_the_worker_renders_a_pack_once_and_the_next_downloads_get_the_stored_by
     assert renders.count() == 1
 
     # A new answer: the stored pack no longer shows the whole case, so it is never served again.
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         record_response(session, session.get_one(Case, case_id), "refused", days_ago(1), "No refund, they said.",
                         Actor.CONSUMER, utcnow())
     assert_preparing(client.get(url), f"/c/{token}")

@@ -24,12 +24,13 @@ from casework.staff.accounts import create_staff
 from tests.support.factories import case_facts
 from tests.support.smtp import SMTPServer, free_port
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.worker
 
 
 def file_committed(runtime: Runtime, **changes: Any) -> int:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         return file_case(session, case_facts(**changes), runtime.settings.secret_key).case_id
 
 
@@ -148,7 +149,7 @@ def case_events(runtime: Runtime, case_id: int, action: str) -> list[CaseEvent]:
 
 def back_off_elapsed(runtime: Runtime, email_id: int) -> None:
     """The retry's back-off (a minute and more) has passed: the relay may dispatch the row now."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         session.execute(update(OutboundEmail).where(OutboundEmail.id == email_id, OutboundEmail.status == "pending")
                         .values(relay_at=utcnow(), lease_until=None))
 
@@ -177,7 +178,7 @@ def test_smtp_down_retries_then_fails_visibly_and_a_caseworker_retry_sends_it_on
     server = SMTPServer(port=port)
     server.start()
     try:
-        with committed.sessions.begin() as session:
+        with writing(committed) as session:
             staff = create_staff(session, "casey@casework.test", "Casey Worker", "correct horse battery staple")
             case = session.get(Case, case_id)
             row = session.get(OutboundEmail, failed.id)
@@ -230,7 +231,7 @@ def test_a_refused_copy_is_recorded_and_the_letter_still_delivered(committed: Ru
         code = re.search(rb"code=([0-9A-Z-]+)", text)
         assert code is not None
         server.refuse("jane@example.com", "550 5.2.1 Mailbox disabled")  # the consumer's copy, from now on
-        with committed.sessions.begin() as session:
+        with writing(committed) as session:
             case = session.get(Case, case_id)
             assert case is not None
             confirm(session, committed.settings, case, code.group(1).decode(), utcnow())

@@ -19,6 +19,7 @@ from casework.runtime import Runtime
 from tests.support.factories import case_facts
 from tests.support.smtp import SMTPServer
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 
 def _message() -> EmailMessage:
@@ -61,7 +62,7 @@ def test_without_a_login_a_relay_without_starttls_still_takes_mail(smtp_server: 
 def test_the_worker_records_why_nothing_was_sent(committed: Runtime, start_worker: Any,
                                                  smtp_server: SMTPServer) -> None:
     start_worker(smtp_url=smtp_server.plain_url, job_max_attempts=1)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = file_case(session, case_facts(), committed.settings.secret_key).case_id
 
     def failed() -> list[CaseEvent]:

@@ -26,6 +26,7 @@ from casework.staff.accounts import create_staff
 from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, signed_in
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 TRICKY_NAME = 'Jane, "Q" <boss@attacker.example>'
 
@@ -79,7 +80,7 @@ def failures(runtime: Runtime, case_id: int) -> list[CaseEvent]:
 def test_a_message_that_cannot_be_built_fails_for_good_and_staff_see_it(app: Flask, committed: Runtime,
                                                                         start_worker: Any) -> None:
     # Stored before the fields refused line breaks: the subject ("… letter to <company> …") can never be built.
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         filed = file_case(session, case_facts(provider="other", plan="other-monthly", company={
             "name": "Acme\r\nBcc: victim@example.net", "email": "cancel@acme.example"}),
             committed.settings.secret_key)

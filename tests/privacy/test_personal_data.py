@@ -47,6 +47,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -134,7 +135,7 @@ def outbox_text(runtime: Runtime, subject_part: str) -> str:
 
 def filed_case(runtime: Runtime, person: dict[str, str], **facts: Any) -> tuple[int, str, str]:
     """A case filed by ``person``: (id, reference, status token)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**person, **facts), runtime.settings.secret_key)
     return filed.case_id, filed.reference, filed.access_token
 
@@ -165,7 +166,7 @@ def test_deleting_on_request_leaves_nothing_personal_and_keeps_the_anonymous_rec
     person = someone()
     case_id, reference, token = sent_case(client, committed, person)
     now = utcnow()
-    with committed.sessions.begin() as session:  # everything else that can hold the person
+    with writing(committed) as session:  # everything else that can hold the person
         case = session.get_one(Case, case_id)
         response = CompanyResponse(case_id=case_id, type="refused", received_on=now.date(), recorded_by=Actor.CONSUMER,
                                    summary=f"They refused {person['consumer_name']}")
@@ -246,7 +247,7 @@ def test_a_wrong_expired_or_missing_code_deletes_nothing(client: FlaskClient, co
     wrong = client.post(url, json={"code": "AAAA-AAAA"}, headers=auth)
     assert (wrong.status_code, wrong.get_json()["error"]) == (422, "validation_failed")
     assert client.post(url, json={"code": code}, headers={"Authorization": "Bearer someone-else"}).status_code == 404
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.execute(update(ErasureCode).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     expired = client.post(url, json={"code": code}, headers=auth)
     assert expired.status_code == 422
@@ -293,7 +294,7 @@ def test_unconfirmed_cases_expire_through_the_same_erasure(committed: Runtime) -
     person = someone()
     case_id, _, _ = filed_case(committed, person)
     run_pending_jobs(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=8), outbox=committed.settings.outbox) == 1
         assert expire_unconfirmed(session, utcnow() + dt.timedelta(days=9)) == 0
     assert database_hits(committed.engine, needles(person)) == []
@@ -309,7 +310,7 @@ def test_unconfirmed_cases_expire_through_the_same_erasure(committed: Runtime) -
 
 def _finished(runtime: Runtime, person: dict[str, str], status: CaseStatus, finished_ago: dt.timedelta) -> str:
     reference = case_in_status(runtime, status, **person)
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.scalars(select(Case).where(Case.reference == reference)).one()
         case.resolved_at = utcnow() - finished_ago if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else None
     return reference
@@ -379,7 +380,7 @@ def test_export_holds_every_case_of_the_address_and_nothing_of_anyone_else(
     _, second_ref, _ = filed_case(committed, {**person, "consumer_email": person["consumer_email"].upper()})
     _, other_ref, _ = filed_case(committed, other)
     run_pending_jobs(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         session.add(CaseNote(case_id=first, staff_id=casey.id, body="Asked for a refund by phone"))
 
@@ -414,7 +415,7 @@ def test_supervisors_download_it_from_a_staff_page_and_each_case_logs_it(app: Fl
     _, first_ref, _ = filed_case(committed, person)
     _, second_ref, _ = filed_case(committed, {**person, "consumer_email": person["consumer_email"].upper()})
     filed_case(committed, someone())
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "sam@casework.test", "Sam Supervisor", PASSWORD, "supervisor")
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     staff = signed_in(app, "sam@casework.test")

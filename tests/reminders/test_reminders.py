@@ -38,6 +38,7 @@ from casework.runtime import Runtime
 from tests.support.factories import case_facts
 from tests.support.today import TODAY
 from tests.support.waiting import wait_for
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.dates
 
@@ -202,7 +203,7 @@ def test_an_app_store_case_cancelled_then_charged_again_is_reminded_again(db_ses
 
 def file_app_store_case(runtime: Runtime, now: dt.datetime, confirmed: bool = True, **changes: Any) -> int:
     """An app-store case, its address confirmed unless ``confirmed`` is False (only then do reminders go)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         facts = trial_facts(**{"billing_channel": BillingChannel.APPLE_APP_STORE,
                                "next_renewal_date": day(5), **changes})
         case_id = file_case(session, facts, runtime.settings.secret_key, now).case_id
@@ -219,7 +220,7 @@ def test_the_sweep_sends_nothing_to_an_unconfirmed_address_until_it_is_confirmed
     assert [r.status for r in reminders_of(committed, case_id)] == ["scheduled"] * 3
     with committed.sessions() as session:
         assert session.scalars(select(OutboundEmail.id).where(OutboundEmail.kind == "reminder")).all() == []
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.get_one(Case, case_id).email_confirmed_at = later
     assert run_reminder_sweep(committed, later) == {"planned_cases": 0, "sent": 2, "cancelled": 0}
 
@@ -252,7 +253,7 @@ def test_the_sweep_skips_unsubscribed_and_resolved_cases(committed: Runtime) -> 
     unsubscribed = file_app_store_case(committed, NOW)
     resolved = file_app_store_case(committed, NOW)
     run_reminder_sweep(committed, NOW)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.execute(update(Case).where(Case.id == unsubscribed).values(reminders_unsubscribed_at=NOW))
         session.execute(update(Case).where(Case.id == resolved)
                         .values(status=CaseStatus.RESOLVED, outcome=Outcome.REDIRECTED_APP_STORE))
@@ -321,7 +322,7 @@ def test_unsubscribing_by_page_and_by_one_click(app: Flask, committed: Runtime) 
 def test_the_beat_task_sends_a_due_reminder_through_a_real_worker(committed: Runtime, start_worker: Any) -> None:
     now = utcnow()
     case_id = file_app_store_case(committed, now, trial_start_date=now.date() + dt.timedelta(days=2))
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, case_id)
         [first, *_] = plan_reminders(session, case, now)
         session.flush()
@@ -352,7 +353,7 @@ def test_the_beat_task_sends_a_due_reminder_through_a_real_worker(committed: Run
 def test_a_worker_killed_mid_sweep_loses_and_doubles_nothing(committed: Runtime, start_worker: Any) -> None:
     now = utcnow()
     case_id = file_app_store_case(committed, now, trial_start_date=now.date() + dt.timedelta(days=2))
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         reminders = plan_reminders(session, session.get_one(Case, case_id), now)
         session.flush()
         for reminder in reminders:

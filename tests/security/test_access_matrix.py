@@ -45,6 +45,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
 from tests.support.today import iso_days_ago
 from tests.support.web import CSRF_RE, filing_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -134,7 +135,7 @@ def make_case(runtime: Runtime, pdf: bytes, status: CaseStatus = CaseStatus.READ
                                assignee_id=assignee_id, **facts)
     other = case_in_status(runtime, status, consumer_email=email, **facts) if duplicate else ""
     now = utcnow()
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.execute(select(Case).where(Case.reference == reference)).scalar_one()
         filed = Filed(reference, case.id, issue_consumer_token(session, case, runtime.settings.secret_key),
                       email=email)
@@ -213,7 +214,7 @@ def _password_hash() -> str:
 def _account(runtime: Runtime, role: str = "caseworker") -> tuple[int, str]:
     """A staff account (id, e-mail) that signs in with PASSWORD."""
     email = f"{role}-{secrets.token_hex(5)}@casework.test"
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         user = StaffUser(email=email, name=role.title(), password_hash=_password_hash(), role=role)
         session.add(user)
         session.flush()
@@ -221,14 +222,14 @@ def _account(runtime: Runtime, role: str = "caseworker") -> tuple[int, str]:
 
 
 def _new_staff_token(c: Ctx) -> Call:
-    with c.w.runtime.sessions.begin() as session:
+    with writing(c.w.runtime) as session:
         _, row = issue_staff_token(session, session.get_one(StaffUser, c.w.caseworker_id), "script",
                                    c.w.runtime.settings.secret_key, utcnow())
     return Call(f"/staff/tokens/{row.id}/revoke", form={}, ok=(303,))
 
 
 def _new_view(c: Ctx) -> Call:
-    with c.w.runtime.sessions.begin() as session:
+    with writing(c.w.runtime) as session:
         view, _ = save_view(session, c.staff_id or c.w.caseworker_id, f"view {secrets.token_hex(4)}", "status=new")
     return Call(f"/staff/views/{view.id}/delete", form={}, ok=(303,))
 
@@ -246,7 +247,7 @@ def _login(c: Ctx) -> Call:
 
 def _wizard_answers(runtime: Runtime, client: FlaskClient) -> None:
     answers = {**filing_form(), "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct"}
-    with runtime.sessions.begin() as db_session:
+    with writing(runtime) as db_session:
         key = save_draft(db_session, None, answers, utcnow())
     with client.session_transaction() as session:
         session[DRAFT_SESSION_KEY] = key
@@ -464,7 +465,7 @@ def world(app: Flask, runtime: Runtime) -> Iterator[World]:
     assert pdf.startswith(b"%PDF")
     caseworker_id, caseworker_email = _account(runtime, "caseworker")
     supervisor_id, supervisor_email = _account(runtime, "supervisor")
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         staff_token, _ = issue_staff_token(session, session.get_one(StaffUser, caseworker_id), "matrix",
                                            runtime.settings.secret_key, utcnow())
     # Assigned, so that "take the next case" never takes them.

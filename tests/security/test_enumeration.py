@@ -27,6 +27,7 @@ from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
 from tests.support.today import iso_days_ago
 from tests.support.web import filing_form, post_form, token_from_location
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -75,7 +76,7 @@ def test_lost_link_answers_a_known_and_an_unknown_address_alike(client: FlaskCli
 
 def test_staff_sign_in_says_the_same_for_unknown_wrong_throttled_and_disabled(
         client: FlaskClient, committed: Runtime) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "known@casework.test", "Known", PASSWORD)
         create_staff(session, "held@casework.test", "Held", PASSWORD)
         create_staff(session, "gone@casework.test", "Gone", PASSWORD).active = False
@@ -103,7 +104,7 @@ def _letter_codes(runtime: Runtime) -> tuple[str, str]:
     reference = case_in_status(runtime, CaseStatus.NEW)
     run_pending_jobs(runtime)
     pending = case_in_status(runtime, CaseStatus.NEW)
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         rendered = session.scalars(select(Letter).join(Case).where(Case.reference == reference)).one()
         waiting = session.scalars(select(Letter).join(Case).where(Case.reference == pending)).one()
         waiting.verification_code = "7K2QF-M9XZA"

@@ -24,6 +24,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 CONSUMER_EMAIL = "ottoline.quill@example.org"
@@ -44,7 +45,7 @@ def assert_flashed_without_personal_data(app: Flask, client: FlaskClient, *names
 def filed(committed: Runtime) -> Filed:
     """A letter case written and e-mailed to the consumer to confirm."""
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = file_case(session, case_facts(consumer_email=CONSUMER_EMAIL, consumer_name="Ottoline Quillfeather"),
                          committed.settings.secret_key)
     run_pending_jobs(committed)
@@ -54,7 +55,7 @@ def filed(committed: Runtime) -> Filed:
 @pytest.fixture
 def people(committed: Runtime) -> dict[str, int]:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         sue = create_staff(session, "sue@casework.test", "Sue Supervisor", PASSWORD, role="supervisor")
         colleague = create_staff(session, COLLEAGUE[1], COLLEAGUE[0], PASSWORD)
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
@@ -111,7 +112,7 @@ def test_a_bulk_assignment_flashes_no_colleagues_name(app: Flask, committed: Run
 def test_sending_a_failed_email_again_flashes_no_address(app: Flask, committed: Runtime, filed: Filed,
                                                          people: dict[str, int]) -> None:
     casey = signed_in(app, "casey@casework.test")
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         email_id = session.execute(select(OutboundEmail.id).where(OutboundEmail.case_id == filed.case_id,
                                                                   OutboundEmail.kind == "confirm_letter")).scalar_one()
         session.execute(update(OutboundEmail).where(OutboundEmail.id == email_id)

@@ -33,6 +33,7 @@ from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, signed_in
 from tests.support.today import TODAY_ISO, iso_days_ago
 from tests.support.web import csrf_token, filing_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -212,7 +213,7 @@ def test_lost_link_never_fails(client: FlaskClient, committed: Runtime, form: Mu
 
 def filed(runtime: Runtime, status: CaseStatus) -> tuple[str, str]:
     """A filed case put straight into ``status``: its reference and the consumer's link token."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         new = file_case(session, case_facts(), runtime.settings.secret_key)
         case = session.get_one(Case, new.case_id)
         case.status = status
@@ -272,7 +273,7 @@ def test_the_consumers_forms_never_fail_and_never_half_save(client: FlaskClient,
 
 @pytest.fixture
 def supervisor(app: Flask, committed: Runtime) -> FlaskClient:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "sam@casework.test", "Sam", PASSWORD, "supervisor")
     return signed_in(app, "sam@casework.test")
 

@@ -29,6 +29,7 @@ from tests.api.test_api_cases import case_body
 from tests.support.factories import case_facts
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import csrf_token, filing_form, post_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 
@@ -81,7 +82,7 @@ def count(runtime: Runtime, model: Any) -> int:
 
 def case_with_letter(runtime: Runtime) -> tuple[str, int]:
     """A filed case whose letter is stored as a PDF; (status-page token, letter id)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(), runtime.settings.secret_key)
         session.flush()
         letter = session.execute(select(Letter).where(Letter.case_id == filed.case_id)).scalars().first()
@@ -213,7 +214,7 @@ def csrf_token_from(response: TestResponse) -> str:
 def test_sign_in_cookies_are_httponly_lax_and_secure_over_https(
     app: Flask, https_app: Flask, committed: Runtime
 ) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, CASEY, "Casey Worker", PASSWORD)
     secure = sign_in_cookies(https_app.test_client(), base_url="https://casework.test",
                              headers={"X-Forwarded-Proto": "https", "Referer": "https://casework.test/staff/login"},
@@ -236,7 +237,7 @@ def test_sign_in_cookies_are_httponly_lax_and_secure_over_https(
 
 def case_in_status_with_token(runtime: Runtime) -> tuple[int, str]:
     """A confirmed, sent case (answers may be recorded); (case id, status-page token)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(), runtime.settings.secret_key)
         session.flush()
         case = session.get_one(Case, filed.case_id)
@@ -357,7 +358,7 @@ def test_an_oversize_request_on_another_case_form_or_a_wrong_link_is_the_plain_p
 
 
 def caseworker_on_a_case(app: Flask, runtime: Runtime) -> tuple[FlaskClient, str]:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         create_staff(session, CASEY, "Casey Worker", PASSWORD)
     return signed_in(app, CASEY), case_in_status(runtime, CaseStatus.SENT)
 

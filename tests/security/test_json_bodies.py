@@ -23,6 +23,7 @@ from casework.web import limiter
 from tests.api.test_api_cases import case_body
 from tests.api.test_staff_api import bearer, open_case, staff, token_for
 from tests.support.today import iso_days_ago
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 
@@ -81,7 +82,7 @@ def world(app: Flask, committed: Runtime) -> Iterator[World]:
     limiter.reset()
     with app.test_client() as client:
         filed = client.post("/api/v1/cases", json=case_body()).get_json()
-        with committed.sessions.begin() as session:  # delivered: answers, notes and escalation are all allowed
+        with writing(committed) as session:  # delivered: answers, notes and escalation are all allowed
             case = session.execute(select(Case)).scalar_one()
             case.status, case.confirmed_at, case.email_confirmed_at = CaseStatus.SENT, utcnow(), utcnow()
         token = token_for(committed, staff(committed, "casey@casework.test"))

@@ -20,6 +20,7 @@ from tests.support.factories import case_facts
 from tests.support.http import JsonClient, serve
 from tests.support.smtp import SMTPServer
 from tests.support.web import post_form
+from tests.support.writes import writing
 from worker.jobs import render_letter, send_email
 
 ADDRESS = "jane.private@example.com"
@@ -52,7 +53,7 @@ def test_a_failed_e_mail_is_logged_with_the_address_shortened(committed: Runtime
     try:
         runtime = dataclasses.replace(committed, settings=dataclasses.replace(committed.settings,
                                                                               smtp_url=server.url))
-        with committed.sessions.begin() as session:
+        with writing(committed) as session:
             file_case(session, case_facts(), committed.settings.secret_key)
         with committed.sessions() as session:
             letter_id = session.execute(select(Letter.id)).scalar_one()

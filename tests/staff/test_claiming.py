@@ -21,6 +21,7 @@ from casework.staff.accounts import create_staff
 from casework.staff.claiming import TAKE_STATUSES, ClaimRefused, assign, take_next
 from casework.staff.models import StaffUser
 from tests.support.factories import case_facts
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.storage
 KEY = "k" * 40
@@ -52,7 +53,7 @@ def new_staff(session: Session, name: str, role: str = "caseworker") -> StaffUse
 
 def seed_claimable(runtime: Runtime, count: int) -> dict[int, int]:
     """``count`` unassigned cases in every claimable status, committed; their versions by id."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         cases = [new_case(session, TAKE_STATUSES[i % len(TAKE_STATUSES)], due=FIRST_DUE + dt.timedelta(days=i % 7))
                  for i in range(count)]
         return {case.id: case.version for case in cases}
@@ -104,7 +105,7 @@ def run_caseworkers(runtime: Runtime, staff_ids: list[int], *, look_first: bool)
 @pytest.mark.parametrize("look_first", [False, True], ids=["take-only", "like-a-request"])
 def test_parallel_caseworkers_never_get_the_same_case(committed: Runtime, look_first: bool) -> None:
     versions = seed_claimable(committed, CASES)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         staff_ids = [new_staff(session, f"worker{i}").id for i in range(WORKERS)]
 
     claimed = run_caseworkers(committed, staff_ids, look_first=look_first)
@@ -127,7 +128,7 @@ def test_parallel_caseworkers_never_get_the_same_case(committed: Runtime, look_f
 
 def test_take_next_follows_the_queue_order_and_skips_what_is_not_waiting(committed: Runtime) -> None:
     far = {"kind": "renewal", "date": "2099-06-30", "act_by": "2099-06-25"}
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         me = new_staff(session, "taker")
         other = new_staff(session, "other")
         later = new_case(session, CaseStatus.SENT, due=dt.date(2030, 1, 5))
@@ -159,7 +160,7 @@ def test_take_next_follows_the_queue_order_and_skips_what_is_not_waiting(committ
 def test_take_next_does_not_wait_for_an_uncommitted_claim_on_postgresql(committed: Runtime) -> None:
     if committed.engine.dialect.name != "postgresql":
         pytest.skip("row locks with SKIP LOCKED are PostgreSQL's; SQLite has one writer at a time")
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         first_id = new_case(session, CaseStatus.SENT, due=dt.date(2030, 1, 1)).id
         second_id = new_case(session, CaseStatus.SENT, due=dt.date(2030, 1, 2)).id
         alice, bob = new_staff(session, "alice").id, new_staff(session, "bob").id
@@ -188,7 +189,7 @@ def test_take_next_does_not_wait_for_an_uncommitted_claim_on_postgresql(committe
 
 @pytest.fixture
 def people(committed: Runtime) -> dict[str, int]:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         made = {name: new_staff(session, name, role) for name, role in
                 [("carol", "caseworker"), ("dave", "caseworker"), ("sue", "supervisor"),
                  ("gone", "caseworker")]}
@@ -198,7 +199,7 @@ def people(committed: Runtime) -> dict[str, int]:
 
 def assign_as(runtime: Runtime, case_id: int, to: str | None, by: str, people: dict[str, int]) -> Case:
     """Assign in one committed transaction; the case as stored afterwards."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.get_one(Case, case_id)
         target = session.get_one(StaffUser, people[to]) if to is not None else None
         assign(session, case, target, session.get_one(StaffUser, people[by]), utcnow())
@@ -228,7 +229,7 @@ def staff_events(runtime: Runtime, case_id: int) -> list[tuple[str, int | None, 
 
 
 def test_a_caseworker_takes_an_unassigned_case_and_releases_it(committed: Runtime, people: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = new_case(session, CaseStatus.SENT, due=FIRST_DUE).id
         version = session.get_one(Case, case_id).version
     taken = assign_as(committed, case_id, "carol", "carol", people)
@@ -242,7 +243,7 @@ def test_a_caseworker_takes_an_unassigned_case_and_releases_it(committed: Runtim
 
 
 def test_a_caseworker_cannot_move_someone_elses_case(committed: Runtime, people: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         unassigned = new_case(session, CaseStatus.READY).id
         carols = new_case(session, CaseStatus.SENT, due=FIRST_DUE, assignee=people["carol"]).id
     assert refusal(committed, carols, "dave", "dave", people).forbidden  # taking it over
@@ -254,7 +255,7 @@ def test_a_caseworker_cannot_move_someone_elses_case(committed: Runtime, people:
 
 
 def test_a_supervisor_reassigns_and_releases_any_case(committed: Runtime, people: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = new_case(session, CaseStatus.ESCALATED, assignee=people["carol"]).id
     assert assign_as(committed, case_id, "dave", "sue", people).assignee_id == people["dave"]
     assert assign_as(committed, case_id, None, "sue", people).assignee_id is None
@@ -268,7 +269,7 @@ def test_a_supervisor_reassigns_and_releases_any_case(committed: Runtime, people
 
 @pytest.mark.parametrize("status", [CaseStatus.RESOLVED, CaseStatus.CLOSED])
 def test_finished_cases_are_not_assigned(committed: Runtime, people: dict[str, int], status: CaseStatus) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = new_case(session, status).id
     refused = refusal(committed, case_id, "sue", "sue", people)
     assert not refused.forbidden
@@ -277,7 +278,7 @@ def test_finished_cases_are_not_assigned(committed: Runtime, people: dict[str, i
 
 
 def test_a_disabled_account_gets_no_case(committed: Runtime, people: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = new_case(session, CaseStatus.SENT, due=FIRST_DUE).id
     refused = refusal(committed, case_id, "gone", "sue", people)
     assert not refused.forbidden

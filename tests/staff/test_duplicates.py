@@ -35,6 +35,7 @@ from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -52,7 +53,7 @@ class Filed:
 @pytest.fixture
 def staff_id(committed: Runtime) -> int:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         user = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         session.flush()
         return user.id
@@ -69,7 +70,7 @@ def casey(app: Flask, staff_id: int) -> FlaskClient:
 
 def file(runtime: Runtime, **changes: Any) -> Filed:
     """A filed case (its letter job left pending: nothing here needs the PDF)."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**changes), runtime.settings.secret_key)
     return Filed(filed.case_id, filed.reference, filed.access_token)
 
@@ -84,7 +85,7 @@ def delivered_with_reminders(runtime: Runtime) -> Filed:
     filed = other_company(runtime, ACME["name"])
     run_pending_jobs(runtime)
     now = utcnow()
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.get_one(Case, filed.case_id)
         case.confirmed_at = case.email_confirmed_at = now
         transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now)
@@ -154,7 +155,7 @@ def test_the_same_consumer_and_company_open_twice_is_flagged_both_ways(committed
 
 def test_a_finished_case_is_no_duplicate(committed: Runtime) -> None:
     first, second = file(committed), file(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         withdraw(session, session.get_one(Case, second.case_id), Actor.CONSUMER, utcnow())
     assert flagged(committed, first, second) == set()
     assert duplicates_of(committed, first) == []
@@ -177,7 +178,7 @@ def test_another_company_by_name_compares_the_name_in_any_case(committed: Runtim
 
 def test_a_case_whose_personal_data_is_deleted_is_no_duplicate(committed: Runtime) -> None:
     first, second = file(committed), file(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.get_one(Case, second.case_id).personal_data_deleted_at = utcnow()
     assert flagged(committed, first, second) == set()
     assert duplicates_of(committed, second) == []
@@ -258,7 +259,7 @@ def test_only_open_duplicates_merge(casey: FlaskClient, committed: Runtime, what
                 "another company": lambda: other_company(committed, ACME["name"]),
                 "itself": lambda: survivor}.get(what, lambda: file(committed))()
     if what.startswith("finished"):
-        with committed.sessions.begin() as session:
+        with writing(committed) as session:
             target = survivor if what == "finished survivor" else absorbed
             withdraw(session, session.get_one(Case, target.case_id), Actor.CONSUMER, utcnow())
     before = load(committed, absorbed).status
@@ -301,7 +302,7 @@ def test_two_caseworkers_merging_the_pair_both_ways_cannot_both_succeed(committe
     with late.begin():
         late_first, late_second = late.get_one(Case, first.case_id), late.get_one(Case, second.case_id)
         late_staff = late.get_one(StaffUser, staff_id)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         duplicates.merge(session, committed.settings, session.get_one(Case, first.case_id),
                          session.get_one(Case, second.case_id), session.get_one(StaffUser, staff_id), utcnow())
     with pytest.raises(StaleDataError), late.begin():

@@ -17,6 +17,7 @@ from casework.staff.accounts import create_staff
 from casework.staff.models import SavedView
 from tests.support.staff import PASSWORD, signed_in
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 VIEW_RE = re.compile(r'<li data-view-id="(\d+)"><a href="([^"]+)"[^>]*>([^<]*)</a>')
@@ -24,7 +25,7 @@ VIEW_RE = re.compile(r'<li data-view-id="(\d+)"><a href="([^"]+)"[^>]*>([^<]*)</
 
 @pytest.fixture
 def staff(committed: Runtime) -> dict[str, int]:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         sam = create_staff(session, "sam@casework.test", "Sam Other", PASSWORD)
         return {"casey": casey.id, "sam": sam.id}
@@ -89,7 +90,7 @@ def test_names_are_checked_and_the_typed_name_kept(client: FlaskClient, committe
 
 
 def test_at_most_50_views_each(client: FlaskClient, committed: Runtime, staff: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.add_all(SavedView(staff_id=staff["casey"], name=f"View {n}", query="") for n in range(50))
         session.add(SavedView(staff_id=staff["sam"], name="Sam's", query=""))
     refused = save(client, "One more", "/staff?failed=1")
@@ -100,7 +101,7 @@ def test_at_most_50_views_each(client: FlaskClient, committed: Runtime, staff: d
 
 
 def test_delete_own_views_only(app: Flask, client: FlaskClient, committed: Runtime, staff: dict[str, int]) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         mine = SavedView(staff_id=staff["casey"], name="Mine", query="assignee=mine")
         theirs = SavedView(staff_id=staff["sam"], name="Theirs", query="status=sent")
         session.add_all([mine, theirs])

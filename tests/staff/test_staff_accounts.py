@@ -16,6 +16,7 @@ from casework.staff.accounts import create_staff
 from casework.staff.models import StaffUser
 from casework.web import limiter
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -27,7 +28,7 @@ SAM = "sam@casework.test"
 @pytest.fixture
 def staff(committed: Runtime) -> Runtime:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, CASEY, "Casey Worker", PASSWORD)
         create_staff(session, SAM, "Sam Supervisor", PASSWORD, role="supervisor")
     return committed
@@ -90,7 +91,7 @@ def test_a_session_id_without_the_current_token_is_refused(app: Flask, client: F
 
 def test_an_old_hash_is_replaced_at_sign_in(client: FlaskClient, staff: Runtime) -> None:
     weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
-    with staff.sessions.begin() as session:
+    with writing(staff) as session:
         user = session.execute(select(StaffUser).where(StaffUser.email == CASEY)).scalar_one()
         user.password_hash = weaker.hash(PASSWORD)
         old_hash = user.password_hash

@@ -24,6 +24,7 @@ from tests.staff.test_claiming import PASSWORD, new_case, new_staff
 from tests.staff.test_staff_case_actions import delivered
 from tests.support.browser import launch, served_app, skip_without_chromium
 from tests.support.today import TODAY
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.browser, pytest.mark.http]
 CASE_URL = re.compile(r"/staff/cases/(CW-[A-Z0-9-]+)$")
@@ -69,7 +70,7 @@ def shots(var_dir: Path) -> Path:
 def seed(runtime: Runtime, *people: tuple[str, str]) -> tuple[list[str], dict[str, int]]:
     """Waiting cases (most urgent first: references in queue order) and the named staff accounts."""
     today = TODAY
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         staff = {name: new_staff(session, name, role).id for name, role in people}
         cases = [
             new_case(session, CaseStatus.SENT, due=today - dt.timedelta(days=2)),  # the company is late

@@ -19,6 +19,7 @@ from casework.runtime import Runtime
 from casework.staff.accounts import create_staff
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 CHECKED_RE = re.compile(r'name="case" value="([^"]+)"[^>]*?\bchecked\b')
@@ -27,7 +28,7 @@ CHECKED_RE = re.compile(r'name="case" value="([^"]+)"[^>]*?\bchecked\b')
 @pytest.fixture
 def staff(committed: Runtime) -> dict[str, int]:
     """Casey (a caseworker, signed in by ``client``), Sam (another caseworker) and Sue (a supervisor)."""
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         sam = create_staff(session, "sam@casework.test", "Sam Other", PASSWORD)
         sue = create_staff(session, "sue@casework.test", "Sue Supervisor", PASSWORD, role="supervisor")

@@ -35,6 +35,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import TODAY, TODAY_ISO, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -52,7 +53,7 @@ class Filed:
 @pytest.fixture
 def staff(committed: Runtime) -> dict[str, int]:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         people = {"casey": create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD),
                   "robin": create_staff(session, "robin@casework.test", "Robin Other", PASSWORD),
                   "sam": create_staff(session, "sam@casework.test", "Sam Supervisor", PASSWORD, role="supervisor")}
@@ -75,7 +76,7 @@ def casey(app: Flask, staff: dict[str, int]) -> FlaskClient:
 
 def file(runtime: Runtime, **changes: Any) -> Filed:
     """A filed case whose letter is written and sent to the consumer to confirm."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**changes), runtime.settings.secret_key)
     run_pending_jobs(runtime)
     return Filed(filed.case_id, filed.reference, filed.access_token)
@@ -85,7 +86,7 @@ def delivered(runtime: Runtime) -> Filed:
     """A case confirmed and delivered by e-mail to the company (→ sent)."""
     filed = file(runtime, provider="other", plan="other-monthly", company=ACME)
     now = utcnow()
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.get_one(Case, filed.case_id)
         case.confirmed_at = case.email_confirmed_at = now
         transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now)
@@ -249,7 +250,7 @@ def test_an_app_store_case_reopens_to_new_and_a_withdrawn_one_never(casey: Flask
     assert load(committed, app_store).status is CaseStatus.NEW
 
     filed = delivered(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         withdraw(session, session.get_one(Case, filed.case_id), Actor.CONSUMER, utcnow())
     response = act(casey, committed, filed, "reopen", {"reason": "Asked to."})
     assert response.status_code == 409
@@ -392,7 +393,7 @@ def test_recording_the_companys_answer_with_a_copy(casey: FlaskClient, committed
 def test_mark_reviewed_clears_the_flag(casey: FlaskClient, committed: Runtime, staff: dict[str, int]) -> None:
     filed = delivered(committed)
     assert act(casey, committed, filed, "reviewed").status_code == 409
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         session.add(CaseEvent(case_id=filed.case_id, at=utcnow(), actor=Actor.CONSUMER, action="info_provided",
                               data={}))
     assert load(committed, filed).needs_review
@@ -579,7 +580,7 @@ def test_a_refund_dated_in_the_future_is_refused(casey: FlaskClient, committed: 
 def test_a_delivery_in_the_future_or_before_the_filing_is_refused(casey: FlaskClient, committed: Runtime) -> None:
     filed = file(committed)  # Coursera takes the letter by its web form
     now = utcnow()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case = session.get_one(Case, filed.case_id)
         case.confirmed_at = case.email_confirmed_at = now
         transition(session, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now)

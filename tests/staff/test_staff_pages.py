@@ -18,6 +18,7 @@ from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.today import clock_on
 from tests.support.web import filing_form, post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -26,7 +27,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def client(app: Flask, committed: Runtime) -> Iterator[FlaskClient]:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     with app.test_client() as test_client:
         yield test_client

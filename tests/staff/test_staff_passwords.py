@@ -16,6 +16,7 @@ from casework.staff.models import StaffApiToken, StaffUser
 from casework.web import limiter
 from tests.support.staff import PASSWORD
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 SAM = "sam@casework.test"
@@ -27,7 +28,7 @@ SHOWN = re.compile(r'<code class="password">([^<]+)</code>')
 @pytest.fixture
 def supervisor(app: Flask, committed: Runtime) -> FlaskClient:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, SAM, "Sam", PASSWORD, role="supervisor")
     client = app.test_client()
     assert sign_in(client, SAM, PASSWORD).endswith("/staff")
@@ -114,7 +115,7 @@ def test_the_change_form_says_what_is_wrong_field_by_field(app: Flask, superviso
 
 
 def test_a_reset_password_must_be_changed_too(app: Flask, supervisor: FlaskClient, committed: Runtime) -> None:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         casey = create_staff(session, "casey@casework.test", "Casey", PASSWORD).id
     assert not account(committed, "casey@casework.test").must_change_password  # chosen by its owner
     response = post_form(supervisor, f"/staff/users/{casey}/reset-password", {}, page="/staff/users")

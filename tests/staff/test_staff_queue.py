@@ -25,6 +25,7 @@ from casework.staff.accounts import create_staff
 from casework.web import limiter
 from tests.support.staff import case_in_status
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.dates]
 PASSWORD = "correct horse battery staple"
@@ -37,7 +38,7 @@ OTHER_COMPANY = {"name": "Acme Streaming", "email": "cancel@acme.example"}
 @pytest.fixture
 def staff(committed: Runtime) -> dict[str, int]:
     """Two caseworkers: Casey (signed in by ``client``) and Sam."""
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         casey = create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
         sam = create_staff(session, "sam@casework.test", "Sam Other", PASSWORD)
         return {"casey": casey.id, "sam": sam.id}
@@ -172,7 +173,7 @@ def test_failed_and_needs_review_filters(client: FlaskClient, committed: Runtime
     email_failed = make_case(committed)
     review = make_case(committed, needs_review=True)
     make_case(committed)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         case_id = session.execute(select(Case.id).where(Case.reference == letter_failed)).scalar_one()
         session.execute(update(Letter).where(Letter.case_id == case_id).values(status="failed"))
         other_id = session.execute(select(Case.id).where(Case.reference == email_failed)).scalar_one()

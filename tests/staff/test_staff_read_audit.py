@@ -20,6 +20,7 @@ from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
 from tests.support.staff import PASSWORD, case_in_status
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 CONSUMER = "Jane Q. Consumer"
@@ -29,7 +30,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 @pytest.fixture
 def casey(app: Flask, committed: Runtime) -> FlaskClient:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "casey@casework.test", "Casey", PASSWORD)
     client = app.test_client()
     assert post_form(client, "/staff/login", {"email": "casey@casework.test", "password": PASSWORD},
@@ -43,7 +44,7 @@ def reads(runtime: Runtime) -> list[str]:
 
 
 def with_attachment(runtime: Runtime, reference: str) -> int:
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         case = session.execute(select(Case).where(Case.reference == reference)).scalar_one()
         row = CaseAttachment(case_id=case.id, filename="reply.pdf", content_type="application/pdf", size=len(PDF),
                              sha256="0" * 64, data=PDF, uploaded_by=Actor.CONSUMER)

@@ -19,6 +19,7 @@ from casework.web import limiter
 from tests.security.test_hardening import own_app
 from tests.support.staff import PASSWORD
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 CASEY = "casey@casework.test"
@@ -27,7 +28,7 @@ CASEY = "casey@casework.test"
 @pytest.fixture
 def casey(committed: Runtime) -> str:
     limiter.reset()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, CASEY, "Casey", PASSWORD)
     return CASEY
 

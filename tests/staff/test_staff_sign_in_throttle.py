@@ -19,6 +19,7 @@ from casework.staff.throttle import ACCOUNT_FAILURES, CLIENT_FAILURES, DEVICE_CO
 from tests.security.test_hardening import own_app
 from tests.support.staff import PASSWORD
 from tests.support.web import csrf_token
+from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
 FIRST_SUPERVISOR = "supervisor@casework.localhost"  # `flask staff ensure`'s address when none is given
@@ -27,7 +28,7 @@ GENERIC = "The e-mail address or password is not right."
 
 @pytest.fixture
 def app_of_its_own(app: Flask, settings_overrides: dict[str, Any], committed: Runtime) -> Iterator[Flask]:
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, FIRST_SUPERVISOR, "Supervisor", PASSWORD, role="supervisor")
     with own_app(app, settings_overrides) as other:
         yield other

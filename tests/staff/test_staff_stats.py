@@ -28,6 +28,7 @@ from casework.staff.svg import Bar, Column, bar_chart, column_chart
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 pytestmark = pytest.mark.http
 PASSWORD = "correct horse battery staple"
@@ -46,7 +47,7 @@ def at(day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime
 def client(app: Flask, committed: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
     limiter.reset()
     monkeypatch.setattr(stats_views, "utcnow", lambda: NOW)
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         create_staff(session, "sam@casework.test", "Sam Supervisor", PASSWORD, role="supervisor")
         create_staff(session, "casey@casework.test", "Casey Worker", PASSWORD)
     with app.test_client() as test_client:
@@ -82,7 +83,7 @@ def deliver(session: Session, case: Case, channel: str, when: dt.datetime) -> No
 def seed(runtime: Runtime) -> None:
     key = runtime.settings.secret_key
     s, r = CaseStatus, Outcome
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         a = add_case(session, key, status=s.RESOLVED, outcome=r.CANCELLED_REFUNDED, created=at(21), resolved=at(23))
         add_case(session, key, status=s.RESOLVED, outcome=r.CANCELLED_PARTIAL_REFUND, created=at(21),
                  resolved=at(25))
@@ -317,10 +318,10 @@ def test_the_page_runs_a_fixed_number_of_queries(client: FlaskClient, committed:
             event.remove(committed.engine, "before_cursor_execute", count)
         return len(statements)
 
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         add_case(session, key, status=CaseStatus.RESOLVED, outcome=Outcome.CANCELLED, created=at(20), resolved=at(21))
     few = queries()
-    with committed.sessions.begin() as session:
+    with writing(committed) as session:
         for i in range(12):
             add_case(session, key, company=f"Company {i}", status=CaseStatus.RESOLVED,
                      outcome=Outcome.CANCELLED_REFUNDED, created=at(20), resolved=at(22))

@@ -16,6 +16,7 @@ from casework.runtime import Runtime
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.web import post_form
+from tests.support.writes import writing
 
 PASSWORD = "correct horse battery staple"
 
@@ -35,7 +36,7 @@ def case_in_status(runtime: Runtime, status: CaseStatus = CaseStatus.READY, *,
                    needs_review: bool = False, **facts: Any) -> str:
     """A filed case put straight into ``status`` (finished ones get an outcome; ``deadlines``, when given,
     replace the assessment's); the flush hook keeps its urgency. Its reference."""
-    with runtime.sessions.begin() as session:
+    with writing(runtime) as session:
         filed = file_case(session, case_facts(**facts), runtime.settings.secret_key)
         case = session.get_one(Case, filed.case_id)
         case.status = status
