@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from casework.cases.models import ConfirmationCode
 from casework.cases.references import CROCKFORD
 from casework.cases.tokens import token_hmac
+from casework.mail.sealed import remember
 
 CODE_LIFETIME = dt.timedelta(days=7)
 MAX_ATTEMPTS = 5
@@ -46,7 +47,7 @@ def issue_code(session: Session, case_id: int, letter_id: int | None, email: str
                            expires_at=now + CODE_LIFETIME)
     session.add(row)
     session.flush()
-    return row, f"{code[:4]}-{code[4:]}"
+    return row, remember(session, f"{code[:4]}-{code[4:]}")
 
 
 def current_code(session: Session, case_id: int) -> ConfirmationCode | None:

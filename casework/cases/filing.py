@@ -31,6 +31,7 @@ from casework.db import utcnow
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.letters.plan import LetterPlan, letter_plan_of
 from casework.letters.services import RENDER_TASK, pending_letter_values
+from casework.mail.sealed import remember
 
 log = logging.getLogger("casework.cases.filing")
 
@@ -159,6 +160,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     }
     case_values.update(urgency.columns(case_values, now))
     token, digest = new_token(secret_key)
+    remember(session, token)
     rows = FilingRows(
         case=case_values,
         token={"token_hmac": digest, "created_at": now},

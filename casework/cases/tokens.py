@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from casework.cases.models import AccessToken, Case
 from casework.config import Settings
+from casework.mail.sealed import remember
 
 
 def token_hmac(secret_key: str, token: str) -> bytes:
@@ -30,7 +31,7 @@ def new_token(secret_key: str) -> tuple[str, bytes]:
 def issue_token(session: Session, case: Case, secret_key: str) -> str:
     token, digest = new_token(secret_key)
     session.add(AccessToken(case_id=case.id, token_hmac=digest))
-    return token
+    return remember(session, token)
 
 
 def status_url(base_url: str, token: str) -> str:

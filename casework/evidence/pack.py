@@ -29,6 +29,7 @@ from casework.letters.law import card_dispute_clauses
 from casework.letters.models import Letter
 from casework.letters.render import LETTER_TEMPLATES, renderer
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import shown
 from casework.presentation import STATUS_TITLES, event_text
 from casework.staff.duplicates import merged_ids
 
@@ -119,6 +120,9 @@ class EmailRow:
     transport_confirmation: str | None
     attempts: int
     last_error: str | None
+    # The plain text as it went out, each private link or code in it shown as removed (casework.mail.sealed).
+    text: str = ""
+    redacted: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,8 @@ def build_pack(session: Session, case: Case, base_url: str, now: dt.datetime) ->
                  cc=list(e.cc or []), status=e.status, sent_at=clock(e.sent_at),
                  recipients_refused=dict(e.recipients_refused or {}), address_source=e.address_source,
                  transport_confirmation=e.transport_confirmation, attempts=e.attempts,
-                 last_error=e.last_error if e.status == "failed" else None)
+                 last_error=e.last_error if e.status == "failed" else None,
+                 text=shown(e.body_text), redacted=shown(e.body_text) != e.body_text)
         for e in session.scalars(select(OutboundEmail).where(OutboundEmail.case_id == case.id)
                                  .order_by(OutboundEmail.id))
     ]

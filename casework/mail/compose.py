@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import SealBroken, unseal
 from casework.typed_text import addresses_in, flattened, is_one_line
 
 MAILBOX_MAX = 320  # outbound_emails.sender and .reply_to
@@ -85,11 +86,17 @@ def _text_header(name: str, value: str) -> str:
     return value
 
 
-def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
+def build_message(session: Session, email: OutboundEmail, secret_key: str) -> EmailMessage:
     """Plain text first, then HTML (readers show the last part they understand), then the PDFs and calendar entries.
 
+    The live secrets sealed in the row go back in place here, in the message only (see :mod:`casework.mail.sealed`).
     Raises :class:`UnbuildableMessage` for a row that can never make a valid message.
     """
+    try:
+        body_text, body_html, headers, attachments = unseal(
+            secret_key, email.sealed_secrets, email.body_text, email.body_html, email.headers, email.attachments)
+    except SealBroken as exc:
+        raise UnbuildableMessage(str(exc)) from exc
     message = EmailMessage()
     message["Message-ID"] = email.message_id
     message["Date"] = format_datetime(email.created_at)
@@ -102,11 +109,11 @@ def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
     if email.reply_to:
         message["Reply-To"] = parse_mailbox("Reply-To", email.reply_to)
     message["Subject"] = _text_header("subject", email.subject)
-    for name, value in email.headers.items():
+    for name, value in headers.items():
         message[name] = _text_header(f"{name} header", value)
-    message.set_content(email.body_text)
-    message.add_alternative(email.body_html or html_from_text(email.body_text), subtype="html")
-    for ref in email.attachments:
+    message.set_content(body_text)
+    message.add_alternative(body_html or html_from_text(body_text), subtype="html")
+    for ref in attachments:
         if "ics" in ref:  # a calendar entry is small and kept in the row itself
             message.add_attachment(str(ref["ics"]), subtype="calendar", filename=str(ref["filename"]),
                                    params={"method": "PUBLISH"})
@@ -116,7 +123,7 @@ def build_message(session: Session, email: OutboundEmail) -> EmailMessage:
         if pdf is None:
             raise UnbuildableMessage(f"letter {letter_id} has no PDF to attach")
         message.add_attachment(pdf, maintype="application", subtype="pdf", filename=str(ref["filename"]))
-    if email.headers:
+    if headers:
         # A List-Unsubscribe URL is one unbreakable word: at the default 78 columns it would be written as an
         # encoded-word that no mail client reads as a URL. RFC 5322 allows lines of 998; the parts are already
         # encoded, so this only changes how the headers are folded.

@@ -110,7 +110,7 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
         would roll the claim back, attempt count and all, and the relay would hand the row out again forever)."""
         row = session.execute(select(OutboundEmail).where(OutboundEmail.id == job_id)).scalar_one()
         try:
-            message: EmailMessage | None = build_message(session, row)
+            message: EmailMessage | None = build_message(session, row, self.runtime.settings.secret_key)
             why = ""
         except UNBUILDABLE as exc:
             message, why = None, unbuildable(exc).error
@@ -134,8 +134,9 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
         return accepted
 
     def result(self, result: Accepted, now: dt.datetime) -> dict[str, Any]:
+        # The secrets were for this one sending: the stored message keeps placeholders (casework.mail.sealed).
         return {"status": "sent", "sent_at": now, "transport_confirmation": result.confirmation[:500],
-                "recipients_refused": result.refused}
+                "recipients_refused": result.refused, "sealed_secrets": None}
 
     def finished(self, session: Session, job_id: int, prepared: _Outgoing, result: Accepted,
                  now: dt.datetime) -> None:

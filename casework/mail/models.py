@@ -35,6 +35,9 @@ class OutboundEmail(JobMixin, Base):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # The live secrets of the message (private links, codes), encrypted under the server key, until it is sent:
+    # the bodies hold placeholders (see casework.mail.sealed).
+    sealed_secrets: Mapped[str | None] = mapped_column(Text)
     # References to stored files, e.g. [{"letter_id": 3}]; bytes are read at send time.
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     headers: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from casework.config import Settings
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.mail.compose import message_id_for
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import remembered, seal
 from casework.templating import render_email
 
 SEND_TASK = "mail.send"
@@ -50,12 +52,15 @@ def queue_email(
     reply_to: str | None = None,
     attachments: list[dict[str, Any]] | None = None,
     address_source: str = "consumer",
+    secrets: Iterable[str] = (),
 ) -> OutboundEmail:
     """Queue one e-mail; queueing the same ``key`` again returns the existing row, creating nothing.
 
     ``address_source`` says where the recipient address came from (``consumer``, ``consumer:company``
     or ``catalog:<slug>@<policy version>``): in a dispute that is part of the evidence.
     ``reply_to`` is one mailbox made by :func:`casework.mail.compose.mailbox`, never text pasted together.
+    The secrets issued in this session (see :func:`casework.mail.sealed.remember`) and ``secrets`` are stored
+    sealed, not in the body, until the message is sent.
     An e-mail to the unconfirmed address of a case (see :func:`withheld`) is recorded as ``cancelled`` and
     never sent.
     """
@@ -65,6 +70,7 @@ def queue_email(
     if existing is not None:
         return existing
     subject, text, html = render_email(template, context)
+    parts = seal(settings.secret_key, [*remembered(session), *secrets], text, html, attachments=attachments)
     email = OutboundEmail(
         idempotency_key=key,
         message_id=message_id_for(key, settings.message_id_domain),
@@ -76,16 +82,17 @@ def queue_email(
         cc=cc or [],
         reply_to=reply_to,
         subject=subject,
-        body_text=text,
-        body_html=html,
-        attachments=attachments or [],
+        body_text=parts.body_text,
+        body_html=parts.body_html,
+        sealed_secrets=parts.sealed,
+        attachments=parts.attachments,
         headers={},
         address_source=address_source[:100],
         created_at=now,
         relay_at=now,
     )
     if withheld(session, case_id, kind, to, address_source):
-        email.status = "cancelled"
+        email.status, email.sealed_secrets = "cancelled", None  # never sent: its secrets go at once
     session.add(email)
     session.flush()
     if email.status != "cancelled":

@@ -31,6 +31,7 @@ from casework.cases.states import INTERNAL_ACTIONS
 from casework.evidence.bundle import ENTRY_TIME, SUMS_NAME, sha256_sums
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import shown
 from casework.privacy.erasure import LOST_LINK_KIND
 from casework.reminders.models import Reminder
 from casework.staff.models import CaseNote, CaseRead
@@ -70,10 +71,11 @@ def _rows(session: Session, model: type[M], case_id: int) -> list[M]:
 
 
 def _email(row: OutboundEmail) -> dict[str, Any]:
+    """The message as sent, but for its private links and codes (an export must not open the case)."""
     return {"message_id": row.message_id, "kind": row.kind, "status": row.status,
             "created_at": _instant(row.created_at), "sent_at": _instant(row.sent_at), "from": row.sender,
             "to": row.recipients, "cc": row.cc,
-            "reply_to": row.reply_to, "subject": row.subject, "body_text": row.body_text}
+            "reply_to": row.reply_to, "subject": row.subject, "body_text": shown(row.body_text)}
 
 
 def _case(session: Session, case: Case, files: list[tuple[str, bytes]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from casework.cases.transitions import CaseConflict
 from casework.cases.workflow import withdraw
 from casework.config import Settings
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import remember
 from casework.mail.services import queue_email
 from casework.privacy.erasure import erase_case
 from casework.privacy.models import ErasureCode
@@ -44,7 +45,7 @@ def _issue_code(session: Session, case: Case, secret_key: str, now: dt.datetime)
                       expires_at=now + CODE_LIFETIME)
     session.add(row)
     session.flush()
-    return row, f"{code[:4]}-{code[4:]}"
+    return row, remember(session, f"{code[:4]}-{code[4:]}")
 
 
 def request_erasure(session: Session, settings: Settings, case: Case, now: dt.datetime) -> OutboundEmail:

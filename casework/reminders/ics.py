@@ -7,6 +7,7 @@ reminder carry the same event, so a calendar that imports both keeps one entry.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from icalendar import vDate, vDatetime, vDuration, vText
@@ -40,10 +41,10 @@ def deadline_calendar(*, uid: str, summary: str, description: str, act_by: dt.da
         ("TRIGGER", _ical(vDuration(ALARM_AT))), ("END", "VALARM"),
         ("END", "VEVENT"), ("END", "VCALENDAR"),
     ]
-    return "".join(_fold(f"{name}:{value}") for name, value in properties)
+    return "".join(fold_line(f"{name}:{value}") for name, value in properties)
 
 
-def _fold(line: str) -> str:
+def fold_line(line: str) -> str:
     """RFC 5545 §3.1: lines longer than 75 octets continue on lines starting with a space."""
     if len(line.encode()) <= FOLD_AT:
         return line + "\r\n"
@@ -59,6 +60,11 @@ def _fold(line: str) -> str:
         current += char
     parts.append(current)
     return "\r\n ".join(parts) + "\r\n"
+
+
+def unfold(document: str) -> list[str]:
+    """The document's logical lines (RFC 5545 §3.1: a line break followed by a space or tab continues a line)."""
+    return [line for line in re.sub(r"\r\n[ \t]", "", document).split("\r\n") if line]
 
 
 def _ical(value: Any) -> str:

@@ -24,9 +24,10 @@ from casework.db import is_postgresql, utcnow, writing_session
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.mail.compose import message_id_for
 from casework.mail.models import OutboundEmail
+from casework.mail.sealed import seal
 from casework.mail.services import SEND_TASK
 from casework.reminders.ics import deadline_calendar, event_uid
-from casework.reminders.links import unsubscribe_url
+from casework.reminders.links import unsubscribe_token, unsubscribe_url
 from casework.reminders.models import Reminder
 from casework.reminders.planning import (
     CONSUMER_KINDS,
@@ -71,6 +72,7 @@ def reminder_email(settings: Settings, case: Case, reminder: Reminder, deadline:
     assessment = case.assessment or {}
     company = (case.company or {}).get("name") or (assessment.get("provider") or {}).get("name") or case.provider_slug
     link = status_url(settings.base_url, token)
+    unsubscribe_secret = unsubscribe_token(settings.secret_key, case.id)
     unsubscribe = unsubscribe_url(settings.base_url, settings.secret_key, case.id)
     summary = f"Act by today: {label} ({company}, {case.reference})"
     ics = deadline_calendar(
@@ -83,13 +85,15 @@ def reminder_email(settings: Settings, case: Case, reminder: Reminder, deadline:
         "steps": list(assessment.get("steps") or []), "status_url": link, "unsubscribe_url": unsubscribe,
     }
     subject, text, html = render_email(REMINDER_EMAIL, context)
+    headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    parts = seal(settings.secret_key, [token, unsubscribe_secret], text, html, headers=headers,
+                 attachments=[{"ics": ics, "filename": f"{case.reference}-{reminder.kind}.ics"}])
     key = reminder_key(reminder.id)
     return {
         "idempotency_key": key, "message_id": message_id_for(key, settings.message_id_domain), "case_id": case.id,
         "letter_id": None, "kind": REMINDER_EMAIL, "sender": settings.mail_from, "recipients": [reminder.recipient],
-        "cc": [], "reply_to": None, "subject": subject, "body_text": text, "body_html": html,
-        "attachments": [{"ics": ics, "filename": f"{case.reference}-{reminder.kind}.ics"}],
-        "headers": {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        "cc": [], "reply_to": None, "subject": subject, "body_text": parts.body_text, "body_html": parts.body_html,
+        "attachments": parts.attachments, "headers": parts.headers, "sealed_secrets": parts.sealed,
         "address_source": "consumer", "created_at": now, "relay_at": now,
     }
 

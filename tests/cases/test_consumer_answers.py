@@ -29,6 +29,7 @@ from casework.mail.models import OutboundEmail
 from casework.runtime import Runtime
 from casework.web import limiter
 from tests.support.factories import case_facts
+from tests.support.mailbox import as_sent_text
 from tests.support.today import TODAY, clock_at, iso_days_ago, iso_days_ahead
 from tests.support.web import csrf_token
 from tests.support.writes import writing
@@ -340,7 +341,7 @@ def test_delivery_and_resolution_email_the_consumer_once_each(client: FlaskClien
     assert delivered.kind == "status_delivered"
     assert delivered.recipients == ["jane@example.com"]
     assert "2026-12-11" in delivered.body_text
-    link = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", delivered.body_text)
+    link = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", as_sent_text(committed, delivered))
     assert link is not None
     assert client.get(link.group(1)).status_code == 200  # a fresh, working private link
     with writing(committed) as session:

@@ -25,6 +25,7 @@ from casework.runtime import Runtime
 from casework.web import limiter
 from tests.cases.test_consumer_answers import answer, new_case, post
 from tests.support.jobs import run_pending_jobs
+from tests.support.mailbox import as_sent_text
 from tests.support.today import TODAY, long_date
 from tests.support.web import filing_form, post_form, token_from_location
 from tests.support.writes import writing
@@ -68,7 +69,7 @@ def act_by_words(case: Case) -> str:
 def confirmation_text(runtime: Runtime) -> str:
     with runtime.sessions() as session:
         row = session.execute(select(OutboundEmail).where(OutboundEmail.kind == "confirm_letter")).scalar_one()
-        return " ".join(row.body_text.split())
+        return " ".join(as_sent_text(runtime, row).split())
 
 
 def confirm_code(runtime: Runtime) -> str:

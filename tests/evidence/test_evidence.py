@@ -33,6 +33,7 @@ from casework.staff.accounts import create_staff
 from casework.staff.models import CaseRead
 from casework.web import limiter
 from tests.support.jobs import run_pending_jobs
+from tests.support.mailbox import as_sent_text
 from tests.support.today import days_ago
 from tests.support.web import filing_form, post_form, token_from_location
 from tests.support.writes import writing
@@ -80,9 +81,10 @@ def file_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
 def confirm(client: FlaskClient, runtime: Runtime, token: str) -> None:
     """Confirm with the code from the newest e-mail row's body, then let the jobs run."""
     with runtime.sessions() as session:
-        body = session.scalars(select(OutboundEmail.body_text).where(OutboundEmail.kind == "confirm_letter")
-                               .order_by(OutboundEmail.id.desc())).first()
-    assert body is not None
+        row = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "confirm_letter")
+                              .order_by(OutboundEmail.id.desc())).first()
+    assert row is not None
+    body = as_sent_text(runtime, row)
     code = re.search(r"confirm\?code=([0-9A-Z-]+)", body)
     assert code is not None
     page = f"/c/{token}/confirm?code={code.group(1)}"

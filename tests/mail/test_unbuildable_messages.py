@@ -41,7 +41,7 @@ def test_reply_to_is_one_mailbox_whatever_the_name(db_session: Session, runtime:
     start_delivery(db_session, runtime.settings, case, letter, utcnow())
     row = db_session.execute(select(OutboundEmail).where(OutboundEmail.kind == "letter_to_company")).scalar_one()
 
-    message = build_message(db_session, row)
+    message = build_message(db_session, row, runtime.settings.secret_key)
     [reply_to] = message["Reply-To"].addresses
     assert (reply_to.display_name, reply_to.addr_spec) == (TRICKY_NAME, "jane@example.com")
     assert [a.addr_spec for a in message["To"].addresses] == ["legal@co.example"]
@@ -119,5 +119,5 @@ def test_an_internationalised_address_is_still_one_recipient(db_session: Session
     row = OutboundEmail(message_id="<x@casework.test>", created_at=utcnow(), sender=runtime.settings.mail_from,
                         recipients=["jöe@exämple.com"], cc=[], reply_to=None, subject="Test", body_text="Hello",
                         body_html=None, attachments=[], headers={})
-    message = build_message(db_session, row)
+    message = build_message(db_session, row, runtime.settings.secret_key)
     assert [a.addr_spec for a in message["To"].addresses] == ["jöe@exämple.com"]

@@ -97,3 +97,40 @@ def test_the_queue_revision_gives_existing_open_cases_their_urgency(scratch_data
         engine.dispose()
     assert str(rows["CW-2026-OPEN0001"]) == (refund_end - dt.timedelta(days=1)).isoformat()
     assert str(rows["CW-2026-DONE0001"]) == "9999-12-31"
+
+
+def test_the_sealing_revision_removes_live_secrets_from_messages_already_sent(scratch_database_url: str) -> None:
+    """Messages stored before their secrets were sealed lose their links and codes; one still waiting keeps them."""
+    migrate.upgrade(scratch_database_url, "0018")
+    token = "Zq3_kL9-xY2mN8pQ4rS6tU0vW1aB5cD7eF9gH2jK4mN"
+    ics = f"BEGIN:VCALENDAR\r\nURL;VALUE=URI:https://casework.test/c/{token[:20]}\r\n {token[20:]}\r\nEND:VCALENDAR\r\n"
+    body = f"Confirm: https://casework.test/c/{token}/confirm?code=AB12-CD34 (code AB12-CD34)"
+    engine = create_engine(scratch_database_url)
+    try:
+        with engine.begin() as connection:
+            for key, kind, status in (("a", "confirm_letter", "sent"), ("b", "confirm_letter", "pending"),
+                                      ("c", "letter_to_company", "sent")):
+                connection.execute(text(
+                    "INSERT INTO outbound_emails (idempotency_key, message_id, kind, sender, recipients, cc, subject,"
+                    " body_text, body_html, attachments, headers, status, created_at, recipients_refused, attempts,"
+                    " relay_at) VALUES (:key, :mid, :kind, 's@casework.test', '[]', '[]', 'S', :body, :body,"
+                    " :attachments, :headers, :status, :now, '{}', 0, :now)"),
+                    {"key": key, "mid": f"<{key}@casework.test>", "kind": kind, "status": status,
+                     "body": body, "now": dt.datetime.now(dt.UTC),
+                     "attachments": json.dumps([{"ics": ics, "filename": "x.ics"}]),
+                     "headers": json.dumps({"List-Unsubscribe": "<https://casework.test/reminders/unsubscribe/eyJj.abc>"})})
+        migrate.upgrade(scratch_database_url)
+        with engine.connect() as connection:
+            rows = {row.idempotency_key: row for row in connection.execute(text(
+                "SELECT idempotency_key, body_text, body_html, attachments, headers FROM outbound_emails"))}
+    finally:
+        engine.dispose()
+    sent = " ".join(str(value) for value in rows["a"][1:])
+    assert token[:20] not in sent
+    assert token[20:] not in sent
+    assert "AB12-CD34" not in sent
+    assert "eyJj.abc" not in sent
+    assert rows["a"].body_text == "Confirm: https://casework.test/c/[removed]/confirm?code=[removed] (code [removed])"
+    assert rows["b"].body_text == body  # not yet delivered: it goes out as written
+    assert "AB12-CD34" in rows["c"].body_text  # a letter to a company has no code of ours: its words stay
+    assert token not in rows["c"].body_text

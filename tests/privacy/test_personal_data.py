@@ -45,6 +45,7 @@ from casework.staff.models import CaseNote, CaseRead, SavedView
 from casework.web import limiter
 from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
+from tests.support.mailbox import as_sent_text
 from tests.support.staff import PASSWORD, case_in_status, signed_in
 from tests.support.web import post_form
 from tests.support.writes import writing
@@ -285,7 +286,7 @@ def erasure_code_newest(runtime: Runtime) -> str:
     with runtime.sessions() as session:
         newest = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "erasure_code")
                                  .order_by(OutboundEmail.id.desc()).limit(1)).one()
-    found = re.search(r"Your code is ([0-9A-Z]{4}-[0-9A-Z]{4})", newest.body_text)
+    found = re.search(r"Your code is ([0-9A-Z]{4}-[0-9A-Z]{4})", as_sent_text(runtime, newest))
     assert found is not None
     return found.group(1)
 

@@ -271,7 +271,7 @@ def test_the_reminder_email_has_the_calendar_entry_and_one_click_unsubscribe(com
     run_reminder_sweep(committed, at_midnight(1))  # the 3-day first-charge one
     with committed.sessions() as session:
         row = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "reminder")).one()
-        message = email.message_from_bytes(build_message(session, row).as_bytes())
+        message = email.message_from_bytes(build_message(session, row, committed.settings.secret_key).as_bytes())
         reference = session.get_one(Case, case_id).reference
     token = unsubscribe_token(committed.settings.secret_key, case_id)
     url = f"http://casework.test/reminders/unsubscribe/{token}"
