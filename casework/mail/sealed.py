@@ -53,6 +53,14 @@ def remembered(session: Session) -> list[str]:
     return found
 
 
+def forget(session: Session, sealed: Iterable[str]) -> None:
+    """Secrets sealed into an e-mail are not looked for again: each is issued for one message, and a sweep that
+    queues thousands in one session would otherwise search every body for every secret before it."""
+    done = set(sealed)
+    if done:
+        session.info[_SESSION_KEY] = [secret for secret in remembered(session) if secret not in done]
+
+
 @lru_cache(maxsize=4)
 def _fernet(secret_key: str) -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KDF_INFO).derive(secret_key.encode())
@@ -68,6 +76,7 @@ class SealedParts:
     headers: dict[str, str]
     attachments: list[dict[str, Any]]
     sealed: str | None
+    secrets: tuple[str, ...] = ()  # the secrets found and sealed
 
 
 def _forms(secret: str) -> list[str]:
@@ -121,7 +130,7 @@ def seal(secret_key: str, live: Iterable[str], body_text: str, body_html: str | 
     table = _placeholders(found, nonce)
     text, html, new_headers, new_attachments = _apply(body_text, body_html, headers, attachments, table)
     sealed = _fernet(secret_key).encrypt(json.dumps({"nonce": nonce, "secrets": found}).encode()).decode()
-    return SealedParts(text, html, new_headers, new_attachments, sealed)
+    return SealedParts(text, html, new_headers, new_attachments, sealed, tuple(found))
 
 
 def unseal(secret_key: str, sealed: str | None, body_text: str, body_html: str | None,

@@ -14,7 +14,7 @@ from casework.config import Settings
 from casework.jobs.dispatch import dispatch_after_commit
 from casework.mail.compose import message_id_for
 from casework.mail.models import OutboundEmail
-from casework.mail.sealed import remembered, seal
+from casework.mail.sealed import forget, remembered, seal
 from casework.templating import render_email
 
 SEND_TASK = "mail.send"
@@ -71,6 +71,7 @@ def queue_email(
         return existing
     subject, text, html = render_email(template, context)
     parts = seal(settings.secret_key, [*remembered(session), *secrets], text, html, attachments=attachments)
+    forget(session, parts.secrets)
     email = OutboundEmail(
         idempotency_key=key,
         message_id=message_id_for(key, settings.message_id_domain),
