@@ -212,7 +212,8 @@ def test_no_issued_secret_rests_in_the_database_var_or_an_export(
         issued |= secrets_in_message(message, rows[message["Message-ID"]][0])
     assert {s.kind for s in issued} >= {  # what the scan must look for, at the least
         API_TOKEN, "code from the confirm_letter e-mail", "code from the case_without_letter e-mail",
-        "code from the erasure_code e-mail", "link token from the lost_link e-mail"}
+        "code from the erasure_code e-mail", "link token from the lost_link e-mail",
+        "link token from the reminder e-mail", "unsubscribe token from the reminder e-mail"}
 
     export = supervisor_export(app, committed, address)
     found = everywhere(committed, export, sorted(issued, key=lambda s: s.kind))

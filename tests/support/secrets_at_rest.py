@@ -29,6 +29,7 @@ SLICE = 20
 LINK = re.compile(r"/c/([A-Za-z0-9_-]{16,})")
 CODE_QUERY = re.compile(r"[?&](?:amp;)?code=([^&\s\"'<>]+)")
 CODE_PHRASE = re.compile(r"\bcode is ([0-9A-Z]{4}-[0-9A-Z]{4})\b")
+UNSUBSCRIBE = re.compile(r"/reminders/unsubscribe/([A-Za-z0-9_.-]{16,})")
 
 
 @dataclass(frozen=True)
@@ -149,4 +150,5 @@ def secrets_in_message(message: Message, source: str) -> set[Secret]:
         found |= {Secret(f"link token from the {source} e-mail", t) for t in LINK.findall(text)}
         found |= {Secret(f"code from the {source} e-mail", unquote(c)) for c in CODE_QUERY.findall(text)}
         found |= {Secret(f"code from the {source} e-mail", c) for c in CODE_PHRASE.findall(text)}
+        found |= {Secret(f"unsubscribe token from the {source} e-mail", t) for t in UNSUBSCRIBE.findall(text)}
     return found
