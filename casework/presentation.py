@@ -68,7 +68,7 @@ EVENT_TEXT = {
     "email_sent": "An e-mail was sent.",
     "email_failed": "An e-mail could not be delivered; a caseworker will look at it.",
     "confirmation_resent": "A new confirmation code was sent.",
-    "email_corrected": "Your e-mail address was corrected.",
+    "email_corrected": "Your e-mail address was changed; a code was e-mailed to the new one to confirm it.",
     "confirmed": "You confirmed your e-mail address and the letter.",
     "delivered": "The letter was delivered to the company.",
     "withdrawn": "The case was withdrawn.",
@@ -113,6 +113,7 @@ EMAIL_KIND_TEXT = {
     "letter_to_company": "Your letter was e-mailed to the company, with a copy to you.",
     "reminder_to_submit": "Your next letter was e-mailed to you to submit to the company.",
     "case_without_letter": "A link to this case was e-mailed to you, with what you can do yourself.",
+    "confirm_address": "A code to confirm your new e-mail address was e-mailed to it.",
 }
 
 

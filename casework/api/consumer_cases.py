@@ -319,7 +319,7 @@ def correct(reference: str) -> ResponseReturnValue:
     changes = read_json_object()
     correctable(session, case)
     facts = parse_case_request(json.dumps(merge_changes(case_as_request(case), changes)), now)
-    correct_facts(session, case, facts, assessment_of(facts, now), now)
+    correct_facts(session, case, facts, assessment_of(facts, now), now, runtime_of().settings)
     session.commit()
     return jsonify(case_document(session, case, now))
 

@@ -30,10 +30,8 @@ def normalise_code(code: str) -> str:
     return cleaned.translate(str.maketrans("OIL", "011"))
 
 
-def issue_code(session: Session, case_id: int, letter_id: int | None, email: str, secret_key: str,
-               now: dt.datetime) -> tuple[ConfirmationCode, str]:
-    """A new code for this letter (None: the address alone, for a case without one); earlier unused codes of
-    the case stop working."""
+def supersede_codes(session: Session, case_id: int, now: dt.datetime) -> None:
+    """The case's unused codes stop working (a new one replaces them, or the address they went to changed)."""
     session.execute(
         update(ConfirmationCode)
         .where(ConfirmationCode.case_id == case_id, ConfirmationCode.used_at.is_(None),
@@ -41,6 +39,19 @@ def issue_code(session: Session, case_id: int, letter_id: int | None, email: str
         .values(superseded_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def ever_confirmed(session: Session, case_id: int) -> bool:
+    """Whether a code of this case was ever used: someone proved an address of it, if not the current one."""
+    return session.execute(select(ConfirmationCode.id).where(
+        ConfirmationCode.case_id == case_id, ConfirmationCode.used_at.is_not(None)).limit(1)).first() is not None
+
+
+def issue_code(session: Session, case_id: int, letter_id: int | None, email: str, secret_key: str,
+               now: dt.datetime) -> tuple[ConfirmationCode, str]:
+    """A new code for this letter (None: the address alone, for a case without one or a changed address);
+    earlier unused codes of the case stop working."""
+    supersede_codes(session, case_id, now)
     code = "".join(secrets.choice(CROCKFORD) for _ in range(8))
     row = ConfirmationCode(case_id=case_id, letter_id=letter_id, email=email,
                            code_hmac=token_hmac(secret_key, code), created_at=now,

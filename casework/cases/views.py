@@ -32,7 +32,7 @@ from casework.cases.answers import (
     record_answer,
     record_refund,
 )
-from casework.cases.confirmation import CodeRefused
+from casework.cases.confirmation import CodeRefused, ever_confirmed
 from casework.cases.deadlines import most_urgent
 from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
 from casework.cases.filing import CaseError, file_case
@@ -51,6 +51,7 @@ from casework.cases.workflow import (
     confirm,
     confirm_button,
     confirm_cancelled,
+    confirms_address_alone,
     record_submission,
     resend_confirmation,
     send_links,
@@ -260,6 +261,7 @@ def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
         errors=errors or {}, values=values or {}, responses=responses, attachments=attachments,
         response_types=RESPONSE_TYPES, info_request=info_request(events),
         merged_into=merged_into.reference if merged_into is not None else None,
+        address_alone=confirms_address_alone(case), may_expire=not ever_confirmed(session, case.id),
         letter_plan=letter_plan_for_case(case), link_email=tracking_email(session, case.id), progress=progress,
     ), status
 
@@ -304,7 +306,8 @@ def _confirm_page(case: Case, token: str, letter: Letter | None, code: str, erro
     channel = delivery_channel(letter)[0] if letter is not None and letter.status == "rendered" else "email"
     urgent = most_urgent(case.assessment, consumer_today(utcnow(), case.timezone))
     return render_template("cases/confirm.html", case=case, token=token, letter=letter, code=code, error=error,
-                           address_only=not letter_plan_for_case(case).letter, channel=channel,
+                           address_only=confirms_address_alone(case),
+                           may_expire=not ever_confirmed(db(), case.id), channel=channel,
                            button=confirm_button(channel), act_by=urgent.act_by if urgent else None,
                            approval=runtime_of().settings.require_delivery_approval), status
 
@@ -316,6 +319,7 @@ def confirm_submit(token: str) -> ResponseReturnValue:
     case = _case_or_404(token)
     session = db()
     code = request.form.get("code", "")
+    address_alone = confirms_address_alone(case)
     try:
         confirm(session, runtime_of().settings, case, code, utcnow())
     except CodeRefused as refused:
@@ -326,8 +330,8 @@ def confirm_submit(token: str) -> ResponseReturnValue:
         flash(str(conflict))
         return redirect(url_for("consumer.status", token=token), 303)
     session.commit()
-    flash("Thank you: your e-mail address and your letter are confirmed." if letter_plan_for_case(case).letter
-          else "Thank you: your e-mail address is confirmed. Reminders for this case will come to it.")
+    flash("Thank you: your e-mail address is confirmed. Reminders for this case will come to it."
+          if address_alone else "Thank you: your e-mail address and your letter are confirmed.")
     return redirect(url_for("consumer.status", token=token), 303)
 
 

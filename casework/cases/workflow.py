@@ -15,7 +15,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from casework.cases import clock, entered_dates
-from casework.cases.confirmation import CodeRefused, check_code, current_code, issue_code
+from casework.cases.confirmation import (
+    CodeRefused,
+    check_code,
+    current_code,
+    ever_confirmed,
+    issue_code,
+    supersede_codes,
+)
 from casework.cases.deadlines import act_by_words
 from casework.cases.delivery import (
     ANSWER_DAYS,
@@ -63,6 +70,7 @@ __all__ = ["ANSWER_DAYS", "LETTER_TO_COMPANY", "TRACKING_MAX", "CaseConflict", "
            "record_submission", "retry_email", "snapshot_channel", "withdraw"]
 
 CONFIRM_EMAIL = "confirm_letter"
+ADDRESS_EMAIL = "confirm_address"
 
 
 def transition(session: Session, case: Case, target: CaseStatus, actor: Actor, action: str,
@@ -110,19 +118,73 @@ def confirm_button(channel: str) -> str:
     return "Confirm and send in my name" if channel == "email" else "Confirm the letter"
 
 
+def confirms_address_alone(case: Case) -> bool:
+    """Whether the case's code confirms the e-mail address alone: a case without a letter, or one whose letter
+    was confirmed before its address changed."""
+    return not letter_plan_for_case(case).letter or (case.confirmed_at is not None
+                                                     and case.email_confirmed_at is None)
+
+
+def change_address(session: Session, case: Case, email: str, now: dt.datetime) -> bool:
+    """The consumer gives another e-mail address: it is unproven, whatever the old one was.
+
+    A confirmation of the old address says nothing about the new one, so it is withdrawn (no e-mail but a
+    confirmation code reaches the new address until its owner uses that code: casework.mail.services.withheld,
+    the reminder sweep, "lost your link?" and duplicate merging all look at ``email_confirmed_at``), and codes
+    sent to the old address stop working. The event keeps no address. Returns whether the address changed (an
+    address differing only in upper and lower case is the same mailbox, as everywhere else here).
+    """
+    if email.lower() == case.consumer_email.lower():
+        case.consumer_email = email
+        return False
+    was_confirmed = case.email_confirmed_at is not None
+    case.consumer_email = email
+    case.email_confirmed_at = None
+    supersede_codes(session, case.id, now)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_corrected",
+                          data={"confirmation_withdrawn": was_confirmed}))
+    return True
+
+
+def send_address_code(session: Session, settings: Settings, case: Case, now: dt.datetime) -> OutboundEmail:
+    """A case whose letter is confirmed, and whose address changed since: a code to confirm the new address."""
+    row, code = issue_code(session, case.id, None, case.consumer_email, settings.secret_key, now)
+    link = status_link(session, settings, case)
+    return queue_email(
+        session, settings, key=f"confirmation:{row.id}", kind=ADDRESS_EMAIL, to=[case.consumer_email],
+        template=ADDRESS_EMAIL,
+        context={"case": case, "code": code, "confirm_url": f"{link}/confirm?code={code}", "status_url": link,
+                 "expires_on": row.expires_at.date().isoformat()},
+        now=now, case_id=case.id,
+    )
+
+
+def confirm_new_address(session: Session, settings: Settings, case: Case, was_confirmed: bool,
+                        now: dt.datetime) -> OutboundEmail | None:
+    """After a change of address, a code goes to the new one. A letter not yet confirmed needs nothing here: its
+    new version, once written, is e-mailed with its code. A case never confirmed without a letter gets its first
+    e-mail again. A case whose address (or letter) was confirmed before gets an e-mail with the code alone, and
+    does not expire while it waits (casework.privacy.expiry): someone proved it was theirs."""
+    if case.status in FINISHED or case.personal_data_deleted_at is not None:
+        return None
+    if letter_plan_for_case(case).letter and case.confirmed_at is None:
+        return None
+    if was_confirmed or case.confirmed_at is not None or ever_confirmed(session, case.id):
+        return send_address_code(session, settings, case, now)
+    return send_tracking(session, settings, case, now)
+
+
 def resend_confirmation(session: Session, settings: Settings, case: Case, now: dt.datetime,
                         email: str | None = None) -> OutboundEmail:
-    if not letter_plan_for_case(case).letter:
+    if confirms_address_alone(case):
         return _resend_address_code(session, settings, case, now, email)
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
     letter = latest_letter(session, case.id)
     if letter is None or letter.status != "rendered":
         raise CaseConflict("Your letter is still being prepared; it will be e-mailed to you shortly.")
-    if email and email != case.consumer_email:
-        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_corrected",
-                              data={}))
-        case.consumer_email = email
+    if email:
+        change_address(session, case, email, now)
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="confirmation_resent",
                           data={}))
     return send_confirmation(session, settings, case, letter, now)
@@ -130,21 +192,24 @@ def resend_confirmation(session: Session, settings: Settings, case: Case, now: d
 
 def _resend_address_code(session: Session, settings: Settings, case: Case, now: dt.datetime,
                          email: str | None) -> OutboundEmail:
-    """A case without a letter: its first e-mail again, with a new code, to the (possibly corrected) address."""
+    """The address's code again, with a new code, to the (possibly corrected) address: a case without a letter
+    gets its first e-mail again, a confirmed letter whose address changed the e-mail with the code alone."""
     if case.email_confirmed_at is not None:
         raise CaseConflict("Your e-mail address is already confirmed.")
     if case.status in FINISHED or case.personal_data_deleted_at is not None:
         raise CaseConflict("This case is already finished.")
-    if email and email != case.consumer_email:
-        session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_corrected", data={}))
-        case.consumer_email = email
+    if email:
+        change_address(session, case, email, now)
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="confirmation_resent", data={}))
+    if letter_plan_for_case(case).letter or ever_confirmed(session, case.id):
+        return send_address_code(session, settings, case, now)
     return send_tracking(session, settings, case, now)
 
 
 def confirm_address(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
-    """A case without a letter: the code confirms the e-mail address alone, and its reminders are planned anew
-    (from today: none for a day that passed while it waited). The case stays as it is; nothing is sent."""
+    """A case without a letter, or a confirmed letter whose address changed since: the code confirms the e-mail
+    address alone, and its reminders are planned anew (from today: none for a day that passed while it waited).
+    The case stays as it is; nothing is sent."""
     if case.email_confirmed_at is not None:
         raise CaseConflict("Your e-mail address is already confirmed.")
     if case.status in FINISHED or case.personal_data_deleted_at is not None:
@@ -153,7 +218,7 @@ def confirm_address(session: Session, settings: Settings, case: Case, code: str,
     if row is not None and row.letter_id is not None:  # sent with a letter that corrected facts took away
         raise CaseConflict(f"There is no letter to confirm for this case. {letter_plan_for_case(case).reason or ''} "
                            "Ask for a new code to confirm your e-mail address.")
-    if row is None:
+    if row is None or row.email.lower() != case.consumer_email.lower():
         raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
     check_code(row, code, settings.secret_key, now)
     case.email_confirmed_at = now
@@ -165,16 +230,17 @@ def confirm_address(session: Session, settings: Settings, case: Case, code: str,
 def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
     """The consumer's one act: their e-mail address and the letter, confirmed together (→ ready).
 
-    A case without a letter confirms its address alone (:func:`confirm_address`).
-    A wrong code raises CodeRefused after counting the attempt; the caller commits either way.
+    A case without a letter, or whose confirmed letter outlived its address, confirms its address alone
+    (:func:`confirm_address`). A wrong code raises CodeRefused after counting the attempt; the caller commits
+    either way.
     """
-    if not letter_plan_for_case(case).letter:
+    if confirms_address_alone(case):
         confirm_address(session, settings, case, code, now)
         return
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
     row = current_code(session, case.id)
-    if row is None:
+    if row is None or row.email.lower() != case.consumer_email.lower():
         raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
     check_code(row, code, settings.secret_key, now)
     letter = session.get(Letter, row.letter_id) if row.letter_id is not None else None
@@ -333,12 +399,13 @@ def correctable(session: Session, case: Case) -> None:
 
 
 def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict[str, Any],
-                  now: dt.datetime) -> None:
+                  now: dt.datetime, settings: Settings | None = None) -> None:
     """New facts, a new assessment and, as the letter plan for them says, a new letter version (the old one
     superseded) or none: corrected facts that leave nothing for a letter to ask supersede the waiting letter, so
     it can be neither confirmed nor delivered, and the case is tracked without one (reminders from now on).
 
     A letter the consumer already confirmed is not taken away by a correction (409): they withdraw instead.
+    Another e-mail address is unproven (:func:`change_address`) and gets a code (:func:`confirm_new_address`).
     """
     correctable(session, case)
     if facts.provider != case.provider_slug or facts.billing_channel is not case.billing_channel:
@@ -348,6 +415,8 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
     if not plan.letter and case.confirmed_at is not None:
         raise CaseConflict(f"You confirmed your letter, and with these facts no letter would be written. "
                            f"{plan.reason or ''} If you no longer need it, withdraw this case instead.".strip())
+    was_confirmed = case.email_confirmed_at is not None
+    changed = change_address(session, case, facts.consumer_email, now)
     for name in ("plan", "consumer_name", "consumer_email", "country", "timezone", "requested_outcome",
                  "payment_date", "trial_start_date", "next_renewal_date", "subscription_start_date",
                  "certificate_earned", "amount_value",
@@ -363,6 +432,15 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
         request_letter(session, case, "cancellation", now)
     else:
         _drop_letter(session, case, now)
+    if changed:
+        confirm_new_address(session, settings or _settings_of(session), case, was_confirmed, now)
+
+
+def _settings_of(session: Session) -> Settings:
+    settings = session_settings(session)
+    if settings is None:
+        raise RuntimeError("correcting an e-mail address needs the settings to e-mail a code")
+    return settings
 
 
 def _drop_letter(session: Session, case: Case, now: dt.datetime) -> None:

@@ -8,6 +8,9 @@ valid message (see :class:`~casework.mail.compose.UnbuildableMessage`), fails th
 (4xx, no connection, a timeout) retries with back-off until the last attempt; either way a failed row leaves an
 ``email_failed`` event on its case with the server's words or the reason.
 
+An ``.eml`` the file transport writes for a case erased meanwhile is removed again (see
+:meth:`SendEmail.erased_meanwhile`).
+
 Some e-mails are a step of their case (the letter to the company is its delivery): the process that runs
 the job hands in those kinds and what their sending records, so this module stays below the case lifecycle.
 """
@@ -28,14 +31,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casework.cases.models import CaseEvent
+from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor
 from casework.config import Settings
 from casework.db import utcnow
 from casework.jobs.claimed import ClaimedJob, JobFailure, run_claimed
 from casework.mail.compose import build_message
 from casework.mail.models import OutboundEmail
-from casework.mail.transports import Accepted, make_transport, refusals
+from casework.mail.transports import Accepted, FileTransport, make_transport, refusals
 from casework.redaction import redact_addresses
 from casework.runtime import Runtime
 
@@ -121,17 +124,40 @@ class SendEmail(ClaimedJob[_Outgoing, Accepted]):
         settings = self.runtime.settings
         if prepared.message is None:
             return _logged(job_id, SendFailure(prepared.unbuildable, True, {}))
+        transport = make_transport(settings)
         try:
-            accepted = make_transport(settings).send(prepared.message)
+            accepted = transport.send(prepared.message)
         except (OSError, smtplib.SMTPException) as exc:
             return _logged(job_id, classify(exc))
         except UNBUILDABLE as exc:  # writing the message out found what building it did not
             return _logged(job_id, unbuildable(exc))
+        if isinstance(transport, FileTransport) and self.erased_meanwhile(job_id):
+            transport.path_for(str(prepared.message["Message-ID"])).unlink(missing_ok=True)
+            log.info("e-mail %s was erased while it was being written; its file is removed", job_id)
+            return accepted  # the erasure took the claim: finishing is refused, and nothing is recorded
         if (refused := addressee_refused(prepared.email, accepted, self.deliveries)) is not None:
             return _logged(job_id, dataclasses.replace(refused, confirmation=accepted.confirmation))
         if settings.fault_pause_after_send_seconds:
             time.sleep(settings.fault_pause_after_send_seconds)
         return accepted
+
+    def erased_meanwhile(self, job_id: int) -> bool:
+        """Whether the e-mail's personal data was deleted since the claim: read in a fresh transaction, after the
+        file transport wrote the ``.eml``, so that the job removes what it wrote for an erased case.
+
+        Erasure commits (E), then removes the outbox files of the case's e-mails (R); the job writes its file
+        (W, an atomic rename) and then makes this check (C). If W comes before R, R removes the file. If W comes
+        after R, then E < R < W < C: this transaction starts after E committed, sees the erasure, and the job
+        removes the file. There is no third order, so no ``.eml`` of an erased case stays (short of the process
+        dying between W and C). Erasure shows as a deleted case (``personal_data_deleted_at``), or, for an
+        e-mail without a case (the lost-link e-mail), as a row without recipients or no row at all.
+        """
+        with self.runtime.sessions() as session:
+            row = session.execute(
+                select(OutboundEmail.recipients, Case.personal_data_deleted_at)
+                .outerjoin(Case, Case.id == OutboundEmail.case_id).where(OutboundEmail.id == job_id)
+            ).one_or_none()
+        return row is None or not row.recipients or row.personal_data_deleted_at is not None
 
     def result(self, result: Accepted, now: dt.datetime) -> dict[str, Any]:
         # The secrets were for this one sending: the stored message keeps placeholders (casework.mail.sealed).

@@ -19,8 +19,8 @@ from casework.templating import render_email
 
 SEND_TASK = "mail.send"
 # The only e-mails that go to an address nobody has confirmed: the ones carrying a confirmation code (a letter
-# case's and a case without a letter's first), and the erasure code that deletes such a case.
-BEFORE_CONFIRMATION = frozenset({"confirm_letter", "case_without_letter", "erasure_code"})
+# case's, a case without a letter's first, and a changed address's), and the erasure code that deletes such a case.
+BEFORE_CONFIRMATION = frozenset({"confirm_letter", "case_without_letter", "confirm_address", "erasure_code"})
 
 
 def withheld(session: Session, case_id: int | None, kind: str, to: list[str], address_source: str) -> bool:
@@ -34,6 +34,17 @@ def withheld(session: Session, case_id: int | None, kind: str, to: list[str], ad
     case = session.get(Case, case_id)
     return (case is not None and case.email_confirmed_at is None
             and case.consumer_email.lower() in {address.lower() for address in to})
+
+
+def unconfirmed_copies_dropped(session: Session, case_id: int | None, kind: str, cc: list[str]) -> list[str]:
+    """The copies without the case's consumer while their address is not confirmed: a letter to the company
+    copies the consumer, and an address changed after the letter was confirmed gets no copy until it is proven."""
+    if case_id is None or kind in BEFORE_CONFIRMATION or not cc:
+        return cc
+    case = session.get(Case, case_id)
+    if case is None or case.email_confirmed_at is not None:
+        return cc
+    return [address for address in cc if address.lower() != case.consumer_email.lower()]
 
 
 def queue_email(
@@ -80,7 +91,7 @@ def queue_email(
         kind=kind,
         sender=settings.mail_from,
         recipients=to,
-        cc=cc or [],
+        cc=unconfirmed_copies_dropped(session, case_id, kind, cc or []),
         reply_to=reply_to,
         subject=subject,
         body_text=parts.body_text,

@@ -222,7 +222,8 @@ def _forget_loaded(session: Session, ids: set[int]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _remove_files(session: Session) -> None:
-    """The outbox copies of erased e-mails, once the erasure is committed; on SQLite, old pages too."""
+    """The outbox copies of erased e-mails, once the erasure is committed; on SQLite, old pages too. A send job
+    that writes its copy after this removes it itself (casework.mail.jobs.SendEmail.erased_meanwhile)."""
     paths: list[Path] | None = session.info.pop(_FILES_KEY, None)
     if paths is None:
         return

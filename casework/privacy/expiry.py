@@ -30,14 +30,19 @@ def expire_unconfirmed(session: Session, now: dt.datetime, batch: int = 200, out
     Cases without a letter (app-store billing, a one-time purchase with no refund to ask for) confirm their
     e-mail address alone, with the code of their first e-mail: never confirmed 7 days after their first code
     (that e-mail's, or the letter's that corrected facts took away), they expire the same way. A case whose
-    corrected facts first called for a letter later counts its 7 days from that letter.
+    corrected facts first called for a letter later counts its 7 days from that letter. A case without a letter
+    whose confirmed address was changed does not expire: it waits, sending nothing, for the new one's code.
     """
     cutoff = now - UNCONFIRMED_LIFETIME
     letter_case = and_(has_cancellation_letter(Case.id), first_letter_before(Case.id, cutoff))
     address_code_before = (select(ConfirmationCode.id)
                            .where(ConfirmationCode.case_id == Case.id, ConfirmationCode.created_at < cutoff)
                            .exists())
-    no_letter_case = and_(~has_cancellation_letter(Case.id), Case.email_confirmed_at.is_(None), address_code_before)
+    # A case whose address was confirmed once and then changed waits for the new one: it was proven to be someone's.
+    code_used = (select(ConfirmationCode.id)
+                 .where(ConfirmationCode.case_id == Case.id, ConfirmationCode.used_at.is_not(None)).exists())
+    no_letter_case = and_(~has_cancellation_letter(Case.id), Case.email_confirmed_at.is_(None), address_code_before,
+                          ~code_used)
     cases = list(session.scalars(
         select(Case).where(Case.status == CaseStatus.NEW, Case.confirmed_at.is_(None),
                            Case.personal_data_deleted_at.is_(None), Case.created_at < cutoff,

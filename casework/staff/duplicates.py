@@ -6,6 +6,11 @@ closed without an outcome, points to the case that carries on, and keeps its let
 The match is the consumer's e-mail address (any case, as the database lowers it: the same ``lower()`` that
 PostgreSQL's ``ix_cases_email_lower`` index holds) and the company: the catalog slug, and for "another company"
 its name, compared without regard to case or spacing.
+
+Only confirmed addresses count. Anyone can file a case with anyone's address, so two cases sharing an address
+nobody confirmed show nothing about who filed them: flagging them would invite a caseworker to fold a stranger's
+case into the owner's (or the owner's into a stranger's), joining their timelines. Such cases are neither flagged
+nor merged; once the owner of the address confirms it with the code we sent there, the case is theirs.
 """
 
 from __future__ import annotations
@@ -42,17 +47,19 @@ def company_key(provider_slug: str, company: dict[str, Any] | None) -> str | Non
 
 
 def can_have_duplicates(case: Case) -> bool:
-    """Only open cases with their personal data are compared: a finished or emptied case asks for nothing."""
+    """Only open cases with their personal data and a confirmed address are compared: a finished or emptied case
+    asks for nothing, and an unconfirmed address says nothing about who filed the case."""
     return (case.status not in FINISHED and case.personal_data_deleted_at is None
+            and case.email_confirmed_at is not None
             and company_key(case.provider_slug, case.company) is not None)
 
 
 def _open_with_data() -> list[ColumnElement[bool]]:
-    return [Case.status.not_in(FINISHED), Case.personal_data_deleted_at.is_(None)]
+    return [Case.status.not_in(FINISHED), Case.personal_data_deleted_at.is_(None), Case.email_confirmed_at.is_not(None)]
 
 
 def duplicates_of(session: Session, case: Case) -> list[Case]:
-    """The other open cases of this consumer and company, oldest first."""
+    """The other open cases of this consumer and company (confirmed addresses only), oldest first."""
     if not can_have_duplicates(case):
         return []
     key = company_key(case.provider_slug, case.company)
@@ -113,6 +120,9 @@ def _check(session: Session, survivor: Case, absorbed: Case) -> None:
             raise CaseConflict(f"The personal data of {case.reference} is deleted; it cannot be merged.")
         if case.status in FINISHED:
             raise CaseConflict(f"{case.reference} is {case.status.value}; only open cases can be merged.")
+        if case.email_confirmed_at is None:
+            raise CaseConflict(f"The consumer of {case.reference} has not confirmed their e-mail address, so it does "
+                               "not show who filed the case; only cases with a confirmed address can be merged.")
     same_consumer = session.execute(select(func.lower(survivor.consumer_email) == func.lower(absorbed.consumer_email)))
     if not same_consumer.scalar_one():
         raise CaseConflict(f"{absorbed.reference} is not a duplicate of {survivor.reference}: the consumer's "

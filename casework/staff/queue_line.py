@@ -21,6 +21,7 @@ QUEUE_LINE_COLUMNS = (
     Case.id, Case.reference, Case.status, Case.outcome, Case.version, Case.provider_slug, Case.company,
     Case.consumer_name, Case.consumer_email, Case.assignee_id, Case.urgency_on, Case.urgency_kind,
     Case.needs_review, Case.escalation_due_at, Case.personal_data_deleted_at, Case.created_at,
+    Case.email_confirmed_at,
 )
 
 
@@ -59,6 +60,8 @@ class QueueLine(Protocol):
     def personal_data_deleted_at(self) -> dt.datetime | None: ...
     @property
     def created_at(self) -> dt.datetime: ...
+    @property
+    def email_confirmed_at(self) -> dt.datetime | None: ...
 
 
 def queue_line_only() -> LoaderOption:

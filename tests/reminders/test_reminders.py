@@ -157,7 +157,7 @@ def test_corrected_facts_cancel_and_replace_the_reminders(db_session: Session, r
     assert len(before) == 3
     case.status = CaseStatus.NEW  # correctable again, as for a consumer who spotted a wrong date early
     facts = trial_facts(trial_start_date=day(8), consumer_email="jane.new@example.com")
-    correct_facts(db_session, case, facts, assessment_of(facts, NOW), NOW)
+    correct_facts(db_session, case, facts, assessment_of(facts, NOW), NOW, runtime.settings)
     statuses = dict(db_session.execute(select(Reminder.id, Reminder.status).where(Reminder.id.in_(before))).all())
     assert set(statuses.values()) == {"cancelled"}
     sydney = "Australia/Sydney"

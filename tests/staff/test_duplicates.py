@@ -68,10 +68,13 @@ def casey(app: Flask, staff_id: int) -> FlaskClient:
     return client
 
 
-def file(runtime: Runtime, **changes: Any) -> Filed:
-    """A filed case (its letter job left pending: nothing here needs the PDF)."""
+def file(runtime: Runtime, *, confirmed: bool = True, **changes: Any) -> Filed:
+    """A filed case (its letter job left pending: nothing here needs the PDF), its address confirmed unless
+    ``confirmed`` is False: only confirmed addresses show the same consumer."""
     with writing(runtime) as session:
         filed = file_case(session, case_facts(**changes), runtime.settings.secret_key)
+        if confirmed:
+            session.get_one(Case, filed.case_id).email_confirmed_at = utcnow()
     return Filed(filed.case_id, filed.reference, filed.access_token)
 
 
@@ -184,6 +187,19 @@ def test_a_case_whose_personal_data_is_deleted_is_no_duplicate(committed: Runtim
     assert duplicates_of(committed, second) == []
 
 
+def test_an_unconfirmed_address_is_no_duplicate(committed: Runtime) -> None:
+    """Anyone can file a case with anyone's address: a case whose address nobody confirmed matches no other."""
+    owner = file(committed)
+    stranger = file(committed, confirmed=False, consumer_email="JANE@example.com")
+    another_stranger = file(committed, confirmed=False)
+    assert flagged(committed, owner, stranger, another_stranger) == set()
+    assert duplicates_of(committed, owner) == []
+    assert duplicates_of(committed, stranger) == []
+    with writing(committed) as session:
+        session.get_one(Case, stranger.case_id).email_confirmed_at = utcnow()
+    assert flagged(committed, owner, stranger, another_stranger) == {owner.reference, stranger.reference}
+
+
 def test_the_case_page_offers_the_merge(casey: FlaskClient, committed: Runtime) -> None:
     first, second = file(committed), file(committed, consumer_email="JANE@example.com")
     page = text(casey.get(f"/staff/cases/{first.reference}"))
@@ -271,6 +287,31 @@ def test_only_open_duplicates_merge(casey: FlaskClient, committed: Runtime, what
     assert sentence in text(response)
     case = load(committed, absorbed)
     assert (case.status, case.merged_into_id) == (before, None)
+
+
+@pytest.mark.parametrize("unconfirmed", ["survivor", "absorbed", "both"])
+def test_a_case_with_an_unconfirmed_address_is_not_merged(casey: FlaskClient, committed: Runtime,
+                                                          unconfirmed: str) -> None:
+    survivor = file(committed, confirmed=unconfirmed == "absorbed")
+    absorbed = file(committed, confirmed=unconfirmed == "survivor")
+    response = merge(casey, committed, survivor, absorbed)
+    assert response.status_code == 409
+    assert "has not confirmed their e-mail address" in text(response)
+    assert "only cases with a confirmed address can be merged" in text(response)
+    for filed in (survivor, absorbed):
+        case = load(committed, filed)
+        assert (case.status, case.merged_into_id) == (CaseStatus.NEW, None)
+    with committed.sessions() as session:
+        assert not session.scalars(select(CaseEvent).where(
+            CaseEvent.action.in_(["merged_into", "merged_from"]))).all()
+
+
+def test_merging_directly_refuses_an_unconfirmed_address(committed: Runtime, staff_id: int) -> None:
+    survivor, absorbed = file(committed), file(committed, confirmed=False)
+    with pytest.raises(duplicates.CaseConflict, match="has not confirmed"), writing(committed) as session:
+        duplicates.merge(session, committed.settings, session.get_one(Case, survivor.case_id),
+                         session.get_one(Case, absorbed.case_id), session.get_one(StaffUser, staff_id), utcnow())
+    assert load(committed, absorbed).merged_into_id is None
 
 
 @pytest.mark.parametrize("stale", ["version", "absorb_version"])
