@@ -161,7 +161,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     token, digest = new_token(secret_key)
     rows = FilingRows(
         case=case_values,
-        token={"token_hmac": digest, "created_at": now},
+        token={"token_hmac": digest, "created_at": now, "last_used_at": now},
         filed_event={"at": now, "actor": Actor.CONSUMER, "action": "filed", "to_status": CaseStatus.NEW,
                      "data": {"provider": provider.slug, "plan": facts.plan}},
     )
