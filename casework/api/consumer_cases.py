@@ -159,6 +159,10 @@ def file() -> ResponseReturnValue:
                     if case is None:
                         session.rollback()
                         return api_error(409, "conflict", "This Idempotency-Key no longer names a case.")
+                    if case.email_confirmed_at is not None:  # confirming revoked the filing's links: no new one
+                        session.rollback()
+                        return api_error(409, "conflict", "This case was confirmed since it was filed: its links go "
+                                                          "only to the confirmed e-mail address now.")
                     token = issue_token(session, case, secret)
                     session.commit()
                     return _filed(case.reference, case.status.value, case.assessment, token, 200)
