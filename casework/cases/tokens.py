@@ -19,18 +19,21 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from casework.cases.models import AccessToken, Case
 from casework.config import Settings
-from casework.db import WRITE_INTENT, utcnow
+from casework.db import SQLITE_BUSY_MS, WRITE_INTENT, utcnow
 
 log = logging.getLogger("casework.cases")
 
 CONSUMER_LINK_IDLE_DAYS = 90
 # Following a link renews it at most this often: most page views write nothing.
 RENEW_EVERY = dt.timedelta(days=1)
+# How long a page view waits for a concurrent write before it leaves the renewal for another day.
+RENEW_WAIT_MS = 1000
 
 
 def token_hmac(secret_key: str, token: str) -> bytes:
@@ -113,18 +116,39 @@ def case_for_token(session: Session, secret_key: str, token: str) -> Case | None
 
 def _renew(session: Session, token_id: int, now: dt.datetime) -> None:
     """Mark the link used. A request that writes does it in its own transaction; a read (which commits nothing,
-    and on SQLite must not turn into a write) in a short one of its own, given up if the database is busy:
-    the link then stays as it was, at worst a day short of its full life."""
+    and on SQLite must not turn into a write) in a short one of its own that waits at most RENEW_WAIT_MS for a
+    concurrent write and is given up after: the link then stays as it was, at worst a day short of its life."""
     renewal = (update(AccessToken).where(AccessToken.id == token_id, AccessToken.last_used_at < now - RENEW_EVERY)
-               .values(last_used_at=now).execution_options(synchronize_session=False))
+               .values(last_used_at=now))
     if session.connection().get_execution_options().get(WRITE_INTENT):
-        session.execute(renewal)
+        session.execute(renewal.execution_options(synchronize_session=False))
         return
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with Session(bind=session.get_bind(), execution_options={WRITE_INTENT: True}) as writer, writer.begin():
-            writer.execute(renewal)
+        with engine.connect() as connection:
+            if sqlite:  # set before the transaction begins: BEGIN IMMEDIATE is where it waits
+                _busy_timeout(connection, RENEW_WAIT_MS)
+            try:
+                connection.execution_options(**{WRITE_INTENT: True})
+                if not sqlite:
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {RENEW_WAIT_MS}")
+                connection.execute(renewal)
+                connection.commit()
+            finally:
+                if sqlite:  # the pooled connection goes back with the usual wait
+                    _busy_timeout(connection, SQLITE_BUSY_MS)
     except DBAPIError as error:
         log.info("link use not recorded now: %s", type(error).__name__)
+
+
+def _busy_timeout(connection: Connection, milliseconds: int) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
+    finally:
+        cursor.close()
 
 
 def revoke_tokens(session: Session, case_ids: list[int], now: dt.datetime, *, keep: int | None = None) -> None:

@@ -132,6 +132,22 @@ def test_a_link_unused_for_90_days_expires_and_use_renews_it(client: FlaskClient
     assert client.get("/c/not-a-token-at-all").status_code == 404  # an unknown token stays a plain 404
 
 
+def test_a_page_view_that_cannot_renew_its_link_now_still_answers(client: FlaskClient, committed: Runtime) -> None:
+    """Renewing is a write a page view does on the side: while another transaction holds the lock it needs (the
+    database's write lock on SQLite, the token's row on PostgreSQL), the page answers and the renewal waits for
+    another day."""
+    case_id, token = filed_case(committed)
+    [made] = last_used(committed, case_id)
+    with clock_at(at_day(30)), writing(committed) as session:
+        session.execute(update(AccessToken).where(AccessToken.case_id == case_id).values(revoked_at=None))
+        assert client.get(f"/c/{token}").status_code == 200
+    assert last_used(committed, case_id) == [made]
+    with clock_at(at_day(30)):
+        assert client.get(f"/c/{token}").status_code == 200
+    [renewed] = last_used(committed, case_id)
+    assert renewed > made
+
+
 def test_erasure_revokes_every_link_and_the_api_cannot_reopen_the_case(
     client: FlaskClient, committed: Runtime
 ) -> None:
