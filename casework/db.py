@@ -30,6 +30,8 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # Execution option of a session whose transactions write (SQLite then begins them IMMEDIATE).
 WRITE_INTENT = "casework_write_intent"
+# How long a SQLite connection waits for another's write lock.
+SQLITE_BUSY_MS = 30000
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -85,7 +87,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
         cursor.close()
 

@@ -91,7 +91,8 @@ EVENT_TEXT = {
     "facts_corrected": "The facts of the case were corrected.",
     "letter_not_needed": "With the corrected facts no letter is written; the letter waiting for your confirmation "
                          "was set aside.",
-    "links_resent": "New links to this case were e-mailed.",
+    "links_resent": "New links to this case were e-mailed; the links sent before stopped working.",
+    "links_revoked": "You signed out of all devices: the links to this case sent before stopped working.",
     "reopened": "The case was reopened.",
     "merged_into": "A caseworker joined this case to another case of yours about the same company.",
     "merged_from": "A caseworker joined another case of yours about the same company to this one.",
@@ -114,6 +115,7 @@ EMAIL_KIND_TEXT = {
     "reminder_to_submit": "Your next letter was e-mailed to you to submit to the company.",
     "case_without_letter": "A link to this case was e-mailed to you, with what you can do yourself.",
     "confirm_address": "A code to confirm your new e-mail address was e-mailed to it.",
+    "new_link": "A new link to this case was e-mailed to you after you signed out of all devices.",
 }
 
 

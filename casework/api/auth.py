@@ -1,9 +1,10 @@
 """Who is calling the API: the bearer token of a consumer (one case) or of a caseworker (``cwst_…``).
 
-A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong or missing token
-is a 404, so nobody learns whether a reference exists. A staff API token reads every case; it never works
-on the consumer's own actions (404 there, as for any token that is not the case's). The staff endpoints
-answer 401 without a live staff token. A read-only staff token is refused every change (403), wherever it is sent.
+A consumer authenticates with ``Authorization: Bearer <access token>``; a wrong, missing, expired or revoked
+token is a 404, so nobody learns whether a reference exists (nor reaches a case whose details are deleted).
+A staff API token reads every case; it never works on the consumer's own actions (404 there, as for any token
+that is not the case's). The staff endpoints answer 401 without a live staff token. A read-only staff token is
+refused every change (403), wherever it is sent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from casework.api.errors import api_error
 from casework.cases.models import Case
-from casework.cases.tokens import case_for_token
+from casework.cases.tokens import FoundToken, LinkState, find_token
 from casework.db import is_postgresql, utcnow
 from casework.runtime import runtime_of
 from casework.staff.api_tokens import Bearer, looks_like_staff_token, staff_for_token
@@ -75,13 +76,21 @@ def case_by_reference(reference: str) -> Case | None:
     return db().execute(select(Case).where(Case.reference == reference[:16])).scalar_one_or_none()
 
 
-def consumer_case(reference: str) -> Case | None:
-    """The case of a consumer's token; a staff token is never one (consumer-only actions answer 404)."""
+def consumer_access(reference: str) -> FoundToken | None:
+    """The consumer's live token for this case; a staff token is never one (consumer-only actions answer 404),
+    nor an expired or revoked token, nor one of a case whose personal data is deleted (404 as an unknown one)."""
     token = bearer_token()
     if token is None:
         return None
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    return case if case is not None and case.reference == reference else None
+    found = find_token(db(), runtime_of().settings.secret_key, token, utcnow())
+    if found is None or found.state is not LinkState.LIVE or found.case.reference != reference:
+        return None
+    return found
+
+
+def consumer_case(reference: str) -> Case | None:
+    found = consumer_access(reference)
+    return None if found is None else found.case
 
 
 def case_reader(reference: str) -> tuple[Case | None, StaffUser | None]:

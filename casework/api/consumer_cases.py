@@ -14,7 +14,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import delete, select
@@ -27,6 +27,7 @@ from casework.api.auth import (
     bearer_token,
     case_not_found,
     case_reader,
+    consumer_access,
     consumer_case,
     refuse_read_only_writes,
 )
@@ -158,6 +159,10 @@ def file() -> ResponseReturnValue:
                     if case is None:
                         session.rollback()
                         return api_error(409, "conflict", "This Idempotency-Key no longer names a case.")
+                    if case.email_confirmed_at is not None:  # confirming revoked the filing's links: no new one
+                        session.rollback()
+                        return api_error(409, "conflict", "This case was confirmed since it was filed: its links go "
+                                                          "only to the confirmed e-mail address now.")
                     token = issue_token(session, case, secret)
                     session.commit()
                     return _filed(case.reference, case.status.value, case.assessment, token, 200)
@@ -222,11 +227,13 @@ def letter_pdf(reference: str, letter_id: int) -> ResponseReturnValue:
 
 
 def _act(reference: str, model: type[Body] | None, action: Any) -> Response:
-    case = consumer_case(reference)
-    if case is None:
+    found = consumer_access(reference)
+    if found is None:
         return case_not_found()
+    case = found.case
     session = db()
     body = action_body(model) if model is not None else None
+    g.consumer_token_id = found.token_id
     try:
         action(session, case, body)
     except CodeRefused as refused:
@@ -252,7 +259,9 @@ for _path, _summary, _body in (
 @limiter.limit("10 per 15 minutes")
 def confirm_case(reference: str) -> ResponseReturnValue:
     def run(session: Session, case: Case, body: ConfirmBody) -> None:
-        confirm(session, runtime_of().settings, case, body.code, utcnow())
+        # The other links made before confirmation are revoked; the caller's token showed the code and the answer
+        # has no place for a new one, so it is the one kept.
+        confirm(session, runtime_of().settings, case, body.code, utcnow(), keep_token=g.consumer_token_id)
 
     return _act(reference, ConfirmBody, run)
 

@@ -163,7 +163,7 @@ def file_case(session: Session, facts: NewCase, secret_key: str, now: dt.datetim
     remember(session, token)
     rows = FilingRows(
         case=case_values,
-        token={"token_hmac": digest, "created_at": now},
+        token={"token_hmac": digest, "created_at": now, "last_used_at": now},
         filed_event={"at": now, "actor": Actor.CONSUMER, "action": "filed", "to_status": CaseStatus.NEW,
                      "data": {"provider": provider.slug, "plan": facts.plan}},
     )

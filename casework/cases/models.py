@@ -173,6 +173,8 @@ class AccessToken(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     token_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Renewed (at most daily) when the link is followed: a link unused for a while stops working.
+    last_used_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
 
 

@@ -38,12 +38,13 @@ from casework.cases.delivery import TRACKING_MAX, delivery_channel, paste_text
 from casework.cases.filing import CaseError, file_case
 from casework.cases.intake import IntakeErrors, UnknownSlug, countries, parse_case
 from casework.cases.limits import CaseFull, Held
+from casework.cases.link_pages import found_or_404, link_case, live_link
 from casework.cases.models import Case, CaseAttachment, CaseEvent, CompanyResponse, Delivery
 from casework.cases.platforms import PLATFORMS
 from casework.cases.progress import progress_of
 from casework.cases.schemas import normalised_email
 from casework.cases.states import INTERNAL_ACTIONS, Actor
-from casework.cases.tokens import case_for_token
+from casework.cases.tokens import LinkState, issue_token
 from casework.cases.tracking import tracking_email
 from casework.cases.transitions import CaseConflict
 from casework.cases.workflow import (
@@ -55,6 +56,7 @@ from casework.cases.workflow import (
     record_submission,
     resend_confirmation,
     send_links,
+    sign_out_everywhere,
     withdraw,
 )
 from casework.catalog import default_catalog
@@ -65,7 +67,6 @@ from casework.letters.plan import letter_plan_for_case
 from casework.letters.services import latest_letter
 from casework.mail.models import OutboundEmail
 from casework.presentation import ANSWER_MEANING, UNSETTLED_ANSWERS, page_errors
-from casework.privacy.views import erased_page
 from casework.regions import REGIONS, regions_of, zone_for_region
 from casework.runtime import runtime_of
 from casework.web import (
@@ -210,12 +211,7 @@ def _form_fields(fields: dict[str, str]) -> dict[str, str]:
 
 
 def _case_or_404(token: str) -> Case:
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    if case is None:
-        abort(404)
-    if case.personal_data_deleted_at is not None:
-        abort(erased_page(case))  # every page of the link says the details are gone, and what is left
-    return case
+    return link_case(token)
 
 
 def _status_page(case: Case, token: str, errors: dict[str, str] | None = None,
@@ -281,10 +277,10 @@ def progress(token: str) -> ResponseReturnValue:
 
     A case whose details are deleted answers too (its fingerprint changes), so the page refreshes into saying so.
     """
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    if case is None:
-        abort(404)
-    state = progress_of(db(), runtime_of().settings, case)
+    found = found_or_404(token)
+    if found.state not in (LinkState.LIVE, LinkState.ERASED):
+        abort(404)  # the page itself says why, once reloaded
+    state = progress_of(db(), runtime_of().settings, found.case)
     response = jsonify(version=state.version, pending=state.pending)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -329,10 +325,15 @@ def confirm_submit(token: str) -> ResponseReturnValue:
         session.rollback()
         flash(str(conflict))
         return redirect(url_for("consumer.status", token=token), 303)
+    # The links made before confirmation are revoked (whoever typed the address at filing held one): the browser
+    # that confirmed goes on with a link of its own.
+    fresh = issue_token(session, case, runtime_of().settings.secret_key)
     session.commit()
     flash("Thank you: your e-mail address is confirmed. Reminders for this case will come to it."
           if address_alone else "Thank you: your e-mail address and your letter are confirmed.")
-    return redirect(url_for("consumer.status", token=token), 303)
+    flash("This page has a new address: bookmark it. The links sent to you before no longer work; the e-mails we "
+          "send from now on carry working ones.")
+    return redirect(url_for("consumer.status", token=fresh), 303)
 
 
 @bp.post("/c/<token>/resend")
@@ -413,6 +414,24 @@ def withdraw_case(token: str) -> ResponseReturnValue:
     return redirect(url_for("consumer.status", token=token), 303)
 
 
+@bp.post("/c/<token>/sign-out")
+@route_rule("consumer")
+@limiter.limit("3 per hour")
+def sign_out(token: str) -> ResponseReturnValue:
+    """Sign out of all devices: every link to the case stops working, this one too; a new one is e-mailed to the
+    confirmed address. Whoever holds an old link (a shared computer, a forwarded e-mail) loses the case."""
+    found = live_link(token)
+    session = db()
+    try:
+        sign_out_everywhere(session, runtime_of().settings, found.case, found.token_id, utcnow())
+    except CaseConflict as conflict:
+        session.rollback()
+        flash(str(conflict))
+        return redirect(url_for("consumer.status", token=token), 303)
+    session.commit()
+    return render_template("cases/signed_out.html", case=found.case)
+
+
 @bp.get("/c/<token>/letters/<int(max=2147483647):letter_id>.pdf")
 @route_rule("consumer")
 @limiter.limit("60 per minute")
@@ -439,9 +458,9 @@ LINKS_PER_ADDRESS = parse("3 per hour")
 
 def _may_mail(address: str) -> bool:
     """Whether this address may be sent its links again: LINKS_PER_ADDRESS, whoever asks and whether or not it has
-    cases. Past it nothing is sent, and nothing else changes: the answer is the usual one (it never says whether
-    the address has cases), and the links the owner holds keep working, so the allowance cannot be used against
-    them."""
+    cases. Each e-mail replaces the links sent before (:func:`send_links`); past the allowance nothing is sent and
+    nothing else changes: the answer is the usual one (it never says whether the address has cases), and the
+    newest links mailed keep working, so asking over and over cannot lock the owner out."""
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     try:
         return limiter.limiter.hit(LINKS_PER_ADDRESS, "lost-link-address", digest)

@@ -42,7 +42,7 @@ from casework.cases.limits import require_room
 from casework.cases.models import Case, CaseEvent, CompanyResponse, Delivery
 from casework.cases.notify import move
 from casework.cases.states import Actor, BillingChannel, CaseStatus, Outcome
-from casework.cases.tokens import status_link
+from casework.cases.tokens import revoke_tokens, status_link
 from casework.cases.tracking import send_tracking
 from casework.cases.transitions import (
     FINISHED,
@@ -206,10 +206,11 @@ def _resend_address_code(session: Session, settings: Settings, case: Case, now: 
     return send_tracking(session, settings, case, now)
 
 
-def confirm_address(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
+def confirm_address(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime, *,
+                    keep_token: int | None = None) -> None:
     """A case without a letter, or a confirmed letter whose address changed since: the code confirms the e-mail
     address alone, and its reminders are planned anew (from today: none for a day that passed while it waited).
-    The case stays as it is; nothing is sent."""
+    The case stays as it is; nothing is sent. The links made before are revoked as in :func:`confirm`."""
     if case.email_confirmed_at is not None:
         raise CaseConflict("Your e-mail address is already confirmed.")
     if case.status in FINISHED or case.personal_data_deleted_at is not None:
@@ -221,21 +222,25 @@ def confirm_address(session: Session, settings: Settings, case: Case, code: str,
     if row is None or row.email.lower() != case.consumer_email.lower():
         raise CodeRefused("There is no code waiting for this case. Ask for a new one.")
     check_code(row, code, settings.secret_key, now)
+    revoke_tokens(session, [case.id], now, keep=keep_token)
     case.email_confirmed_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="email_confirmed",
                           data={"email": row.email}))
     reminder_planning.replan_if_open(session, case, now)
 
 
-def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime) -> None:
+def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt.datetime, *,
+            keep_token: int | None = None) -> None:
     """The consumer's one act: their e-mail address and the letter, confirmed together (→ ready).
 
     A case without a letter, or whose confirmed letter outlived its address, confirms its address alone
     (:func:`confirm_address`). A wrong code raises CodeRefused after counting the attempt; the caller commits
     either way.
+    Every link made before confirmation is revoked (whoever typed the address at filing held one), but
+    ``keep_token``, the token id of the caller who showed the code, if the caller cannot be handed a new link.
     """
     if confirms_address_alone(case):
-        confirm_address(session, settings, case, code, now)
+        confirm_address(session, settings, case, code, now, keep_token=keep_token)
         return
     if case.confirmed_at is not None or case.status is not CaseStatus.NEW:
         raise CaseConflict("This case is already confirmed.")
@@ -247,6 +252,7 @@ def confirm(session: Session, settings: Settings, case: Case, code: str, now: dt
     latest = latest_letter(session, case.id)
     if letter is None or latest is None or letter.id != latest.id or letter.status != "rendered":
         raise CaseConflict("Your letter has changed since this code was sent; use the newest e-mail.")
+    revoke_tokens(session, [case.id], now, keep=keep_token)
     case.email_confirmed_at = now
     case.confirmed_at = now
     move(session, settings, case, CaseStatus.READY, Actor.CONSUMER, "confirmed", now,
@@ -495,6 +501,7 @@ def send_links(session: Session, settings: Settings, email: str, now: dt.datetim
     """"Lost your link?": new private links to every open case of this address, in one e-mail.
 
     Only cases whose address was confirmed: a case filed with someone else's address must not make us write to it.
+    The links sent before stop working: a link that went astray is closed by asking for new ones.
     """
     cases = list(session.scalars(
         select(Case).where(func.lower(Case.consumer_email) == email.lower(), Case.personal_data_deleted_at.is_(None),
@@ -503,6 +510,7 @@ def send_links(session: Session, settings: Settings, email: str, now: dt.datetim
     ))
     if not cases:
         return 0
+    revoke_tokens(session, [case.id for case in cases], now)
     links = [{"reference": case.reference, "company": (case.company or {}).get("name") or case.provider_slug,
               "url": status_link(session, settings, case)} for case in cases]
     queue_email(session, settings, key=f"links:{secrets.token_hex(16)}", kind="lost_link", to=[email],
@@ -510,3 +518,22 @@ def send_links(session: Session, settings: Settings, email: str, now: dt.datetim
     for case in cases:
         session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="links_resent", data={}))
     return len(cases)
+
+
+def sign_out_everywhere(session: Session, settings: Settings, case: Case, token_id: int, now: dt.datetime) -> None:
+    """Every link to the case stops working; a new one goes to the confirmed address.
+
+    Only once the address is confirmed: before that the new link could go nowhere, and the link in the
+    confirmation e-mail is the consumer's only way in. ``token_id`` is the link the consumer used: it keys the
+    e-mail, so a repeated request sends it once.
+    """
+    if case.email_confirmed_at is None or case.personal_data_deleted_at is not None:
+        raise CaseConflict("Confirm your e-mail address first: the new link is sent to it. Until then only the links "
+                           "we sent to you and the one you got when you filed open this case.")
+    revoke_tokens(session, [case.id], now)
+    session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="links_revoked", data={}))
+    company = (case.company or {}).get("name") or case.provider_slug
+    queue_email(session, settings, key=f"sign-out:{token_id}", kind="new_link", to=[case.consumer_email],
+                template="new_link", context={"reference": case.reference, "company": company,
+                                              "url": status_link(session, settings, case)},
+                now=now, case_id=case.id)

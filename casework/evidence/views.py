@@ -12,8 +12,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from casework.access import route_rule
+from casework.cases.link_pages import found_or_404, gone_page
 from casework.cases.models import Case
-from casework.cases.tokens import case_for_token
+from casework.cases.tokens import LinkState
 from casework.db import utcnow, writing_session
 from casework.evidence.pack import build_pack, pack_filename
 from casework.evidence.stored import Extension, pack_data, pack_digest, request_pack, stored_file
@@ -113,10 +114,12 @@ def _preparing(case: Case, extension: Extension, back: str) -> ResponseReturnVal
 
 
 def _consumer_case(token: str) -> Case:
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    if case is None:
-        abort(404)
-    return case
+    found = found_or_404(token)
+    if found.state is LinkState.ERASED:
+        abort(404)  # no pack is made of a case whose details are deleted
+    if found.state is not LinkState.LIVE:
+        abort(gone_page(found.state))
+    return found.case
 
 
 def _staff_case(reference: str) -> Case:

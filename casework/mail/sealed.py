@@ -87,10 +87,10 @@ def _forms(secret: str) -> list[str]:
 def _placeholders(found: list[str], nonce: str) -> list[tuple[str, str]]:
     """(a secret as written, its placeholder) for each secret, as it is and percent-encoded where that differs."""
     table: list[tuple[str, str]] = []
-    for index, secret in enumerate(found):
-        table.append((secret, f"⟦secret-{index}-{nonce}⟧"))
-        if (encoded := quote(secret, safe="")) != secret:
-            table.append((encoded, f"⟦secret-{index}q-{nonce}⟧"))
+    for index, written in enumerate(found):
+        table.append((written, f"⟦secret-{index}-{nonce}⟧"))
+        if len(forms := _forms(written)) > 1:  # its percent-encoded form differs
+            table.append((forms[1], f"⟦secret-{index}q-{nonce}⟧"))
     return table
 
 

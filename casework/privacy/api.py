@@ -1,7 +1,8 @@
 """API v1: the consumer asks for their personal data to be deleted, then confirms with the e-mailed code.
 
 Consumer token only, like the other consumer actions (a staff token is a 404 here). Both answer the
-case document; after the deletion it is the anonymous record (``personal_data_deleted_at`` set).
+case document; the deletion answers the anonymous record (``personal_data_deleted_at`` set) and revokes every
+token of the case, so any later call with one is a 404.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def erasure_request(reference: str) -> ResponseReturnValue:
     if case is None:
         return case_not_found()
     session, now = db(), utcnow()
-    request_erasure(session, runtime_of().settings, case, now)  # CaseConflict → 409 (already deleted)
+    request_erasure(session, runtime_of().settings, case, now)  # CaseConflict → 409
     session.commit()
     return jsonify(case_document(session, case, now))
 

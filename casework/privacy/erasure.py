@@ -6,7 +6,7 @@ letter someone holds), e-mails' kind, status, Message-ID and dates, deliveries' 
 company's answers' type and date, reminders' kind and times, and who on the staff opened the case.
 Gone: the consumer's name, e-mail, postal address, phone, account identifier and free text, letter PDFs
 and the facts frozen for them, e-mail addresses and bodies, uploads, stored evidence packs, internal notes,
-codes and idempotency keys, and the ``.eml`` copies in the outbox folder.
+codes and idempotency keys, and the ``.eml`` copies in the outbox folder. Every link to the case is revoked.
 
 The case events are append-only for the application; this is the one place that rewrites their details,
 keeping only identifiers, numbers and words from fixed lists. Everything is one transaction in the
@@ -37,6 +37,7 @@ from casework.cases.models import (
     IdempotencyKey,
 )
 from casework.cases.states import Actor
+from casework.cases.tokens import revoke_tokens
 from casework.evidence.models import StoredPack
 from casework.letters.models import Letter
 from casework.mail.models import OutboundEmail
@@ -129,6 +130,7 @@ def erase_cases(session: Session, cases: Sequence[Case], reason: Reason, now: dt
     for model in (ConfirmationCode, ErasureCode, IdempotencyKey, CaseNote, CaseAttachment, StoredPack):
         session.execute(delete(model).where(model.case_id.in_(ids)).execution_options(synchronize_session=False))
     _erase_saved_searches(session, identifiers)
+    revoke_tokens(session, ids, now)  # no link opens the case again (a followed one says its details are gone)
     session.execute(update(CompanyResponse).where(CompanyResponse.case_id.in_(ids)).values(summary="")
                     .execution_options(synchronize_session=False))
     session.execute(update(Delivery).where(Delivery.case_id.in_(ids))

@@ -3,20 +3,17 @@ or downloads everything held on their case; a supervisor downloads everything he
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from casework.access import route_rule
 from casework.cases.confirmation import CodeRefused
+from casework.cases.link_pages import link_case
 from casework.cases.models import Case
 from casework.cases.schemas import normalised_email
-from casework.cases.tokens import case_for_token
 from casework.cases.transitions import CaseConflict
-from casework.catalog import default_catalog
 from casework.db import utcnow
-from casework.letters.models import Letter
 from casework.privacy.export import build_export, cases_of_email, export_filename
 from casework.privacy.requests import confirm_erasure, request_erasure
 from casework.runtime import runtime_of
@@ -26,25 +23,8 @@ from casework.web import db, limiter
 bp = Blueprint("privacy", __name__)
 
 
-def erased_page(case: Case) -> Response:
-    """What a link to a case whose details are deleted shows: that, and what anonymous record is left."""
-    provider = default_catalog().get(case.provider_slug)
-    plan = provider.plan(case.plan_slug) if provider else None
-    company = (case.company or {}).get("name") or (provider.name if provider else case.provider_slug)
-    plan_name = (case.company or {}).get("plan_name") or (plan.name if plan else case.plan_slug)
-    letters = list(db().scalars(select(Letter).where(Letter.case_id == case.id, Letter.sha256.is_not(None))
-                                .order_by(Letter.id)))
-    return Response(render_template("privacy/erased.html", case=case, company=company, letters=letters,
-                                    plan=plan_name))
-
-
 def _case(token: str) -> Case:
-    case = case_for_token(db(), runtime_of().settings.secret_key, token)
-    if case is None:
-        abort(404)
-    if case.personal_data_deleted_at is not None:
-        abort(erased_page(case))
-    return case
+    return link_case(token)
 
 
 @bp.post("/c/<token>/erasure-request")

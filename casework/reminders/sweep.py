@@ -141,7 +141,7 @@ def sweep_batch(session: Session, settings: Settings, now: dt.datetime, batch: i
             done[reminder.id] = existing[reminder_key(reminder.id)]
         else:
             token, digest = new_token(settings.secret_key)
-            tokens.append({"case_id": case.id, "token_hmac": digest, "created_at": now})
+            tokens.append({"case_id": case.id, "token_hmac": digest, "created_at": now, "last_used_at": now})
             emails.append(reminder_email(settings, case, reminder, reminder.deadline, token, now))
     if tokens:
         session.execute(insert(AccessToken), tokens)

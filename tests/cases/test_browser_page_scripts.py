@@ -189,8 +189,10 @@ def test_what_someone_is_typing_is_not_thrown_away_by_an_update(
         response = post_form(client, "/", filing_form(**ACME))
         token = token_from_location(response)
         run_pending_jobs(committed)
-        assert post_form(client, f"/c/{token}/confirm", {"code": confirm_code(committed)},
-                         page=f"/c/{token}/confirm").status_code == 303
+        confirmed = post_form(client, f"/c/{token}/confirm", {"code": confirm_code(committed)},
+                              page=f"/c/{token}/confirm")
+        assert confirmed.status_code == 303
+        token = token_from_location(confirmed)  # the links made before confirming stop working
     page.goto(served + f"/c/{token}")
     assert page.locator("#case-page >> text=Your letter is being e-mailed").is_visible()
     page.fill("#answer-summary", "They wrote back already.")

@@ -123,6 +123,13 @@ def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient, committed
     assert case_count(committed) == 0
 
 
+def confirm_by_link(client: FlaskClient, link: str, code: str) -> str:
+    """Confirm with the e-mailed link and code; the page's new token (the links made before stop working)."""
+    response = post_form(client, link.split("?")[0], {"code": code}, page=link)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return token_from_location(response)
+
+
 def test_filing_leads_to_the_private_page_and_an_email_with_pdf_and_link(
     client: FlaskClient, committed: Runtime
 ) -> None:
@@ -155,10 +162,8 @@ def test_opening_the_link_confirms_nothing(client: FlaskClient, committed: Runti
 
 
 def test_coursera_case_is_ready_then_submitted_by_the_consumer(client: FlaskClient, committed: Runtime) -> None:
-    token, link, code = file_and_prepare(client, committed)
-    confirm_path = link.split("?")[0]
-    response = post_form(client, confirm_path, {"code": code}, page=link)
-    assert response.status_code == 303
+    _, link, code = file_and_prepare(client, committed)
+    token = confirm_by_link(client, link, code)
     case = the_case(committed)
     assert case.status is CaseStatus.READY
     assert case.email_confirmed_at is not None
@@ -259,9 +264,9 @@ def test_the_letter_download_is_the_stored_pdf(client: FlaskClient, committed: R
 
 
 def test_withdrawing_needs_the_tick_and_stops_everything(client: FlaskClient, committed: Runtime) -> None:
-    token, link, code = file_and_prepare(client, committed, plan="other:other-monthly",
-                                         **{"company.name": "Acme", "company.email": "cancel@acme.example"})
-    post_form(client, link.split("?")[0], {"code": code}, page=link)  # company e-mail now pending
+    _, link, code = file_and_prepare(client, committed, plan="other:other-monthly",
+                                     **{"company.name": "Acme", "company.email": "cancel@acme.example"})
+    token = confirm_by_link(client, link, code)  # company e-mail now pending
     response = post_form(client, f"/c/{token}/withdraw", {}, page=f"/c/{token}")
     assert response.status_code == 422
     assert the_case(committed).status is CaseStatus.READY
@@ -327,8 +332,8 @@ def test_hostile_form_input_is_never_a_500(client: FlaskClient, committed: Runti
 
 
 def test_hostile_delivery_input_is_never_a_500(client: FlaskClient, committed: Runtime) -> None:
-    token, link, code = file_and_prepare(client, committed)
-    post_form(client, link.split("?")[0], {"code": code}, page=link)
+    _, link, code = file_and_prepare(client, committed)
+    token = confirm_by_link(client, link, code)
     for at in ("0001-01-01T00:00", "yesterday", "2020-01-01T10:00", "9999-12-31T23:59"):
         response = post_form(client, f"/c/{token}/delivery", {"channel": "web_form", "at": at}, page=f"/c/{token}")
         assert response.status_code == 422, at
@@ -347,6 +352,7 @@ def test_lost_link_answers_the_same_and_sends_working_links(client: FlaskClient,
     assert len(outbox(committed)) == before
     confirmed = post_form(client, f"/c/{old_token}/confirm", {"code": code}, page=f"/c/{old_token}")
     assert confirmed.status_code == 303
+    old_token = token_from_location(confirmed)
     run_pending_jobs(committed)
     before = len(outbox(committed))
     unknown = post_form(client, "/lost-link", {"email": "nobody@example.com"}, page="/lost-link")
@@ -360,7 +366,8 @@ def test_lost_link_answers_the_same_and_sends_working_links(client: FlaskClient,
     new_path = re.search(r"http://casework\.test(/c/[A-Za-z0-9_-]+)", body_text(links))
     assert new_path is not None
     assert client.get(new_path.group(1)).status_code == 200
-    assert client.get(f"/c/{old_token}").status_code == 200  # earlier links still work
+    assert client.get(f"/c/{old_token}").status_code == 410  # the links sent before stop working
+    assert "sent before no longer work" in " ".join(body_text(links).split())
 
 
 def test_lost_link_checks_the_address_and_is_rate_limited(client: FlaskClient, committed: Runtime) -> None:

@@ -421,3 +421,32 @@ def test_the_pages_around_the_journeys(journey: Journey, served: str, committed:
     page.wait_for_selector(".error-summary, .field--error")
     j.look("lost-link-error")
     assert page.locator(".error-summary").inner_text().splitlines()[-1] == "Enter the e-mail address you filed with"
+
+
+def test_signing_out_of_all_devices_with_the_keyboard(journey: Journey, served: str, committed: Runtime) -> None:
+    """"Sign out of all devices" is reached with Tab and pressed with Enter; the page that follows, and the page an
+    old link then shows, fit the screen and pass axe; the new link comes by e-mail and opens the case."""
+    j, page = journey, journey.page
+    _, token = new_case(committed, CaseStatus.SENT, consumer_email="sam@example.com")
+    page.goto(served + f"/c/{token}")
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Sign out of all devices":
+            break
+    else:
+        raise AssertionError("Sign out of all devices is not reachable with Tab")
+    box = page.evaluate("(() => { const r = document.activeElement.getBoundingClientRect();"
+                        " return [r.width, r.right <= window.innerWidth]; })()")
+    assert box[0] > 0
+    assert box[1]
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/sign-out$"))
+    j.look("signed-out")
+    assert "You are signed out of all devices" in j.text()
+    page.goto(served + f"/c/{token}")
+    j.look("link-gone")
+    assert "This link no longer works" in j.text()
+    run_pending_jobs(committed)
+    page.goto(served + outbox_link(committed, "sam@example.com", r"/c/[A-Za-z0-9_-]+"))
+    page.wait_for_url(STATUS_URL)
+    j.look("new-link")

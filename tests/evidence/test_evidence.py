@@ -78,8 +78,9 @@ def file_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
     return token_from_location(response)
 
 
-def confirm(client: FlaskClient, runtime: Runtime, token: str) -> None:
-    """Confirm with the code from the newest e-mail row's body, then let the jobs run."""
+def confirm(client: FlaskClient, runtime: Runtime, token: str) -> str:
+    """Confirm with the code from the newest e-mail row's body, then let the jobs run; the page's new token (the
+    links made before confirming stop working)."""
     with runtime.sessions() as session:
         row = session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "confirm_letter")
                               .order_by(OutboundEmail.id.desc())).first()
@@ -88,15 +89,17 @@ def confirm(client: FlaskClient, runtime: Runtime, token: str) -> None:
     code = re.search(r"confirm\?code=([0-9A-Z-]+)", body)
     assert code is not None
     page = f"/c/{token}/confirm?code={code.group(1)}"
-    assert post_form(client, f"/c/{token}/confirm", {"code": code.group(1)}, page=page).status_code == 303
+    response = post_form(client, f"/c/{token}/confirm", {"code": code.group(1)}, page=page)
+    assert response.status_code == 303
     run_pending_jobs(runtime)
+    return token_from_location(response)
 
 
 def sent_case(client: FlaskClient, runtime: Runtime, **changes: str) -> str:
     """A case for a company that takes e-mail, confirmed and delivered, with an answer recorded."""
     token = file_case(client, runtime, plan="other:other-monthly",
                       **{"company.name": "Acme <i>Streaming</i>", "company.email": "cancel@acme.example", **changes})
-    confirm(client, runtime, token)
+    token = confirm(client, runtime, token)
     with writing(runtime) as session:
         case = session.execute(select(Case)).scalar_one()
         assert case.status is CaseStatus.SENT

@@ -47,7 +47,7 @@ from tests.support.factories import case_facts
 from tests.support.jobs import run_pending_jobs
 from tests.support.mailbox import as_sent_text
 from tests.support.staff import PASSWORD, case_in_status, signed_in
-from tests.support.web import post_form
+from tests.support.web import post_form, token_from_location
 from tests.support.writes import writing
 
 pytestmark = [pytest.mark.http, pytest.mark.storage]
@@ -152,7 +152,7 @@ def sent_case(client: FlaskClient, runtime: Runtime, person: dict[str, str]) -> 
     run_pending_jobs(runtime)
     with runtime.sessions() as session:
         assert session.get_one(Case, case_id).status is CaseStatus.SENT
-    return case_id, reference, token
+    return case_id, reference, token_from_location(confirmed)  # the links made before confirming stop working
 
 
 def erasure_code(runtime: Runtime) -> str:
@@ -179,6 +179,9 @@ def test_deleting_on_request_leaves_nothing_personal_and_keeps_the_anonymous_rec
         session.add(SavedView(staff_id=staff.id, name="Ottoline", query=f"q={person['consumer_email']}"))
         send_links(session, committed.settings, person["consumer_email"], now)
     run_pending_jobs(committed)
+    mailed = re.search(r"/c/([A-Za-z0-9_-]+)", outbox_text(committed, "Your casework links"))
+    assert mailed is not None
+    token = mailed.group(1)  # the new links replace the one held before
     with committed.sessions() as session:
         letters_before = {(x.kind, x.version, x.sha256, x.pages) for x in session.scalars(select(Letter))}
         message_ids = set(session.scalars(select(OutboundEmail.message_id)))
@@ -224,9 +227,12 @@ def test_deleting_on_request_leaves_nothing_personal_and_keeps_the_anonymous_rec
     old_pdf = client.get(f"/c/{token}/letters/{letter_id}.pdf")  # every page of the link says only that it is gone
     staff_page = signed_in(app, "casey@casework.test").get(f"/staff/cases/{reference}")
     assert staff_page.status_code == 200
-    document = client.get(f"/api/v1/cases/{reference}", headers={"Authorization": f"Bearer {token}"}).get_json()
-    assert document["personal_data_deleted_at"] is not None
-    assert {x["sha256"] for x in document["letters"]} == {x[2] for x in letters_before}
+    # The consumer's token is revoked with the data: the API answers as for a token never issued.
+    refused = client.get(f"/api/v1/cases/{reference}", headers={"Authorization": f"Bearer {token}"})
+    document = refused.get_json()
+    assert (refused.status_code, document["error"]) == (404, "not_found")
+    with committed.sessions() as session:
+        assert set(session.scalars(select(Letter.sha256))) == {x[2] for x in letters_before}
     shown = (staff_page.get_data(as_text=True) + json.dumps(document)).lower()
     assert not [n for n in needles(person) if n.lower() in shown]
     assert old_pdf.mimetype == "text/html"
@@ -275,9 +281,11 @@ def test_a_wrong_expired_or_missing_code_deletes_nothing(client: FlaskClient, co
     document = erased.get_json()
     assert document["personal_data_deleted_at"] is not None
     assert (document["status"], document["outcome"]) == ("resolved", "withdrawn")
-    assert client.post(url, json={"code": code}, headers=auth).status_code == 200  # already done: the same answer
+    # The deletion revoked the token: nothing more is done through it, as for a token never issued.
+    again = client.post(url, json={"code": code}, headers=auth)
+    assert (again.status_code, again.get_json()["error"]) == (404, "not_found")
     again = client.post(request_url, headers=auth)
-    assert (again.status_code, again.get_json()["error"]) == (409, "conflict")
+    assert (again.status_code, again.get_json()["error"]) == (404, "not_found")
 
 
 def erasure_code_newest(runtime: Runtime) -> str:

@@ -304,6 +304,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/c/<token>/resend"): Row(_post("/c/{t}/resend"), fresh=NEW),
     ("POST", "/c/<token>/delivery"): Row(_post("/c/{t}/delivery", channel="web_form"), fresh=READY),
     ("POST", "/c/<token>/withdraw"): Row(_post("/c/{t}/withdraw", sure="yes"), fresh=READY),
+    ("POST", "/c/<token>/sign-out"): Row(_post("/c/{t}/sign-out", ok=(200,)), fresh=READY),
     ("POST", "/c/<token>/cancelled"): Row(_post("/c/{t}/cancelled"), fresh=APP_STORE),
     ("POST", "/c/<token>/answer"): Row(lambda c: Call(f"/c/{c.token}/answer", form={
         "answer.type": "refused", "answer.received_on": _today(), "answer.summary": "They said no."}, ok=(303,)),
