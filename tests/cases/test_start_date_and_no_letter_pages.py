@@ -202,6 +202,7 @@ def test_the_wizard_asks_consent_for_a_letter_where_one_is_written(client: Flask
     walk(client, {k: v for k, v in WIZARD.items() if k != "details"})
     details = client.get("/start/details").get_data(as_text=True)
     assert "write and send a cancellation letter" in details
+    assert "The subscription is mine (or I may act for its holder)" in details  # the only ground for a letter
     assert "No letter is written" not in details
 
 
