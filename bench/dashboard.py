@@ -72,9 +72,9 @@ _MARKER = "bench_dashboard_marker"
 # One row per generated number i; the random draws a..h are columns of the inner SELECT, so each is drawn once.
 _LOAD_CHUNK = text("""
 INSERT INTO cases (reference, status, status_before_needs_info, outcome, consumer_name, consumer_email, country,
-    timezone, language, provider_slug, plan_slug, policy_version, company, billing_channel, payment_date, certificate_earned,
-    amount_value, amount_currency, requested_outcome, assessment, assignee_id, assigned_at, consent_at,
-    confirmed_at, created_at, updated_at, version, answer_due_on, follow_ups_sent, resolved_at, urgency_on,
+    timezone, language, provider_slug, plan_slug, policy_version, company, billing_channel, payment_date,
+    certificate_earned, amount_value, amount_currency, requested_outcome, assessment, assignee_id, assigned_at,
+    consent_at, confirmed_at, created_at, updated_at, version, answer_due_on, follow_ups_sent, resolved_at, urgency_on,
     urgency_kind, needs_review, escalated_to, escalated_to_name)
 SELECT 'CW-2026-' || upper(lpad(to_hex(i), 8, '0')), status,
     CASE WHEN status = 'needs_info' THEN 'ready' END,
