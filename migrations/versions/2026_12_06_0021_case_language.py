@@ -34,7 +34,7 @@ def upgrade() -> None:
                    f"CONSTRAINT ck_cases_language CHECK ({CHECK})")
     else:
         op.add_column("cases", sa.Column("language", sa.String(2), server_default="en", nullable=False))
-        op.create_check_constraint("ck_cases_language", "cases", CHECK)
+        op.create_check_constraint("language", "cases", CHECK)  # named ck_cases_language by the convention
     for language in sorted(set(COUNTRY_LANGUAGES.values())):
         countries = sorted(code for code, spoken in COUNTRY_LANGUAGES.items() if spoken == language)
         op.execute(sa.text("UPDATE cases SET language = :language WHERE country IN :countries")
