@@ -72,9 +72,9 @@ _MARKER = "bench_dashboard_marker"
 # One row per generated number i; the random draws a..h are columns of the inner SELECT, so each is drawn once.
 _LOAD_CHUNK = text("""
 INSERT INTO cases (reference, status, status_before_needs_info, outcome, consumer_name, consumer_email, country,
-    timezone, provider_slug, plan_slug, policy_version, company, billing_channel, payment_date, certificate_earned,
-    amount_value, amount_currency, requested_outcome, assessment, assignee_id, assigned_at, consent_at,
-    confirmed_at, created_at, updated_at, version, answer_due_on, follow_ups_sent, resolved_at, urgency_on,
+    timezone, language, provider_slug, plan_slug, policy_version, company, billing_channel, payment_date,
+    certificate_earned, amount_value, amount_currency, requested_outcome, assessment, assignee_id, assigned_at,
+    consent_at, confirmed_at, created_at, updated_at, version, answer_due_on, follow_ups_sent, resolved_at, urgency_on,
     urgency_kind, needs_review, escalated_to, escalated_to_name)
 SELECT 'CW-2026-' || upper(lpad(to_hex(i), 8, '0')), status,
     CASE WHEN status = 'needs_info' THEN 'ready' END,
@@ -92,7 +92,7 @@ SELECT 'CW-2026-' || upper(lpad(to_hex(i), 8, '0')), status,
                              'qua', 'zen', 'for', 'wil', 'yar', 'nob', 'cru', 'tis'])[1 + (i / 20 % 20)] ||
                       (ARRAY['sky', 'berg', 'ton', 'vik', 'ard', 'ez', 'ini', 'ova', 'son', 'ley'])[1 + (i / 400 % 10)])
     END,
-    'user' || (i % 400000) || '@example.com', 'AU', 'Australia/Melbourne',
+    'user' || (i % 400000) || '@example.com', 'AU', 'Australia/Melbourne', 'en',
     CASE WHEN f < 0.8 THEN 'coursera' ELSE 'other' END,
     CASE WHEN f < 0.8 THEN 'coursera-plus-annual' ELSE 'other-monthly' END, 'bench',
     CASE WHEN f >= 0.8 THEN jsonb_build_object(

@@ -47,6 +47,7 @@ def _generate(runtime: Runtime, now: dt.datetime) -> None:
             rows = [{
                 "reference": f"BENCH-{i:09d}", "status": CaseStatus.READY, "consumer_name": facts.consumer_name,
                 "consumer_email": f"consumer{i}@example.com", "country": facts.country, "timezone": facts.timezone,
+                "language": facts.case_language(),
                 "provider_slug": facts.provider, "plan_slug": facts.plan, "policy_version": "bench",
                 "billing_channel": facts.billing_channel, "payment_date": facts.payment_date,
                 "amount_value": facts.amount_value, "amount_currency": facts.amount_currency,

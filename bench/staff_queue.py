@@ -107,7 +107,7 @@ def _case_row(rng: random.Random, n: int, staff_ids: list[int], today: dt.date, 
         "reference": encode_reference(2026, (n * 0x9E3779B1 + 12345) % 2**40), "status": status,
         "outcome": Outcome.CANCELLED if finished else None,
         "consumer_name": f"{first} {last}", "consumer_email": f"{first.lower()}.{n}@example.com",
-        "country": "AU", "timezone": "Australia/Melbourne",
+        "country": "AU", "timezone": "Australia/Melbourne", "language": "en",
         "provider_slug": "other" if other else "coursera", "plan_slug": "other-monthly" if other else
         "coursera-plus-annual", "policy_version": "bench", "company": OTHER_COMPANY if other else None,
         "billing_channel": BillingChannel.DIRECT, "payment_date": (created - dt.timedelta(days=3)).date(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -19,6 +20,7 @@ from casework.cases.tokens import status_url
 from casework.catalog import CatalogError, default_catalog
 from casework.countries import zone_for_country
 from casework.db import utcnow
+from casework.languages import LANGUAGES, Language
 from casework.privacy.commands import export_consumer, purge
 from casework.runtime import runtime_of
 from casework.staff.accounts import (
@@ -173,6 +175,8 @@ def _not_in_future(facts: NewCase) -> None:
 @click.option("--account-identifier", default=None)
 @click.option("--postal-address", default=None)
 @click.option("--company-json", default=None, help="For provider 'other': the company object as JSON.")
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
+              help="The language of the letter and e-mails; default from the country.")
 def case_file(**options: str | None) -> None:
     """File a case as its consumer would (consent given) and print its reference and link."""
     runtime = runtime_of()
@@ -196,6 +200,7 @@ def case_file(**options: str | None) -> None:
             consumer_postal_address=options["postal_address"],
             company=json.loads(options["company_json"]) if options["company_json"] else None,
             consent=True,
+            language=cast("Language | None", options["language"]),
         )
         ZoneInfo(facts.timezone)
     except (ValueError, decimal.InvalidOperation, KeyError) as exc:

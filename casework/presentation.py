@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from casework.cases.models import Case, CaseEvent
 from casework.cases.states import Actor, CaseStatus, Outcome
+from casework.languages import LANGUAGES, NAMES
 from casework.letters.render import format_money
 from casework.typed_text import NO_CONTROLS, ONE_LINE
 
@@ -238,6 +239,18 @@ def register(app: Flask) -> None:
     app.add_template_filter(event_text, "event_text")
     app.add_template_filter(outcome_words, "outcome_words")
     app.add_template_filter(recorded_by, "recorded_by")
+    app.add_template_filter(language_name, "language_name")
+    app.add_template_global(language_choices, "language_choices")
+
+
+def language_name(code: str) -> str:
+    """A case's language in itself ("Français"), as pages show it (with ``lang`` set to the code)."""
+    return next((name for language, name in NAMES.items() if language == code), code)
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The languages a consumer chooses from, each named in itself, in the contract's order."""
+    return [(code, NAMES[code]) for code in LANGUAGES]
 
 
 # What a page calls each field, to begin a sentence ("… must be today or in the past").
@@ -253,6 +266,7 @@ FIELD_NAMES = {
     "company.web_form_url": "Company web form", "company.postal_address": "Company postal address",
     "company.plan_name": "What you pay for", "company.trial_days": "Length of the free trial",
     "company.refund_window_days": "Refund window", "consent.send_in_my_name": "Consent",
+    "language": "Language of your letter and e-mails",
 }
 
 # When a field is missing or empty.
@@ -272,7 +286,8 @@ REQUIRED = {
 
 DAYS = "Enter a whole number of days, from 1 to 366, like 14"
 CHOOSE = {"provider": "Select the company you pay from the list", "plan": "Select your plan from the list",
-          "billing_channel": "Select how you pay", "requested_outcome": "Select what you want"}
+          "billing_channel": "Select how you pay", "requested_outcome": "Select what you want",
+          "language": "Select the language of your letter and e-mails from the list"}
 
 PAGE_MESSAGES: dict[tuple[str, str], str] = {
     ("payment_date", "required unless trial_start_date is given"):

@@ -73,7 +73,7 @@ def case_as_request(case: Case) -> dict[str, Any]:
     """The case's facts in the API's request shape, so a correction can be validated as a whole."""
     return {
         "provider": case.provider_slug, "plan": case.plan_slug, "billing_channel": case.billing_channel.value,
-        "country": case.country, "region": case.region, "timezone": case.timezone,
+        "country": case.country, "region": case.region, "timezone": case.timezone, "language": case.language,
         "payment_date": case.payment_date.isoformat() if case.payment_date else None,
         "trial_start_date": case.trial_start_date.isoformat() if case.trial_start_date else None,
         "next_renewal_date": case.next_renewal_date.isoformat() if case.next_renewal_date else None,

@@ -20,6 +20,7 @@ from casework.cases.models import Case, CaseEvent, Delivery
 from casework.cases.states import INTERNAL_ACTIONS
 from casework.cases.urgency import NO_DEADLINE
 from casework.catalog import default_catalog
+from casework.languages import Language
 from casework.letters.models import Letter
 from casework.letters.plan import letter_plan_for_case
 from casework.reminders.models import Reminder
@@ -81,6 +82,8 @@ class CaseOut(BaseModel):
                                                  "(the case is then its anonymous record).")
     subscription_start_date: str | None = Field(
         None, description="The day the subscription was first taken out (YYYY-MM-DD), or null when not known.")
+    language: Language = Field(
+        description="The language of the letter and of the consumer's pages and e-mails (version 1.1).")
     assessment: AssessmentOut | None
     delivery: list[DeliveryOut]
     letters: list[LetterOut]
@@ -149,6 +152,7 @@ def case_document(session: Session, case: Case, now: dt.datetime, *, internal: b
         "email_confirmed": case.email_confirmed_at is not None,
         "personal_data_deleted_at": _instant(case.personal_data_deleted_at),
         "subscription_start_date": case.subscription_start_date.isoformat() if case.subscription_start_date else None,
+        "language": case.language,
         "assessment": assessment,
         "delivery": [{"channel": d.channel, "address": d.address, "at": _instant(d.at), "by": d.by.value,
                       "confirmation": d.confirmation} for d in deliveries],

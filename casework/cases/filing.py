@@ -29,6 +29,7 @@ from casework.catalog import default_catalog
 from casework.config import Settings
 from casework.db import utcnow
 from casework.jobs.dispatch import dispatch_after_commit
+from casework.languages import Language, default_language
 from casework.letters.plan import LetterPlan, letter_plan_of
 from casework.letters.services import RENDER_TASK, pending_letter_values
 from casework.mail.sealed import remember
@@ -62,7 +63,12 @@ class NewCase:
     region: str | None = None
     company: dict[str, Any] | None = None
     consent: bool = False
+    language: Language | None = None  # None: not chosen, so the country's (casework.languages)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def case_language(self) -> Language:
+        """The language the case is in: the one chosen, else the country's."""
+        return self.language or default_language(self.country)
 
 
 def assessment_facts(facts: NewCase) -> AssessmentFacts:
@@ -93,6 +99,7 @@ def fact_columns(facts: NewCase, policy_version: str) -> dict[str, Any]:
         "consumer_postal_address": facts.consumer_postal_address, "consumer_phone": facts.consumer_phone,
         "account_identifier": facts.account_identifier, "details": facts.details,
         "country": facts.country, "region": facts.region, "timezone": facts.timezone,
+        "language": facts.case_language(),
         "provider_slug": facts.provider, "plan_slug": facts.plan, "policy_version": policy_version,
         "company": facts.company, "billing_channel": facts.billing_channel,
         "payment_date": facts.payment_date, "trial_start_date": facts.trial_start_date,

@@ -19,6 +19,7 @@ from casework.cases.filing import NewCase
 from casework.cases.schemas import AssessmentRequest, CaseRequest, countries
 from casework.cases.states import BillingChannel, RequestedOutcome
 from casework.catalog import Plan, Provider, default_catalog
+from casework.languages import default_language
 from casework.regions import REGION_PAGE_MESSAGE, regions_of
 from casework.typed_text import NO_CONTROLS
 
@@ -261,6 +262,7 @@ def parse_case_request(body: bytes | str, now: dt.datetime) -> NewCase:
         region=request.region,
         company=company,
         consent=request.consent.send_in_my_name,
+        language=request.language or default_language(request.country),
     )
 
 

@@ -32,6 +32,7 @@ from casework.cases.states import (
 )
 from casework.cases.urgency import NO_DEADLINE
 from casework.db import Base, JsonType, partial_index, utcnow
+from casework.languages import LANGUAGES
 
 OPEN_CONDITION = "status NOT IN ('resolved', 'closed')"
 # The cases "take next" hands out (casework.staff.claiming.TAKE_STATUSES): unassigned and waiting for someone.
@@ -74,6 +75,8 @@ class Case(Base):
     country: Mapped[str] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(6))
     timezone: Mapped[str] = mapped_column(String(64))
+    # The language of the case's letter and of the consumer's pages and e-mails (casework.languages).
+    language: Mapped[str] = mapped_column(String(2))
 
     provider_slug: Mapped[str] = mapped_column(String(64), index=True)
     plan_slug: Mapped[str] = mapped_column(String(64))
@@ -156,6 +159,7 @@ class Case(Base):
         CheckConstraint(f"escalated_to IS NULL OR escalated_to IN {ESCALATION_KINDS}", name="escalated_to"),
 
         CheckConstraint(OUTCOME_RULE, name="outcome_iff_finished"),
+        CheckConstraint(f"language IN {LANGUAGES}", name="language"),
         CheckConstraint("amount_value IS NULL OR amount_value > 0", name="amount_positive"),
         CheckConstraint(
             "payment_date IS NOT NULL OR trial_start_date IS NOT NULL", name="payment_or_trial_date"

@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from casework.countries import zone_for_country
+from casework.languages import Language
 from casework.typed_text import multi_line, single_line
 
 AMOUNT_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
@@ -217,3 +218,6 @@ class CaseRequest(AssessmentRequest):
     account_identifier: Text200 | None = None
     details: Details | None = None
     consent: Consent
+    language: Language | None = Field(
+        None, description="The language of the letter and of the consumer's pages and e-mails (version 1.1); "
+                          "absent or null: the country's (FR, BE, LU: fr; DE, AT, CH: de; any other: en).")

@@ -29,6 +29,7 @@ from casework.cases.platforms import Platform, platform_for
 from casework.cases.views import form_to_case_input, region_choices
 from casework.catalog import default_catalog
 from casework.db import utcnow
+from casework.languages import default_language
 from casework.letters.plan import LetterPlan
 from casework.letters.render import renderer
 from casework.letters.snapshot import cancellation_snapshot, delivery_target
@@ -55,7 +56,7 @@ STEPS: dict[str, tuple[str, ...]] = {
               "subscription_start_unknown", "amount.value", "amount.currency", "certificate_earned"),
     "outcome": ("requested_outcome",),
     "details": ("consumer.name", "consumer.email", "consumer.postal_address", "account_identifier", "details",
-                "consent.send_in_my_name"),
+                "language", "consent.send_in_my_name"),
 }
 ORDER = [*STEPS, "check"]
 APP_STORES = ("apple_app_store", "google_play")
@@ -67,7 +68,7 @@ APP_STORE_STEPS: dict[str, tuple[str, ...]] = {
     "plan": STEPS["plan"],
     "dates": ("country", "region", "payment_date", "trial_start_date", "next_renewal_date"),
     "outcome": ("requested_outcome",),
-    "details": ("consumer.name", "consumer.email", "details"),
+    "details": ("consumer.name", "consumer.email", "details", "language"),
 }
 APP_STORE_ORDER = ["company", "plan", PLATFORM_PAGE, *list(APP_STORE_STEPS)[2:], "check"]
 CHECKBOXES = ("certificate_earned", "consent.send_in_my_name", "subscription_start_unknown")
@@ -187,7 +188,7 @@ def _render(step: str, values: dict[str, str], errors: dict[str, str], status: i
         letter_plan=_plan_so_far(values) if step == "details" else None,
         countries=sorted(countries().items(), key=lambda item: item[1]), regions=region_choices(),
         back=_back(step, values), returning=_returning(), certificate_asked=certificate_asked(values),
-        platform=_platform(values),
+        platform=_platform(values), language_default=default_language(values.get("country")),
     ), status
 
 

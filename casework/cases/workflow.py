@@ -429,6 +429,7 @@ def correct_facts(session: Session, case: Case, facts: NewCase, assessment: dict
                  "amount_currency", "consumer_postal_address", "consumer_phone", "account_identifier", "details",
                  "region", "company"):
         setattr(case, "plan_slug" if name == "plan" else name, getattr(facts, name))
+    case.language = facts.case_language()
     case.assessment = assessment
     case.updated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=Actor.CONSUMER, action="facts_corrected", data={}))

@@ -116,7 +116,7 @@ def _case(session: Session, case: Case, files: list[tuple[str, bytes]]) -> dict[
             "account_identifier": case.account_identifier, "details": case.details,
             "provider": case.provider_slug, "plan": case.plan_slug, "company": case.company,
             "billing_channel": case.billing_channel.value, "country": case.country, "region": case.region,
-            "timezone": case.timezone, "payment_date": _day(case.payment_date),
+            "timezone": case.timezone, "language": case.language, "payment_date": _day(case.payment_date),
             "trial_start_date": _day(case.trial_start_date), "next_renewal_date": _day(case.next_renewal_date),
             "subscription_start_date": _day(case.subscription_start_date),
             "certificate_earned": case.certificate_earned,

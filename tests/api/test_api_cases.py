@@ -78,7 +78,7 @@ def test_filing_answers_201_with_a_secret_and_the_assessment(api: JsonClient, co
     document = api.get(f"/api/v1/cases/{filed['reference']}", headers=bearer(filed["access_token"])).json
     assert set(document) == {"reference", "status", "outcome", "refund_received", "provider", "plan", "created_at",
                              "version", "email_confirmed", "personal_data_deleted_at", "subscription_start_date",
-                             "assessment", "delivery", "letters", "letter_plan", "reminders", "events"}
+                             "language", "assessment", "delivery", "letters", "letter_plan", "reminders", "events"}
     assert document["provider"] == {"slug": "coursera", "name": "Coursera"}
     assert document["email_confirmed"] is False
     assert document["events"][0] == {**document["events"][0], "action": "filed", "actor": "consumer"}

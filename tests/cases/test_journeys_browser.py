@@ -399,6 +399,40 @@ def test_the_first_questions_with_the_keyboard_only(journey: Journey, served: st
     assert chosen == "coursera"  # the listed companies come first, "another company" last
 
 
+def test_the_language_question_with_the_keyboard(journey: Journey, served: str, committed: Runtime) -> None:
+    """The single-page form and the wizard ask it. Living in Germany, no language is chosen for the consumer: the
+    hint names German, check your answers shows it with "Change", and the arrows choose another language, which
+    check your answers then shows and the case keeps."""
+    j, page = journey, journey.page
+    page.goto(served + "/")  # the single-page form asks it too, among its other questions
+    assert page.locator("#language [lang=fr]").inner_text() == "Français"
+    j.look("form")
+    wizard_to_details(j, served, country="DE")
+    assert "If you do not choose one, we use Deutsch, the language of your country." in j.text()
+    assert page.locator("input[name=language]:checked").count() == 0
+    fill_details(j, "Jana Verbraucherin", "jana@example.com")
+    j.look("check")
+    row = page.locator(".summary-list__row", has_text="Language of your letter and e-mails")
+    assert row.locator(".summary-list__value").inner_text() == "Deutsch"
+    assert row.locator("[lang=de]").count() == 1
+    row.locator("a:has-text('Change')").click()
+    page.wait_for_url(re.compile(r"/start/details\?return=check$"))
+    page.focus("#language-en")
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")  # the next radio of the group: Français
+    assert page.evaluate("document.activeElement.id") == "language-fr"
+    assert page.locator("#language-fr").is_checked()
+    j.look("details-language")
+    page.click("button:has-text('Continue')")
+    page.wait_for_url(re.compile(r"/start/check$"))
+    assert page.locator(".summary-list__row", has_text="Language of your letter and e-mails").locator(
+        ".summary-list__value").inner_text() == "Français"
+    page.click("button:has-text('Prepare my letter')")
+    page.wait_for_url(STATUS_URL)
+    with committed.sessions() as session:
+        assert session.execute(select(Case.language)).scalar_one() == "fr"
+
+
 def test_the_pages_around_the_journeys(journey: Journey, served: str, committed: Runtime) -> None:
     """The pages a consumer meets off the main path (a lost link, checking a letter's code, deleting their
     details, a page that does not exist) fit the screen and pass axe, with their errors shown."""

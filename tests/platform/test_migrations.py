@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from casework import migrate
 from casework.db import metadata
@@ -64,7 +65,8 @@ def test_constraints_carry_convention_names(scratch_database_url: str) -> None:
         uniques = {c["name"] for c in inspector.get_unique_constraints("cases")}
     finally:
         engine.dispose()
-    assert {"ck_cases_status", "ck_cases_outcome_iff_finished", "ck_cases_amount_positive"} <= checks
+    assert {"ck_cases_status", "ck_cases_outcome_iff_finished", "ck_cases_amount_positive",
+            "ck_cases_language"} <= checks
     assert "uq_cases_reference" in uniques
 
 
@@ -134,3 +136,53 @@ def test_the_sealing_revision_removes_live_secrets_from_messages_already_sent(sc
     assert rows["b"].body_text == body  # not yet delivered: it goes out as written
     assert "AB12-CD34" in rows["c"].body_text  # a letter to a company has no code of ours: its words stay
     assert token not in rows["c"].body_text
+
+
+LANGUAGE_OF_COUNTRY = {"FR": "fr", "BE": "fr", "LU": "fr", "DE": "de", "AT": "de", "CH": "de", "GB": "en", "US": "en",
+                       "AU": "en"}
+
+
+INSERT_CASE = text(
+    "INSERT INTO cases (reference, status, consumer_name, consumer_email, country, timezone, provider_slug, plan_slug,"
+    " policy_version, billing_channel, payment_date, certificate_earned, requested_outcome, consent_at, created_at,"
+    " updated_at, version, follow_ups_sent, urgency_on, needs_review)"
+    " VALUES (:reference, 'new', 'A', 'a@example.com', :country, 'UTC', 'coursera', 'coursera-plus-annual',"
+    " 'coursera@1', 'direct', :now, false, 'cancel', :now, :now, :now, 1, 0, '9999-12-31', false)")
+INSERT_CASE_IN = text(
+    "INSERT INTO cases (reference, status, consumer_name, consumer_email, country, timezone, provider_slug, plan_slug,"
+    " policy_version, billing_channel, payment_date, certificate_earned, requested_outcome, consent_at, created_at,"
+    " updated_at, version, follow_ups_sent, urgency_on, needs_review, language)"
+    " VALUES (:reference, 'new', 'A', 'a@example.com', :country, 'UTC', 'coursera', 'coursera-plus-annual',"
+    " 'coursera@1', 'direct', :now, false, 'cancel', :now, :now, :now, 1, 0, '9999-12-31', false, :language)")
+
+
+def _insert_case(connection: Connection, reference: str, country: str, language: str | None = None) -> None:
+    """A case as the columns of revision 0020 have it, or (at head) with ``language``."""
+    values = {"reference": reference, "country": country, "now": dt.datetime.now(dt.UTC), "language": language}
+    connection.execute(INSERT_CASE if language is None else INSERT_CASE_IN, values)
+
+
+def test_the_language_revision_gives_existing_cases_their_countrys_language(scratch_database_url: str) -> None:
+    """Cases filed before a case had a language take their country's, as a new one would without a choice; the
+    column then refuses anything but the three languages, on both databases."""
+    migrate.upgrade(scratch_database_url, "0020")
+    engine = create_engine(scratch_database_url)
+    try:
+        with engine.begin() as connection:
+            for n, country in enumerate(LANGUAGE_OF_COUNTRY):
+                _insert_case(connection, f"CW-2026-LANG{n:04d}", country)
+        migrate.upgrade(scratch_database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT country, language FROM cases"))
+            found = {row.country: row.language for row in rows}
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            _insert_case(connection, "CW-2026-LANGXXXX", "ES", "es")
+        with engine.begin() as connection:
+            _insert_case(connection, "CW-2026-LANGYYYY", "ES", "de")
+        migrate.downgrade(scratch_database_url, "0020")
+        with engine.connect() as connection:
+            assert "language" not in {c["name"] for c in inspect(connection).get_columns("cases")}
+            assert connection.execute(text("SELECT count(*) FROM cases")).scalar_one() == len(LANGUAGE_OF_COUNTRY) + 1
+    finally:
+        engine.dispose()
+    assert found == LANGUAGE_OF_COUNTRY

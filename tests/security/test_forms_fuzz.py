@@ -146,7 +146,8 @@ FILING_SHOWN = ("consumer.name", "consumer.email", "consumer.postal_address", "a
 
 @FUZZ
 @given(form=mangled(filing_form(details="Cancel it please."),
-                    ("trial_start_date", "consumer.phone", "company.name", "company.trial_days", "timezone")))
+                    ("trial_start_date", "consumer.phone", "company.name", "company.trial_days", "timezone",
+                     "language")))
 @example(form=MultiDict({**filing_form(plan="other:other-monthly"), "company.name": "Acme",
                          "company.email": "stop@acme.example", "company.trial_days": SUPERSCRIPT_TWO}))
 @example(form=MultiDict({**filing_form(plan="other:other-monthly"), "company.name": "Acme",
@@ -190,7 +191,8 @@ def test_the_wizard_steps_never_fail_and_save_nothing_until_the_end(client: Flas
         if earlier == "plan" and provider == "other":
             answers["plan"] = "other-monthly"
         assert post(client, f"/start/{earlier}", MultiDict(answers), f"/start/{earlier}").status_code == 303
-    extra = (*(name for name in WIZARD_SHOWN if name.startswith("company.")), "trial_start_date", "details")
+    extra = (*(name for name in WIZARD_SHOWN if name.startswith("company.")), "trial_start_date", "details",
+             "language")
     if data is None:  # the regression example: a trial length only Unicode calls a digit
         form = MultiDict({**WIZARD[step], "company.trial_days": SUPERSCRIPT_TWO, "plan": "other-monthly"})
     else:

@@ -127,7 +127,7 @@ def case_row(n: int, now: dt.datetime, today: dt.date, assignee_id: int | None) 
         "reference": f"CW-2026-{n:08d}", "status": status, "outcome": Outcome.CANCELLED if finished else None,
         "consumer_name": "Zyta Quillfeather" if n == RARE else f"{FIRST[n % len(FIRST)]} {LAST[n % len(LAST)]}",
         "consumer_email": f"Person{n}@Example.com", "country": "AU", "timezone": "Australia/Melbourne",
-        "provider_slug": ("coursera", "netflix", "spotify", "adobe")[n % 4], "plan_slug": "plan",
+        "language": "en", "provider_slug": ("coursera", "netflix", "spotify", "adobe")[n % 4], "plan_slug": "plan",
         "policy_version": "1", "billing_channel": BillingChannel.DIRECT, "payment_date": today,
         "requested_outcome": RequestedOutcome.CANCEL_AND_REFUND, "consent_at": now, "assignee_id": assignee_id,
         "urgency_on": urgency, "answer_due_on": answer_due, "needs_review": n % 20 == 0,
