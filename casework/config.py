@@ -344,6 +344,9 @@ def _refuse_insecure_production(settings: Settings) -> None:
     if settings.smtp_url and has_credentials and not smtp_tls_required(settings.smtp_url):
         raise ConfigError("CASEWORK_SMTP_URL signs in with a password, so in production it must not end in "
                           "?starttls=off (that sends the password unencrypted; leave it out, or use smtps://).")
+    if settings.contact_email.rpartition("@")[2].lower().endswith(".localhost"):
+        raise ConfigError("CASEWORK_CONTACT_EMAIL must be set in production: every page gives it as the address for "
+                          f"questions about a case, and {settings.contact_email!r} reaches nobody.")
 
 
 def _check_contact_email(address: str) -> None:

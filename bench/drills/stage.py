@@ -40,7 +40,8 @@ class Stage:
             "env": "production", "secret_key": SECRET_KEY, "var_dir": self.workdir,
             "database_url": database_url, "broker_url": self.redis.url, "smtp_url": self.sink.url,
             "queue_name": f"casework-drills-{uuid.uuid4().hex[:8]}", "ratelimit_enabled": False,
-            "base_url": "https://casework.drill", "relay_interval_seconds": scale.relay_interval_seconds,
+            "base_url": "https://casework.drill", "contact_email": "help@casework.drill",
+            "relay_interval_seconds": scale.relay_interval_seconds,
             "relay_after_seconds": scale.relay_after_seconds, "job_lease_seconds": scale.job_lease_seconds,
         }
         env = app_env(self.settings)

@@ -101,7 +101,7 @@ def test_a_bad_setting_is_named(tmp_path: Path, variable: str, value: str) -> No
 
 def test_production_requires_a_long_secret_key(tmp_path: Path) -> None:
     env = {"CASEWORK_VAR_DIR": str(tmp_path), "CASEWORK_ENV": "production",
-           "CASEWORK_BASE_URL": "https://casework.example"}
+           "CASEWORK_BASE_URL": "https://casework.example", "CASEWORK_CONTACT_EMAIL": "help@casework.example"}
     with pytest.raises(ConfigError, match="CASEWORK_SECRET_KEY must be set"):
         load_settings(environ=env)
     with pytest.raises(ConfigError, match="at least 32 characters"):
@@ -110,7 +110,16 @@ def test_production_requires_a_long_secret_key(tmp_path: Path) -> None:
 
 
 PRODUCTION = {"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": "k" * 40,
-              "CASEWORK_BASE_URL": "https://casework.example"}
+              "CASEWORK_BASE_URL": "https://casework.example", "CASEWORK_CONTACT_EMAIL": "help@casework.example"}
+
+
+def test_production_refuses_the_contact_address_that_reaches_nobody(tmp_path: Path) -> None:
+    """Every page's footer gives it to worried consumers; the default is a .localhost address."""
+    env = {k: v for k, v in PRODUCTION.items() if k != "CASEWORK_CONTACT_EMAIL"} | {"CASEWORK_VAR_DIR": str(tmp_path)}
+    with pytest.raises(ConfigError, match="CASEWORK_CONTACT_EMAIL must be set in production"):
+        load_settings(environ=env)
+    assert load_settings(environ={**env, "CASEWORK_ENV": "development"}).contact_email == "help@casework.localhost"
+    assert load_settings(environ={**env, "CASEWORK_CONTACT_EMAIL": "help@casework.example"}).env == "production"
 
 
 @pytest.mark.parametrize("base_url", ["http://casework.example", "http://127.0.0.1:5000"])
