@@ -243,9 +243,9 @@ def register(app: Flask) -> None:
     app.add_template_global(language_choices, "language_choices")
 
 
-def language_name(code: str) -> str:
+def language_name(language: str) -> str:
     """A case's language in itself ("Français"), as pages show it (with ``lang`` set to the code)."""
-    return next((name for language, name in NAMES.items() if language == code), code)
+    return next((name for known, name in NAMES.items() if known == language), language)
 
 
 def language_choices() -> list[tuple[str, str]]:
