@@ -163,7 +163,7 @@ def personal_identifiers(case: Case) -> list[str]:
 def _erase_messages(session: Session, ids: list[int], addresses: set[str], outbox: Path | None) -> None:
     scrubbed: dict[str, Any] = {
         "recipients": [], "cc": [], "reply_to": None, "subject": DELETED_SUBJECT, "body_text": "", "body_html": None,
-        "attachments": [], "headers": {}, "recipients_refused": {}, "last_error": None}
+        "attachments": [], "headers": {}, "recipients_refused": {}, "last_error": None, "sealed_secrets": None}
     # The "lost link" e-mail lists links to all of an address's cases and has no case of its own.
     recipients = func.lower(cast(OutboundEmail.recipients, Text))
     lost_links = (OutboundEmail.case_id.is_(None) & (OutboundEmail.kind == LOST_LINK_KIND)

@@ -24,6 +24,7 @@ from casework.mail.jobs import send_email
 from casework.mail.models import OutboundEmail
 from casework.mail.sealed import REDACTED, SealBroken, seal, shown, unseal
 from casework.mail.transports import FileTransport
+from casework.privacy.erasure import erase_case
 from casework.privacy.export import build_export
 from casework.privacy.requests import request_erasure
 from casework.reminders.ics import deadline_calendar
@@ -145,3 +146,19 @@ def test_a_message_whose_seal_cannot_be_opened_fails_for_good(committed: Runtime
     with committed.sessions() as session, pytest.raises(UnbuildableMessage):
         build_message(session, session.get_one(OutboundEmail, row.id), committed.settings.secret_key)
     assert send_email(committed, row.id, {}) == "failed"
+
+
+def test_erasure_drops_the_sealed_secrets_of_a_message_not_yet_sent(committed: Runtime) -> None:
+    settings = committed.settings
+    with writing(committed) as session:
+        filed = file_case(session, case_facts(), settings.secret_key)
+        case = session.get_one(Case, filed.case_id)
+        letter = session.execute(select(Letter).where(Letter.case_id == case.id)).scalar_one()
+        letter.status, letter.pdf, letter.sha256 = "rendered", b"%PDF-1.7 test", "0" * 64
+        email_id = send_confirmation(session, settings, case, letter, utcnow()).id
+    with committed.sessions() as session:
+        assert session.get_one(OutboundEmail, email_id).sealed_secrets is not None
+    with writing(committed) as session:
+        assert erase_case(session, session.get_one(Case, filed.case_id), "consumer_request", utcnow())
+    with committed.sessions() as session:
+        assert session.get_one(OutboundEmail, email_id).sealed_secrets is None
