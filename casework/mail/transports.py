@@ -64,7 +64,8 @@ class FileTransport:
     def send(self, message: EmailMessage) -> Accepted:
         self.outbox.mkdir(parents=True, exist_ok=True)
         target = self.path_for(str(message["Message-ID"]))
-        fd, tmp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
+        # Written under a name that is not *.eml until whole: whatever reads the outbox sees complete messages only.
+        fd, tmp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".part")
         with os.fdopen(fd, "wb") as handle:
             handle.write(message.as_bytes())
             handle.flush()

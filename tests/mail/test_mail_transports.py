@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 from email.message import EmailMessage
 from pathlib import Path
@@ -66,6 +67,21 @@ def test_file_transport_writes_one_file_per_message_id(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("*.eml"))
     assert len(files) == 2
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_message_being_written_is_not_yet_an_eml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers of the outbox (tests, a developer's mail tool) take *.eml files; a half-written one must not be one."""
+    seen: list[list[str]] = []
+    real_replace = os.replace
+
+    def replace(source: str, target: Path) -> None:
+        seen.append(sorted(p.name for p in tmp_path.glob("*.eml")))  # what a reader finds just before the rename
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    FileTransport(tmp_path).send(_message("k1"))
+    assert seen == [[]]
+    assert len(list(tmp_path.glob("*.eml"))) == 1
 
 
 def test_a_refused_copy_is_recorded_and_the_rest_delivered() -> None:
