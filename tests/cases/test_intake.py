@@ -10,12 +10,13 @@ import pytest
 from casework.cases.intake import IntakeErrors, UnknownSlug, parse_case
 
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)  # already the 27th in Australia
+A_WEEK_AGO = (NOW.date() - dt.timedelta(days=7)).isoformat()
 
 
 def body(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "provider": "coursera", "plan": "coursera-plus-annual", "billing_channel": "direct", "country": "AU",
-        "payment_date": "2026-11-20", "requested_outcome": "cancel_and_refund",
+        "payment_date": A_WEEK_AGO, "requested_outcome": "cancel_and_refund",
         "amount": {"value": "599.00", "currency": "AUD"},
         "consumer": {"name": "Jane Q. Consumer", "email": "jane@example.com"},
         "consent": {"send_in_my_name": True},

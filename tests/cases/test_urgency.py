@@ -123,11 +123,15 @@ def test_escalation_due_counts_from_its_day_in_the_consumers_zone() -> None:
     assert later.kind == ANSWER_DUE
 
 
+IN_FIVE_DAYS = (NOW.date() + dt.timedelta(days=5)).isoformat()
+IN_FOUR_DAYS = (NOW.date() + dt.timedelta(days=4)).isoformat()
+
+
 @pytest.mark.parametrize("broken", [
     {"kind": "renewal"},
-    {"kind": "renewal", "date": "soon", "act_by": "2026-12-01"},
-    {"kind": "renewal", "date": "2026-12-02", "act_by": None},
-    {"date": "2026-12-02", "act_by": "2026-12-01"},
+    {"kind": "renewal", "date": "soon", "act_by": IN_FOUR_DAYS},
+    {"kind": "renewal", "date": IN_FIVE_DAYS, "act_by": None},
+    {"date": IN_FIVE_DAYS, "act_by": IN_FOUR_DAYS},
 ])
 def test_a_malformed_deadline_is_skipped_and_an_unnamed_one_still_counts(broken: dict[str, Any]) -> None:
     found = urgency_now(CaseStatus.READY, deadlines=[broken, RENEWAL])

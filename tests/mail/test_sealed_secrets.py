@@ -86,15 +86,21 @@ def _text_of(message: Message) -> str:
                    if part.get_content_type() in ("text/plain", "text/html"))
 
 
-def test_the_confirmation_email_goes_out_whole_and_is_kept_without_its_link_and_code(committed: Runtime) -> None:
-    settings = committed.settings
-    with writing(committed) as session:
-        filed = file_case(session, case_facts(), settings.secret_key)
+def queued_confirmation(runtime: Runtime) -> tuple[int, int]:
+    """A filed case whose letter is rendered, and its confirmation e-mail queued (not sent): their ids."""
+    with writing(runtime) as session:
+        filed = file_case(session, case_facts(), runtime.settings.secret_key)
         case = session.get_one(Case, filed.case_id)
         letter = session.execute(select(Letter).where(Letter.case_id == case.id)).scalar_one()
         letter.status, letter.pdf, letter.sha256 = "rendered", b"%PDF-1.7 test", "0" * 64
-        email_id = send_confirmation(session, settings, case, letter, utcnow()).id
-        erasure_id = request_erasure(session, settings, case, utcnow()).id
+        return case.id, send_confirmation(session, runtime.settings, case, letter, utcnow()).id
+
+
+def test_the_confirmation_email_goes_out_whole_and_is_kept_without_its_link_and_code(committed: Runtime) -> None:
+    settings = committed.settings
+    case_id, email_id = queued_confirmation(committed)
+    with writing(committed) as session:
+        erasure_id = request_erasure(session, settings, session.get_one(Case, case_id), utcnow()).id
 
     with committed.sessions() as session:
         row = session.get_one(OutboundEmail, email_id)
@@ -121,7 +127,7 @@ def test_the_confirmation_email_goes_out_whole_and_is_kept_without_its_link_and_
         for sent in (session.get_one(OutboundEmail, email_id), session.get_one(OutboundEmail, erasure_id)):
             assert (sent.status, sent.sealed_secrets) == ("sent", None)
             assert REDACTED in shown(sent.body_text)
-        case = session.get_one(Case, filed.case_id)
+        case = session.get_one(Case, case_id)
         exported = build_export(session, [case], case.consumer_email, utcnow()).data
         pack = build_pack(session, case, settings.base_url, utcnow())
     [confirmation] = [m for m in pack.emails if m.message_id == message["Message-ID"]]
@@ -149,16 +155,10 @@ def test_a_message_whose_seal_cannot_be_opened_fails_for_good(committed: Runtime
 
 
 def test_erasure_drops_the_sealed_secrets_of_a_message_not_yet_sent(committed: Runtime) -> None:
-    settings = committed.settings
-    with writing(committed) as session:
-        filed = file_case(session, case_facts(), settings.secret_key)
-        case = session.get_one(Case, filed.case_id)
-        letter = session.execute(select(Letter).where(Letter.case_id == case.id)).scalar_one()
-        letter.status, letter.pdf, letter.sha256 = "rendered", b"%PDF-1.7 test", "0" * 64
-        email_id = send_confirmation(session, settings, case, letter, utcnow()).id
+    case_id, email_id = queued_confirmation(committed)
     with committed.sessions() as session:
         assert session.get_one(OutboundEmail, email_id).sealed_secrets is not None
     with writing(committed) as session:
-        assert erase_case(session, session.get_one(Case, filed.case_id), "consumer_request", utcnow())
+        assert erase_case(session, session.get_one(Case, case_id), "consumer_request", utcnow())
     with committed.sessions() as session:
         assert session.get_one(OutboundEmail, email_id).sealed_secrets is None
